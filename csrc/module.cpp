@@ -1,0 +1,34 @@
+// The Python module searnn_ext._C: loading it registers the ops; it also reports how it was built.
+#include <ATen/Parallel.h>
+#include <torch/extension.h>
+
+#ifndef SEARNN_CUDA_ARCHS
+#define SEARNN_CUDA_ARCHS ""
+#endif
+
+namespace {
+
+pybind11::dict build_info() {
+  pybind11::dict info;
+#ifdef SEARNN_WITH_CUDA
+  info["cuda_compiled"] = true;
+#else
+  info["cuda_compiled"] = false;
+#endif
+  info["cuda_archs"] = std::string(SEARNN_CUDA_ARCHS);
+  info["compiled_torch_version"] = std::string(TORCH_VERSION);
+  info["num_threads"] = at::get_num_threads();
+  // Whether these kernels were compiled with OpenMP: without it at::parallel_for runs serially.
+#ifdef _OPENMP
+  info["openmp"] = true;
+#else
+  info["openmp"] = false;
+#endif
+  return info;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("build_info", &build_info, "How this extension was compiled, and its CPU threads.");
+}
