@@ -1,0 +1,51 @@
+"""Loads the compiled module searnn_ext._C, which registers the torch.ops.searnn ops."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+try:
+    from searnn_ext import _C
+except ImportError as error:  # a source checkout that was never built, or a broken build
+    _C = None
+    LOAD_ERROR: str | None = str(error)
+    logger.debug("searnn_ext._C is not available: %s", error)
+else:
+    LOAD_ERROR = None
+
+
+def available() -> bool:
+    """Whether the compiled kernels are loaded."""
+    return _C is not None
+
+
+def require(what: str) -> None:
+    """Raises a RuntimeError that says how to get the compiled kernels."""
+    if _C is None:
+        raise RuntimeError(
+            f"{what} needs the compiled extension searnn_ext._C, which did not load "
+            f"({LOAD_ERROR}). Build it with `pip install --no-build-isolation .` from the "
+            "source tree, or pass backend='torch' (or 'auto') to use the pure-PyTorch path."
+        )
+
+
+def build_info() -> dict:
+    """How the extension was built: torch versions, CUDA kernels and architectures, CPU threads.
+
+    Keys: ``torch_version`` (the running torch), ``extension_loaded``, and when it is loaded
+    ``compiled_torch_version``, ``cuda_compiled``, ``cuda_archs`` (list of ``sm_XX`` names),
+    ``openmp`` and ``num_threads`` (intra-op threads the CPU kernels use).
+    """
+    info: dict = {"torch_version": torch.__version__, "extension_loaded": _C is not None}
+    if _C is None:
+        info.update(load_error=LOAD_ERROR, cuda_compiled=False, cuda_archs=[])
+        info["num_threads"] = torch.get_num_threads()
+        return info
+    compiled = _C.build_info()
+    compiled["cuda_archs"] = [arch for arch in compiled["cuda_archs"].split(",") if arch]
+    info.update(compiled)
+    return info

@@ -1,0 +1,110 @@
+"""The public cost ops: thin wrappers that pick a backend and call torch.ops.searnn.* (checked in
+C++) or the pure-PyTorch path (checked in Python, with the same errors)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from searnn_ext import _extension, reference
+
+BACKENDS = ("ext", "torch", "auto")
+
+if _extension.available():
+    # Fake kernels: shapes only, so the ops trace under torch.compile and FakeTensor.
+    @torch.library.register_fake("searnn::edit_distance")
+    def _edit_distance_fake(hyp, hyp_lengths, ref, ref_lengths, ref_index):
+        return hyp.new_empty((hyp.shape[0],), dtype=torch.int64)
+
+    @torch.library.register_fake("searnn::hamming_distance")
+    def _hamming_distance_fake(hyp, hyp_lengths, ref, ref_lengths, ref_index):
+        return hyp.new_empty((hyp.shape[0],), dtype=torch.int64)
+
+
+def _check_tensors(op: str, **arguments) -> None:
+    # The dispatcher's own message for a non-tensor is a RuntimeError about casting; users
+    # get the TypeError the C++ checks give for a wrong dtype.
+    for name, value in arguments.items():
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(
+                f"{op}: {name} must be an int32 or int64 tensor, got {type(value).__name__}"
+            )
+
+
+def _use_extension(backend: str, op: str) -> bool:
+    if backend not in BACKENDS:
+        raise ValueError(f"{op}: backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return _extension.available()
+    if backend == "ext":
+        _extension.require(f"{op}(backend='ext')")
+    return backend == "ext"
+
+
+def edit_distance(
+    hyp: Tensor,
+    hyp_lengths: Tensor,
+    ref: Tensor,
+    ref_lengths: Tensor,
+    ref_index: Tensor | None = None,
+    *,
+    backend: str = "ext",
+) -> Tensor:
+    """Levenshtein distance (unit insertions, deletions, substitutions) of each hypothesis to its
+    reference.
+
+    Args:
+        hyp: int32/int64 [N, Lh], padded token ids; entries at or past ``hyp_lengths[i]`` are
+            ignored, whatever they are. Ids are any integers: only equality matters.
+        hyp_lengths: int32/int64 [N], each in [0, Lh].
+        ref: int32/int64 [M, Lr], padded like ``hyp``.
+        ref_lengths: int32/int64 [M], each in [0, Lr].
+        ref_index: int32/int64 [N] with values in [0, M): hypothesis i is compared with
+            reference row ``ref_index[i]``. Without it, M must equal N.
+        backend: "ext" (compiled kernels), "torch" (pure PyTorch), or "auto" (ext when built).
+
+    Returns:
+        int64 [N] on the inputs' device: unnormalised distances.
+
+    Raises:
+        TypeError: a tensor is not int32/int64.
+        ValueError: a wrong rank, a size mismatch, a length or index out of range, inputs on
+            different devices, or an unknown backend.
+
+    Non-contiguous inputs are accepted (copied once when needed).
+    """
+    _check_tensors(
+        "edit_distance",
+        hyp=hyp,
+        hyp_lengths=hyp_lengths,
+        ref=ref,
+        ref_lengths=ref_lengths,
+        ref_index=ref_index,
+    )
+    if _use_extension(backend, "edit_distance"):
+        return torch.ops.searnn.edit_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return reference.edit_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+
+
+def hamming_distance(
+    hyp: Tensor,
+    hyp_lengths: Tensor,
+    ref: Tensor,
+    ref_lengths: Tensor,
+    ref_index: Tensor | None = None,
+    *,
+    backend: str = "ext",
+) -> Tensor:
+    """Hamming distance of each hypothesis to its reference: mismatches over the common length
+    plus the length difference. Arguments, result and errors as in :func:`edit_distance`."""
+    _check_tensors(
+        "hamming_distance",
+        hyp=hyp,
+        hyp_lengths=hyp_lengths,
+        ref=ref,
+        ref_lengths=ref_lengths,
+        ref_index=ref_index,
+    )
+    if _use_extension(backend, "hamming_distance"):
+        return torch.ops.searnn.hamming_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return reference.hamming_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)

@@ -1,0 +1,117 @@
+"""The pure-PyTorch path of every op: the fallback where the extension is not compiled and the
+baseline for every speed claim. Vectorised over the batch; Python loops only where the
+recurrence itself is sequential."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_INDEX_DTYPES = (torch.int32, torch.int64)
+
+
+def check_pair_inputs(
+    op: str,
+    hyp: Tensor,
+    hyp_lengths: Tensor,
+    ref: Tensor,
+    ref_lengths: Tensor,
+    ref_index: Tensor | None,
+) -> None:
+    """The checks of csrc/pair_inputs.cpp, with the same exception types and messages."""
+    named = [("hyp", hyp, 2), ("hyp_lengths", hyp_lengths, 1), ("ref", ref, 2)]
+    named += [("ref_lengths", ref_lengths, 1)]
+    if ref_index is not None:
+        named.append(("ref_index", ref_index, 1))
+    for name, tensor, dim in named:
+        if not isinstance(tensor, Tensor) or tensor.dtype not in _INDEX_DTYPES:
+            got = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
+            raise TypeError(f"{op}: {name} must be an int32 or int64 tensor, got {got}")
+        if tensor.dim() != dim:
+            raise ValueError(f"{op}: {name} must be {dim}-D, got shape {list(tensor.shape)}")
+        if tensor.device != hyp.device:
+            raise ValueError(
+                f"{op}: {name} is on {tensor.device} but hyp is on {hyp.device}; "
+                "all inputs must be on one device"
+            )
+    n, m = hyp.shape[0], ref.shape[0]
+    if hyp_lengths.shape[0] != n:
+        raise ValueError(
+            f"{op}: hyp_lengths must have one entry per hyp row ({n}), got {hyp_lengths.shape[0]}"
+        )
+    if ref_lengths.shape[0] != m:
+        raise ValueError(
+            f"{op}: ref_lengths must have one entry per ref row ({m}), got {ref_lengths.shape[0]}"
+        )
+    if ref_index is not None:
+        if ref_index.shape[0] != n:
+            raise ValueError(
+                f"{op}: ref_index must have one entry per hyp row ({n}), got {ref_index.shape[0]}"
+            )
+        _check_range(op, "ref_index", ref_index, m - 1, "rows of ref")
+    elif m != n:
+        raise ValueError(
+            f"{op}: without ref_index, ref must have as many rows as hyp ({n}), got {m}"
+        )
+    _check_range(op, "hyp_lengths", hyp_lengths, hyp.shape[1], "the width of hyp")
+    _check_range(op, "ref_lengths", ref_lengths, ref.shape[1], "the width of ref")
+
+
+def _check_range(op: str, name: str, tensor: Tensor, high: int, bound: str) -> None:
+    if tensor.numel() == 0:
+        return
+    low_value, high_value = (int(v) for v in torch.aminmax(tensor))
+    if low_value < 0 or high_value > high:
+        raise ValueError(
+            f"{op}: {name} values must lie in [0, {high}] ({bound}), "
+            f"got values in [{low_value}, {high_value}]"
+        )
+
+
+def _paired_refs(ref: Tensor, ref_lengths: Tensor, ref_index: Tensor | None):
+    if ref_index is None:
+        return ref, ref_lengths.long()
+    return ref[ref_index.long()], ref_lengths.long()[ref_index.long()]
+
+
+def hamming_distance(
+    hyp: Tensor, hyp_lengths: Tensor, ref: Tensor, ref_lengths: Tensor, ref_index: Tensor | None
+) -> Tensor:
+    """Mismatches over the common length plus the length difference, per pair: int64 [N]."""
+    check_pair_inputs("hamming_distance", hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    ref, ref_lengths = _paired_refs(ref, ref_lengths, ref_index)
+    hyp_lengths = hyp_lengths.long()
+    width = min(hyp.shape[1], ref.shape[1])
+    common = torch.minimum(hyp_lengths, ref_lengths)
+    in_common = torch.arange(width, device=hyp.device) < common[:, None]
+    mismatches = ((hyp[:, :width] != ref[:, :width]) & in_common).sum(dim=1)
+    return mismatches + (hyp_lengths - ref_lengths).abs()
+
+
+def edit_distance(
+    hyp: Tensor, hyp_lengths: Tensor, ref: Tensor, ref_lengths: Tensor, ref_index: Tensor | None
+) -> Tensor:
+    """Levenshtein distance per pair: int64 [N].
+
+    The Wagner-Fischer DP one hypothesis symbol (DP row) at a time, all pairs at once. Within a
+    row, D[i][j] = min(E[j], D[i][j-1] + 1) with E[j] = min(D[i-1][j] + 1, D[i-1][j-1] + cost)
+    unrolls to D[i][j] = j + min_{k<=j} (E[k] - k): a cumulative minimum, so the whole row is a
+    handful of tensor ops with no loop over j.
+    """
+    check_pair_inputs("edit_distance", hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    ref, ref_lengths = _paired_refs(ref, ref_lengths, ref_index)
+    n = hyp.shape[0]
+    if n == 0:
+        return torch.zeros(0, dtype=torch.int64, device=hyp.device)
+    ref_width = int(ref_lengths.max())
+    hyp_width = int(hyp_lengths.max())
+    ref = ref[:, :ref_width]
+    columns = torch.arange(ref_width + 1, device=hyp.device, dtype=torch.int32)
+    row = columns.expand(n, -1).contiguous()  # D[0][j] = j
+    for i in range(hyp_width):
+        substitute = row[:, :-1] + (hyp[:, i, None] != ref).int()
+        best = torch.minimum(substitute, row[:, 1:] + 1)
+        best = torch.cat([row[:, :1] + 1, best], dim=1)
+        next_row = torch.cummin(best - columns, dim=1).values + columns
+        row = torch.where((i < hyp_lengths)[:, None], next_row, row)
+    return row.gather(1, ref_lengths[:, None]).squeeze(1).long()
