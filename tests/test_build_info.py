@@ -1,0 +1,34 @@
+import subprocess
+import sys
+
+import torch
+
+import searnn_ext
+
+
+def test_build_info_describes_the_build():
+    info = searnn_ext.build_info()
+    assert info["torch_version"] == torch.__version__
+    assert info["extension_loaded"] is True
+    assert info["compiled_torch_version"] == torch.__version__.split("+")[0]
+    assert isinstance(info["cuda_compiled"], bool)
+    assert isinstance(info["cuda_archs"], list)
+    assert info["cuda_compiled"] == bool(info["cuda_archs"])
+    assert all(arch.startswith(("sm_", "compute_")) for arch in info["cuda_archs"])
+    assert info["num_threads"] == torch.get_num_threads()
+    assert info["openmp"] is True, "the CPU kernels must be compiled with OpenMP"
+
+
+def test_cuda_ops_are_registered_when_compiled():
+    info = searnn_ext.build_info()
+    has_cuda_kernel = torch._C._dispatch_has_kernel_for_dispatch_key(
+        "searnn::edit_distance", "CUDA"
+    )
+    assert has_cuda_kernel == info["cuda_compiled"]
+
+
+def test_module_prints_build_info():
+    output = subprocess.run(
+        [sys.executable, "-m", "searnn_ext"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "cuda_compiled:" in output and "torch_version:" in output
