@@ -1,0 +1,91 @@
+"""Roll-in: the trajectory a SEARNN step branches from (paper, section 3 and Appendix A)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from searnn_ext.model import Memory, Seq2Seq
+
+POLICIES = ("reference", "learned", "mixed")
+
+
+@dataclasses.dataclass
+class RollIn:
+    """tokens: int64 [B, T], the token chosen at each step and fed forward; logits: [B, T, A]
+    the model's scores at each step (with grad, for the loss); lengths: int64 [B], the steps of
+    each trajectory that count (fixed-length tasks: the target's length; EOS tasks: up to and
+    including the first EOS); memory: the encoder's output the trajectory was decoded from."""
+
+    tokens: Tensor
+    logits: Tensor
+    lengths: Tensor
+    memory: Memory
+
+
+def check_policy(name: str, policy: str, mix_prob: float) -> None:
+    if policy not in POLICIES:
+        raise ValueError(f"{name} must be one of {POLICIES}, got {policy!r}")
+    if not 0.0 <= mix_prob <= 1.0:
+        raise ValueError(f"mix_prob must lie in [0, 1], got {mix_prob}")
+
+
+def roll_in(
+    model: Seq2Seq,
+    memory: Memory,
+    target: Tensor,
+    target_lengths: Tensor,
+    *,
+    policy: str = "reference",
+    mix_prob: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> RollIn:
+    """Decode T = target.shape[1] steps, feeding at step t the ground truth target[:, t]
+    (reference), the model's own argmax (learned), or, per (sequence, step), the argmax with
+    probability `mix_prob` and the ground truth otherwise (mixed). Past a target's length
+    there is no ground truth: the argmax is fed."""
+    check_policy("roll_in: policy", policy, mix_prob)
+    batch, steps = target.shape
+    if target_lengths.shape != (batch,):
+        raise ValueError(
+            f"roll_in: target_lengths must have shape [{batch}], got {list(target_lengths.shape)}"
+        )
+    target_lengths = target_lengths.long()
+    prev = torch.full((batch,), model.bos_id, dtype=torch.long, device=target.device)
+    state = model.initial_state(memory)
+    if policy == "mixed":
+        draws = torch.rand((batch, steps), generator=generator, device="cpu").to(target.device)
+        use_learned = draws < mix_prob
+    tokens, logits = [], []
+    for t in range(steps):
+        step_logits, state = model.step(prev, state, memory)
+        learned = step_logits.detach().argmax(dim=-1)
+        has_truth = t < target_lengths
+        if policy == "reference":
+            prev = torch.where(has_truth, target[:, t], learned)
+        elif policy == "learned":
+            prev = learned
+        else:
+            prev = torch.where(has_truth & ~use_learned[:, t], target[:, t], learned)
+        tokens.append(prev)
+        logits.append(step_logits)
+    tokens = torch.stack(tokens, dim=1) if steps else target.new_zeros((batch, 0)).long()
+    logits = (
+        torch.stack(logits, dim=1)
+        if steps
+        else memory.outputs.new_zeros((batch, 0, model.target_vocab))
+    )
+    return RollIn(tokens, logits, trajectory_lengths(model, policy, tokens, target_lengths), memory)
+
+
+def trajectory_lengths(model: Seq2Seq, policy: str, tokens: Tensor, target_lengths: Tensor):
+    if model.eos_id is None or policy == "reference":
+        return target_lengths.clone()
+    steps = tokens.shape[1]
+    is_eos = tokens == model.eos_id
+    first_eos = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, steps)
+    return first_eos.long()

@@ -1,0 +1,69 @@
+"""Small float64 Seq2Seq models of every configuration, with random sources and targets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from searnn_ext import Seq2Seq
+
+
+@dataclasses.dataclass
+class Task:
+    model: Seq2Seq
+    src: torch.Tensor
+    src_lengths: torch.Tensor
+    target: torch.Tensor
+    target_lengths: torch.Tensor
+
+
+CONFIGS = {
+    "ocr": dict(source_features=6, hidden_size=12),
+    "ocr-2layers": dict(source_features=6, hidden_size=10, num_layers=2),
+    "chunking": dict(
+        source_vocab=(11, 4),
+        hidden_size=10,
+        num_layers=2,
+        bidirectional=True,
+        attention="additive",
+        input_feeding=True,
+        dropout=0.3,
+    ),
+    "spelling": dict(source_vocab=9, hidden_size=12, attention="additive", eos_id=0),
+    "spelling-bidir-2layers": dict(
+        source_vocab=9, hidden_size=8, num_layers=2, bidirectional=True, eos_id=1
+    ),
+    "spelling-feeding": dict(
+        source_vocab=9, hidden_size=8, attention="additive", input_feeding=True, eos_id=2
+    ),
+}
+
+
+def make_task(name: str, batch: int = 4, length: int = 6, vocab: int = 5, seed: int = 0) -> Task:
+    config = CONFIGS[name]
+    torch.manual_seed(seed)
+    model = Seq2Seq(target_vocab=vocab, **config).double()
+    generator = torch.Generator().manual_seed(seed)
+    src_lengths = torch.randint(1, length + 1, (batch,), generator=generator)
+    src_lengths[0] = length
+    if "source_features" in config:
+        src = torch.rand((batch, length, config["source_features"]), generator=generator)
+        src = src.double()
+    else:
+        vocabs = config["source_vocab"]
+        vocabs = vocabs if isinstance(vocabs, tuple) else (vocabs,)
+        src = torch.stack(
+            [torch.randint(0, v, (batch, length), generator=generator) for v in vocabs], dim=-1
+        )
+        src = src.squeeze(-1) if len(vocabs) == 1 else src
+    eos = model.eos_id
+    if eos is None:
+        target_lengths = src_lengths.clone()
+        target = torch.randint(0, vocab, (batch, length), generator=generator)
+    else:
+        target_lengths = torch.randint(1, length + 2, (batch,), generator=generator)
+        target = torch.randint(0, vocab - 1, (batch, length + 1), generator=generator)
+        target[target >= eos] += 1  # no EOS inside the content
+        target[torch.arange(batch), target_lengths - 1] = eos
+    return Task(model, src, src_lengths, target, target_lengths)
