@@ -1,0 +1,279 @@
+"""rollout_costs: the cost of finishing each roll-in prefix with each candidate token (paper,
+section 4 and Appendix A). The parts every backend shares live here; the learned decode loop,
+where the time goes, is `greedy_decode` of the chosen backend (rollout_reference.py for pure
+PyTorch, rollout_ext.py for the compiled loop), called in eval mode without grad."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+from torch import Tensor
+
+from searnn_ext import _extension, ops, rollout_ext, rollout_reference
+from searnn_ext.model import DecoderState, Seq2Seq
+from searnn_ext.rollin import RollIn, check_policy
+
+logger = logging.getLogger(__name__)
+
+COSTS = {"hamming": ops.hamming_distance, "edit": ops.edit_distance}
+
+
+def rollout_costs(
+    model: Seq2Seq,
+    rollin: RollIn,
+    candidates: Tensor,
+    target: Tensor,
+    target_lengths: Tensor,
+    *,
+    rollout: str = "learned",
+    mix_prob: float = 0.5,
+    cost: str = "hamming",
+    normalize: bool = True,
+    max_length: int | None = None,
+    max_rows: int | None = None,
+    generator: torch.Generator | None = None,
+    backend: str = "ext",
+) -> Tensor:
+    """Cost of every (sequence, step, candidate) roll-out: float [B, T, K] in the model's dtype.
+
+    ``costs[b, t, k]`` scores the sequence made of the roll-in tokens of steps 0..t-1, then
+    ``candidates[b, t, k]`` at step t, then the roll-out:
+
+    - ``"learned"``: greedy decoding (argmax, first maximum on ties) with ``model.step`` in eval
+      mode (no dropout), from the state the prefix leads to, over ``rollin.memory``;
+    - ``"reference"``: ``target`` copied from step t+1 on;
+    - ``"mixed"``: one draw per (sequence, step), learned with probability ``mix_prob``, shared
+      by the cell's K candidates so that their costs stay comparable.
+
+    Fixed-length tasks (``model.eos_id is None``) decode up to the target's length. EOS tasks
+    stop at EOS (a candidate equal to EOS ends the sequence at step t) or after ``max_length``
+    tokens (default: twice the target's width); their ``target`` must hold EOS at
+    ``target_lengths - 1`` and costs compare the tokens before EOS.
+
+    Args:
+        model: the Seq2Seq that produced ``rollin``; its training mode is restored afterwards.
+        rollin: from ``model.roll_in``.
+        candidates: int64 [B, T, K] token ids in [0, A), or -1 for an unused slot.
+        target: int [B, Tt] ground truth; target_lengths: int [B].
+        cost: ``"hamming"`` or ``"edit"`` (Levenshtein), between the finished sequence and the
+            target.
+        normalize: divide by the target's length (at least 1).
+        max_rows: decode at most this many roll-outs at once (bounds peak memory; the answer
+            does not change).
+        generator: draws of the mixed policy.
+        backend: ``"ext"`` (compiled decode loop), ``"torch"``, or ``"auto"``.
+
+    Costs of unused slots and of steps at or past ``rollin.lengths[b]`` are +inf.
+    """
+    check_policy("rollout_costs: rollout", rollout, mix_prob)
+    if cost not in COSTS:
+        raise ValueError(f"rollout_costs: cost must be one of {tuple(COSTS)}, got {cost!r}")
+    if max_rows is not None and max_rows < 1:
+        raise ValueError(f"rollout_costs: max_rows must be positive, got {max_rows}")
+    if max_length is not None and max_length < 1:
+        raise ValueError(f"rollout_costs: max_length must be positive, got {max_length}")
+    greedy_decode = _decoder(backend, model)
+    target_lengths = target_lengths.long()
+    content_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
+    batch, steps, width = candidates.shape
+    device = candidates.device
+    if max_length is None:
+        max_length = 2 * target.shape[1]
+
+    # One row per roll-out that counts: (b, t, k) with t inside the trajectory and a candidate.
+    in_trajectory = torch.arange(steps, device=device) < rollin.lengths[:, None]
+    valid = (candidates >= 0) & in_trajectory[:, :, None]
+    cell_b, cell_t, cell_k = valid.nonzero(as_tuple=True)
+    first = candidates[cell_b, cell_t, cell_k]
+    learned = _learned_cells(rollout, mix_prob, batch, steps, generator, device)[cell_b, cell_t]
+    ends = first == model.eos_id if model.eos_id is not None else torch.zeros_like(learned)
+
+    # Tokens after step t: the target's (reference) or the decoder's (learned).
+    rows = first.shape[0]
+    after = content_lengths[cell_b] - cell_t - 1
+    if model.eos_id is not None:
+        after = torch.where(learned, max_length - cell_t - 1, after)
+    after = after.clamp(min=0).masked_fill(ends, 0)
+    decode = (learned & ~ends & (after > 0)).nonzero().squeeze(1)
+    suffix_width = max(int(after.max()) if rows else 0, 1)  # one column keeps gathers simple
+    suffix = target.new_zeros((rows, suffix_width)).long()
+    reference_positions = (cell_t + 1)[:, None] + torch.arange(suffix_width, device=device)
+    if target.shape[1]:
+        suffix = target.long()[cell_b[:, None], reference_positions.clamp(max=target.shape[1] - 1)]
+    suffix_lengths = torch.where(learned, 0, after)
+    if decode.numel():
+        with eval_mode(model):
+            decoded, decoded_lengths = _decode_in_chunks(
+                greedy_decode,
+                model,
+                rollin,
+                cell_b[decode],
+                cell_t[decode],
+                first[decode],
+                after[decode],
+                max_rows,
+            )
+        suffix[decode, : decoded.shape[1]] = decoded
+        suffix_lengths = suffix_lengths.index_put((decode,), decoded_lengths)
+
+    sequences, lengths = _assemble(
+        rollin.tokens, cell_b, cell_t, first, ends, suffix, suffix_lengths
+    )
+    cost_op = COSTS[cost]
+    content = target.long()
+    distances = cost_op(sequences, lengths, content, content_lengths, cell_b, backend=backend)
+    values = distances.to(rollin.memory.outputs.dtype)
+    if normalize:
+        values = values / content_lengths[cell_b].clamp(min=1)
+    costs = torch.full((batch, steps, width), float("inf"), dtype=values.dtype, device=device)
+    costs[cell_b, cell_t, cell_k] = values
+    return costs
+
+
+def _decode_in_chunks(greedy_decode, model, rollin, row_b, row_t, first, budgets, max_rows):
+    """The backend's greedy_decode over the roll-outs in chunks of at most max_rows, longest
+    budgets first (so that the rows still decoding form a prefix), results in input order."""
+    memory = rollin.memory.detach()
+    states = _prefix_states(model, rollin)
+    rows = first.shape[0]
+    tokens = first.new_zeros((rows, int(budgets.max())))
+    lengths = first.new_zeros((rows,))
+    order = torch.argsort(budgets, descending=True, stable=True)
+    chunk = max_rows or rows
+    for start in range(0, rows, chunk):
+        rows_here = order[start : start + chunk]
+        chunk_tokens, chunk_lengths = greedy_decode(
+            model,
+            memory,
+            states,
+            row_b[rows_here],
+            row_t[rows_here],
+            first[rows_here],
+            budgets[rows_here],
+        )
+        tokens[rows_here, : chunk_tokens.shape[1]] = chunk_tokens
+        lengths[rows_here] = chunk_lengths
+    return tokens, lengths
+
+
+def _decoder(backend: str, model: Seq2Seq):
+    if backend not in ops.BACKENDS:
+        raise ValueError(f"rollout_costs: backend must be one of {ops.BACKENDS}, got {backend!r}")
+    if backend == "torch":
+        return rollout_reference.greedy_decode
+    problem = rollout_ext.unsupported(model)
+    if backend == "auto":
+        if problem:
+            logger.info("rollout_costs: the pure-PyTorch path decodes, because %s", problem)
+        return rollout_reference.greedy_decode if problem else rollout_ext.greedy_decode
+    _extension.require("rollout_costs(backend='ext')")
+    if problem:
+        raise ValueError(
+            f"rollout_costs(backend='ext'): the compiled decode loop cannot run this model: "
+            f"{problem}. Pass backend='auto' to fall back to the pure-PyTorch path."
+        )
+    return rollout_ext.greedy_decode
+
+
+def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:
+    """Raises ValueError / TypeError naming the argument; returns the targets' content lengths
+    (without EOS)."""
+    batch, steps = rollin.tokens.shape
+    if candidates.dtype != torch.int64:
+        raise TypeError(f"rollout_costs: candidates must be int64, got {candidates.dtype}")
+    if candidates.dim() != 3 or candidates.shape[:2] != (batch, steps):
+        raise ValueError(
+            f"rollout_costs: candidates must have shape [{batch}, {steps}, K] (the roll-in's "
+            f"batch and steps), got {list(candidates.shape)}"
+        )
+    if candidates.numel():
+        low, high = (int(v) for v in torch.aminmax(candidates))
+        if low < -1 or high >= model.target_vocab:
+            raise ValueError(
+                f"rollout_costs: candidates must lie in [0, {model.target_vocab}) or be -1, "
+                f"got values in [{low}, {high}]"
+            )
+    if target.dim() != 2 or target.shape[0] != batch:
+        raise ValueError(
+            f"rollout_costs: target must have shape [{batch}, Tt], got {list(target.shape)}"
+        )
+    if target.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"rollout_costs: target must be int32 or int64, got {target.dtype}")
+    if target_lengths.shape != (batch,):
+        raise ValueError(
+            f"rollout_costs: target_lengths must have shape [{batch}], "
+            f"got {list(target_lengths.shape)}"
+        )
+    if batch and (target_lengths.min() < 0 or target_lengths.max() > target.shape[1]):
+        raise ValueError(
+            f"rollout_costs: target_lengths must lie in [0, {target.shape[1]}] (target's width)"
+        )
+    if model.eos_id is None:
+        if batch and bool((target_lengths > rollin.lengths).any()):
+            raise ValueError(
+                "rollout_costs: target_lengths exceed rollin.lengths: a fixed-length task's "
+                "roll-in must cover the whole target"
+            )
+        return target_lengths
+    last = target.long().gather(1, (target_lengths - 1).clamp(min=0)[:, None]).squeeze(1)
+    if batch and bool(((target_lengths < 1) | (last != model.eos_id)).any()):
+        raise ValueError(
+            f"rollout_costs: each target must end with eos_id={model.eos_id} at target_lengths - 1"
+        )
+    return target_lengths - 1
+
+
+def _learned_cells(rollout, mix_prob, batch, steps, generator, device) -> Tensor:
+    if rollout == "learned":
+        return torch.ones((batch, steps), dtype=torch.bool, device=device)
+    if rollout == "reference":
+        return torch.zeros((batch, steps), dtype=torch.bool, device=device)
+    draws = torch.rand((batch, steps), generator=generator, device="cpu")
+    return (draws < mix_prob).to(device)
+
+
+@contextlib.contextmanager
+def eval_mode(model: Seq2Seq):
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState:
+    """The eval-mode decoder state after BOS and the roll-in tokens 0..t-1, for every step t:
+    hidden [T, L, B, H], feed [T, B, H] or None."""
+    memory = rollin.memory.detach()
+    state = model.initial_state(memory)
+    prev = torch.full_like(rollin.lengths, model.bos_id)
+    hidden, feed = [], []
+    for t in range(rollin.tokens.shape[1]):
+        _, state = model.step(prev, state, memory)
+        hidden.append(state.hidden)
+        feed.append(state.feed)
+        prev = rollin.tokens[:, t]
+    if not hidden:
+        return DecoderState(memory.final.new_zeros((0, *memory.final.shape)), None)
+    return DecoderState(torch.stack(hidden), torch.stack(feed) if model.input_feeding else None)
+
+
+def _assemble(prefix_tokens, cell_b, cell_t, first, ends, suffix, suffix_lengths):
+    """Each roll-out's whole sequence: the roll-in's tokens before t, the candidate (unless it
+    is EOS), then its suffix. int64 [R, W] and lengths [R]."""
+    device = first.device
+    prefix_width = prefix_tokens.shape[1]
+    width = prefix_width + 1 + suffix.shape[1]
+    positions = torch.arange(width, device=device)
+    prefix = prefix_tokens.long()[cell_b]
+    prefix = torch.cat([prefix, prefix.new_zeros((prefix.shape[0], width - prefix_width))], 1)
+    after = positions - (cell_t + 1)[:, None]
+    from_suffix = suffix.gather(1, after.clamp(0, suffix.shape[1] - 1))
+    sequences = torch.where(after >= 0, from_suffix, prefix)
+    sequences = torch.where(after == -1, first[:, None], sequences)
+    lengths = torch.where(ends, cell_t, cell_t + 1 + suffix_lengths)
+    return sequences, lengths

@@ -1,0 +1,65 @@
+"""Brute-force roll-outs: one sequence at a time through model.step, scored in plain Python.
+Independent of searnn_ext.rollout: no batching, no sorting, no shared prefix states."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from oracles import hamming, levenshtein
+
+ORACLE_COSTS = {"hamming": hamming, "edit": levenshtein}
+
+
+def greedy_finish(model, memory_b, prefix: list[int], length: int | None, max_length: int):
+    """prefix then argmax tokens, in eval mode, until `length` tokens (fixed-length tasks) or
+    EOS / max_length (EOS tasks). Returns the tokens before EOS."""
+    state = model.initial_state(memory_b)
+    logits = None
+    for token in [model.bos_id, *prefix]:
+        logits, state = model.step(torch.tensor([token]), state, memory_b)
+    sequence = list(prefix)
+    if model.eos_id is not None and sequence and sequence[-1] == model.eos_id:
+        return sequence[:-1]
+    stop = length if model.eos_id is None else max_length
+    while len(sequence) < stop:
+        token = int(logits[0].argmax())
+        if token == model.eos_id:
+            break
+        sequence.append(token)
+        logits, state = model.step(torch.tensor([token]), state, memory_b)
+    return sequence
+
+
+def oracle_costs(
+    model, rollin, candidates, target, target_lengths, learned_cells, *, cost, normalize, max_length
+):
+    """costs [B, T, K] as floats; learned_cells [B, T] bool says each cell's roll-out policy."""
+    batch, steps, width = candidates.shape
+    costs = torch.full((batch, steps, width), math.inf, dtype=torch.float64)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for b in range(batch):
+            truth = target[b, : target_lengths[b]].tolist()
+            if model.eos_id is not None:
+                truth = truth[:-1]
+            memory_b = rollin.memory.select(torch.tensor([b]))
+            for t in range(int(rollin.lengths[b])):
+                prefix = rollin.tokens[b, :t].tolist()
+                for k in range(width):
+                    a = int(candidates[b, t, k])
+                    if a < 0:
+                        continue
+                    if bool(learned_cells[b, t]):
+                        sequence = greedy_finish(
+                            model, memory_b, prefix + [a], len(truth), max_length
+                        )
+                    elif a == model.eos_id:
+                        sequence = prefix
+                    else:
+                        sequence = prefix + [a] + truth[t + 1 :]
+                    value = ORACLE_COSTS[cost](sequence, truth)
+                    costs[b, t, k] = value / max(len(truth), 1) if normalize else value
+    model.train(was_training)
+    return costs
