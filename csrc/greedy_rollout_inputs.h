@@ -1,0 +1,49 @@
+// The arguments of greedy_rollout, checked and named: the roll-outs to decode and the
+// decoder's weights, in the order searnn_ext/rollout_ext.py passes them.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <vector>
+
+namespace searnn {
+
+struct LayerWeights {
+  at::Tensor input_weight, hidden_weight, input_bias, hidden_bias;  // torch.nn.GRUCell's
+};
+
+struct DecoderWeights {
+  at::Tensor embedding;  // [A + 1, E], the last row is BOS
+  std::vector<LayerWeights> layers;
+  at::Tensor attention_query, attention_score;                // [H, H], [H]
+  at::Tensor attention_output_weight, attention_output_bias;  // [H, H + D], [H]
+  at::Tensor output_weight, output_bias;                      // [A, H], [A]
+};
+
+struct RolloutInputs {
+  at::Tensor cell_hidden;                // [L, C, H]: the prefix state of each cell
+  std::optional<at::Tensor> cell_feed;   // [C, H] with input feeding
+  at::Tensor row_cell;                   // [R] int64: each roll-out's cell
+  at::Tensor row_batch;                  // [R] int64: each roll-out's sequence (memory row)
+  at::Tensor first_tokens;               // [R] int64: the forced candidates
+  at::Tensor budgets;                    // [R] int64, non-increasing: tokens to decode at most
+  std::optional<at::Tensor> memory_values, memory_keys;  // [B, S, D], [B, S, H] with attention
+  at::Tensor memory_lengths;             // [B] int64
+  int64_t eos_id;                        // < 0: a fixed-length task
+  DecoderWeights weights;
+};
+
+RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
+                                   const std::optional<at::Tensor>& cell_feed,
+                                   const at::Tensor& row_cell, const at::Tensor& row_batch,
+                                   const at::Tensor& first_tokens, const at::Tensor& budgets,
+                                   const std::optional<at::Tensor>& memory_values,
+                                   const std::optional<at::Tensor>& memory_keys,
+                                   const at::Tensor& memory_lengths,
+                                   const std::vector<at::Tensor>& weights, int64_t eos_id);
+
+// Rows still decoding at each step: budgets are sorted, so they are a prefix of the rows.
+std::vector<int64_t> active_rows_per_step(const at::Tensor& budgets);
+
+}  // namespace searnn

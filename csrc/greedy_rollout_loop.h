@@ -1,0 +1,114 @@
+// The learned roll-out decode loop of greedy_rollout, written once over ATen for both devices.
+// GEMMs go through ATen (MKL / cuBLAS); the element-wise work goes through `Kernels`, the
+// device's fused kernels (cpu/greedy_rollout.cpp, cuda/greedy_rollout.cu), which call the
+// per-row math of searnn_ext/decoder_math.h.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <tuple>
+#include <vector>
+
+#include "greedy_rollout_inputs.h"
+
+namespace searnn {
+
+template <typename Kernels>
+std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) {
+  const int64_t rows = in.first_tokens.size(0);
+  const int64_t layers = in.cell_hidden.size(0);
+  const int64_t hidden_size = in.cell_hidden.size(2);
+  const DecoderWeights& w = in.weights;
+  const std::vector<int64_t> active = active_rows_per_step(in.budgets);
+  const int64_t steps = static_cast<int64_t>(active.size());
+  const auto long_options = in.first_tokens.options();
+  at::Tensor tokens = at::zeros({rows, steps}, long_options);
+  at::Tensor lengths = at::zeros({rows}, long_options);
+  if (steps == 0) {
+    return {tokens, lengths};
+  }
+  at::Tensor alive = at::ones({rows}, long_options.dtype(at::kBool));
+  at::Tensor next_input = in.first_tokens.clone();
+
+  // Without input feeding the embedding enters layer 0 only through W_ih: a [A + 1, 3H]
+  // table replaces that GEMM. With input feeding, only the embedding's part is tabled.
+  const int64_t embedding_size = w.embedding.size(1);
+  const at::Tensor input_table = at::addmm(
+      w.layers[0].input_bias, w.embedding, w.layers[0].input_weight.narrow(1, 0, embedding_size).t());
+  std::optional<at::Tensor> feed_weight;
+  at::Tensor feed;
+  if (in.cell_feed) {
+    feed_weight = w.layers[0].input_weight.narrow(1, embedding_size, hidden_size);
+    feed = in.cell_feed->index_select(0, in.row_cell);
+  }
+
+  // Every roll-out of a cell starts from the cell's state: the first step's hidden-side GEMMs
+  // are done once per cell and gathered per row.
+  at::Tensor hidden = in.cell_hidden.index_select(1, in.row_cell);
+  std::vector<at::Tensor> first_hidden_gates;
+  for (int64_t l = 0; l < layers; ++l) {
+    first_hidden_gates.push_back(
+        at::addmm(w.layers[l].hidden_bias, in.cell_hidden[l], w.layers[l].hidden_weight.t())
+            .index_select(0, in.row_cell));
+  }
+  at::Tensor first_feed_gates;
+  if (feed_weight) {
+    first_feed_gates = at::mm(*in.cell_feed, feed_weight->t()).index_select(0, in.row_cell);
+  }
+
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t n = active[step];
+    at::Tensor layer_input;
+    for (int64_t l = 0; l < layers; ++l) {
+      const LayerWeights& layer = w.layers[l];
+      at::Tensor h = hidden[l].narrow(0, 0, n);
+      at::Tensor input_gates;
+      if (l == 0) {
+        input_gates = input_table.index_select(0, next_input.narrow(0, 0, n));
+        if (feed_weight) {
+          if (step == 0) {
+            input_gates.add_(first_feed_gates.narrow(0, 0, n));
+          } else {
+            input_gates.addmm_(feed.narrow(0, 0, n), feed_weight->t());
+          }
+        }
+      } else {
+        input_gates = at::addmm(layer.input_bias, layer_input, layer.input_weight.t());
+      }
+      const at::Tensor hidden_gates = step == 0
+                                          ? first_hidden_gates[l].narrow(0, 0, n)
+                                          : at::addmm(layer.hidden_bias, h, layer.hidden_weight.t());
+      Kernels::gru_update(input_gates, hidden_gates.contiguous(), h);
+      layer_input = h;
+    }
+    at::Tensor output = layer_input;
+    if (in.memory_keys) {
+      const at::Tensor query = at::mm(output, w.attention_query.t());
+      const at::Tensor context =
+          Kernels::additive_attention(query, *in.memory_keys, *in.memory_values,
+                                      in.memory_lengths, w.attention_score,
+                                      in.row_batch.narrow(0, 0, n));
+      at::Tensor attended = at::addmm(w.attention_output_bias, output,
+                                      w.attention_output_weight.narrow(1, 0, hidden_size).t());
+      attended.addmm_(context,
+                      w.attention_output_weight.narrow(1, hidden_size, context.size(1)).t());
+      attended.tanh_();
+      if (in.cell_feed) {
+        feed.narrow(0, 0, n).copy_(attended);
+      }
+      output = attended;
+    }
+    const at::Tensor logits = at::addmm(w.output_bias, output, w.output_weight.t());
+    Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, 0, n),
+                         next_input.narrow(0, 0, n), tokens.narrow(0, 0, n),
+                         lengths.narrow(0, 0, n));
+    // One host read per step: stop once every roll-out has emitted EOS.
+    if (in.eos_id >= 0 && !alive.narrow(0, 0, n).any().item<bool>()) {
+      break;
+    }
+  }
+  return {tokens, lengths};
+}
+
+}  // namespace searnn

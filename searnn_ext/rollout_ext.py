@@ -1,0 +1,92 @@
+"""The compiled learned roll-out: torch.ops.searnn.greedy_rollout runs the whole decode loop in
+C++ (CPU) or C++/CUDA, with the same semantics as rollout_reference.greedy_decode."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from searnn_ext import _extension
+from searnn_ext.model import DecoderState, Memory, Seq2Seq
+
+if _extension.available():
+
+    @torch.library.register_fake("searnn::greedy_rollout")
+    def _greedy_rollout_fake(
+        cell_hidden,
+        cell_feed,
+        row_cell,
+        row_batch,
+        first_tokens,
+        budgets,
+        memory_values,
+        memory_keys,
+        memory_lengths,
+        weights,
+        eos_id,
+    ):
+        steps = torch.library.get_ctx().new_dynamic_size()
+        rows = first_tokens.shape[0]
+        return first_tokens.new_empty((rows, steps)), first_tokens.new_empty((rows,))
+
+
+def unsupported(model: Seq2Seq) -> str | None:
+    """Why the compiled loop cannot decode this model, or None. It implements Seq2Seq.step; a
+    subclass that changes the step (or its submodules) needs the pure-PyTorch path."""
+    if not isinstance(model, Seq2Seq):
+        return f"{type(model).__name__} is not a Seq2Seq"
+    if type(model).step is not Seq2Seq.step or type(model).attend is not Seq2Seq.attend:
+        return f"{type(model).__name__} overrides Seq2Seq.step or Seq2Seq.attend"
+    cells = [model.target_embedding, *model.decoder, model.output]
+    expected = [torch.nn.Embedding, *[torch.nn.GRUCell] * model.num_layers, torch.nn.Linear]
+    if any(type(cell) is not kind for cell, kind in zip(cells, expected, strict=True)):
+        return "its decoder modules are not the Embedding, GRUCell and Linear of Seq2Seq"
+    return None
+
+
+def decoder_weights(model: Seq2Seq) -> list[Tensor]:
+    """The decoder's parameters in the order csrc/greedy_rollout_inputs.h reads them."""
+    weights = [model.target_embedding.weight]
+    for cell in model.decoder:
+        weights += [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+    if model.attention:
+        weights += [
+            model.attention_query.weight,
+            model.attention_score.weight,
+            model.attention_output.weight,
+            model.attention_output.bias,
+        ]
+    weights += [model.output.weight, model.output.bias]
+    return [w.detach() for w in weights]
+
+
+def greedy_decode(
+    model: Seq2Seq,
+    memory: Memory,
+    states: DecoderState,
+    row_b: Tensor,
+    row_t: Tensor,
+    first: Tensor,
+    budgets: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """As rollout_reference.greedy_decode; the roll-outs of one cell share its prefix state,
+    passed once per cell."""
+    batch = states.hidden.shape[2]
+    cells, row_cell = torch.unique(row_t * batch + row_b, return_inverse=True)
+    cell_t, cell_b = cells // batch, cells % batch
+    cell_hidden = states.hidden[cell_t, :, cell_b].transpose(0, 1).contiguous()
+    cell_feed = None if states.feed is None else states.feed[cell_t, cell_b]
+    attention = model.attention is not None
+    return torch.ops.searnn.greedy_rollout(
+        cell_hidden,
+        cell_feed,
+        row_cell,
+        row_b,
+        first,
+        budgets,
+        memory.outputs if attention else None,
+        memory.keys,
+        memory.lengths,
+        decoder_weights(model),
+        -1 if model.eos_id is None else model.eos_id,
+    )
