@@ -34,8 +34,9 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   // Without input feeding the embedding enters layer 0 only through W_ih: a [A + 1, 3H]
   // table replaces that GEMM. With input feeding, only the embedding's part is tabled.
   const int64_t embedding_size = w.embedding.size(1);
-  const at::Tensor input_table = at::addmm(
-      w.layers[0].input_bias, w.embedding, w.layers[0].input_weight.narrow(1, 0, embedding_size).t());
+  const at::Tensor input_table =
+      at::addmm(w.layers[0].input_bias, w.embedding,
+                w.layers[0].input_weight.narrow(1, 0, embedding_size).t());
   std::optional<at::Tensor> feed_weight;
   at::Tensor feed;
   if (in.cell_feed) {
@@ -44,53 +45,79 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   }
 
   // Every roll-out of a cell starts from the cell's state: the first step's hidden-side GEMMs
-  // are done once per cell and gathered per row.
+  // (and input-feeding GEMM) run once per cell and are gathered per row.
   at::Tensor hidden = in.cell_hidden.index_select(1, in.row_cell);
-  std::vector<at::Tensor> first_hidden_gates;
+  std::vector<at::Tensor> cell_hidden_gates;
   for (int64_t l = 0; l < layers; ++l) {
-    first_hidden_gates.push_back(
-        at::addmm(w.layers[l].hidden_bias, in.cell_hidden[l], w.layers[l].hidden_weight.t())
-            .index_select(0, in.row_cell));
+    cell_hidden_gates.push_back(
+        at::addmm(w.layers[l].hidden_bias, in.cell_hidden[l], w.layers[l].hidden_weight.t()));
   }
-  at::Tensor first_feed_gates;
+  at::Tensor cell_feed_gates;
   if (feed_weight) {
-    first_feed_gates = at::mm(*in.cell_feed, feed_weight->t()).index_select(0, in.row_cell);
+    cell_feed_gates = at::mm(*in.cell_feed, feed_weight->t());
+  }
+
+  // Work buffers allocated once: the live rows of each step are a prefix of them, so the
+  // loop allocates nothing (large per-step allocations cost page faults every step).
+  const auto options = in.cell_hidden.options();
+  at::Tensor input_gates_buffer = at::empty({rows, 3 * hidden_size}, options);
+  at::Tensor hidden_gates_buffer = at::empty({rows, 3 * hidden_size}, options);
+  at::Tensor feed_gates_buffer = feed_weight ? at::empty({rows, 3 * hidden_size}, options)
+                                             : at::Tensor();
+  at::Tensor logits_buffer = at::empty({rows, w.output_weight.size(0)}, options);
+  // Each roll-out's source memory, gathered once (bounded by max_rows in the caller): the
+  // live rows of every step then read a prefix, with no per-step gathers.
+  at::Tensor query_buffer, attended_buffer, row_keys, row_values, row_lengths;
+  if (in.memory_keys) {
+    row_keys = in.memory_keys->index_select(0, in.row_batch);
+    row_values = in.memory_values->index_select(0, in.row_batch);
+    row_lengths = in.memory_lengths.index_select(0, in.row_batch);
+    query_buffer = at::empty({rows, hidden_size}, options);
+    attended_buffer = at::empty({rows, hidden_size}, options);
   }
 
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t n = active[step];
+    const at::Tensor inputs = next_input.narrow(0, 0, n);
+    const at::Tensor cells = in.row_cell.narrow(0, 0, n);
     at::Tensor layer_input;
     for (int64_t l = 0; l < layers; ++l) {
       const LayerWeights& layer = w.layers[l];
       at::Tensor h = hidden[l].narrow(0, 0, n);
-      at::Tensor input_gates;
+      at::Tensor input_gates = input_gates_buffer.narrow(0, 0, n);
+      at::Tensor hidden_gates = hidden_gates_buffer.narrow(0, 0, n);
       if (l == 0) {
-        input_gates = input_table.index_select(0, next_input.narrow(0, 0, n));
+        at::index_select_out(input_gates, input_table, 0, inputs);
         if (feed_weight) {
+          at::Tensor feed_gates = feed_gates_buffer.narrow(0, 0, n);
           if (step == 0) {
-            input_gates.add_(first_feed_gates.narrow(0, 0, n));
+            at::index_select_out(feed_gates, cell_feed_gates, 0, cells);
           } else {
-            input_gates.addmm_(feed.narrow(0, 0, n), feed_weight->t());
+            at::mm_out(feed_gates, feed.narrow(0, 0, n), feed_weight->t());
           }
+          input_gates.add_(feed_gates);
         }
       } else {
-        input_gates = at::addmm(layer.input_bias, layer_input, layer.input_weight.t());
+        at::addmm_out(input_gates, layer.input_bias, layer_input, layer.input_weight.t());
       }
-      const at::Tensor hidden_gates = step == 0
-                                          ? first_hidden_gates[l].narrow(0, 0, n)
-                                          : at::addmm(layer.hidden_bias, h, layer.hidden_weight.t());
-      Kernels::gru_update(input_gates, hidden_gates.contiguous(), h);
+      if (step == 0) {
+        at::index_select_out(hidden_gates, cell_hidden_gates[l], 0, cells);
+      } else {
+        at::addmm_out(hidden_gates, layer.hidden_bias, h, layer.hidden_weight.t());
+      }
+      Kernels::gru_update(input_gates, hidden_gates, h);
       layer_input = h;
     }
     at::Tensor output = layer_input;
     if (in.memory_keys) {
-      const at::Tensor query = at::mm(output, w.attention_query.t());
-      const at::Tensor context =
-          Kernels::additive_attention(query, *in.memory_keys, *in.memory_values,
-                                      in.memory_lengths, w.attention_score,
-                                      in.row_batch.narrow(0, 0, n));
-      at::Tensor attended = at::addmm(w.attention_output_bias, output,
-                                      w.attention_output_weight.narrow(1, 0, hidden_size).t());
+      at::Tensor query = query_buffer.narrow(0, 0, n);
+      at::mm_out(query, output, w.attention_query.t());
+      const at::Tensor context = Kernels::additive_attention(
+          query, row_keys.narrow(0, 0, n), row_values.narrow(0, 0, n),
+          row_lengths.narrow(0, 0, n), w.attention_score);
+      at::Tensor attended = attended_buffer.narrow(0, 0, n);
+      at::addmm_out(attended, w.attention_output_bias, output,
+                    w.attention_output_weight.narrow(1, 0, hidden_size).t());
       attended.addmm_(context,
                       w.attention_output_weight.narrow(1, hidden_size, context.size(1)).t());
       attended.tanh_();
@@ -99,10 +126,10 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
       }
       output = attended;
     }
-    const at::Tensor logits = at::addmm(w.output_bias, output, w.output_weight.t());
-    Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, 0, n),
-                         next_input.narrow(0, 0, n), tokens.narrow(0, 0, n),
-                         lengths.narrow(0, 0, n));
+    at::Tensor logits = logits_buffer.narrow(0, 0, n);
+    at::addmm_out(logits, w.output_bias, output, w.output_weight.t());
+    Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, 0, n), inputs,
+                         tokens.narrow(0, 0, n), lengths.narrow(0, 0, n));
     // One host read per step: stop once every roll-out has emitted EOS.
     if (in.eos_id >= 0 && !alive.narrow(0, 0, n).any().item<bool>()) {
       break;

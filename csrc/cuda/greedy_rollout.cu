@@ -24,18 +24,16 @@ __global__ void gru_update_kernel(const T* input_gates, const T* hidden_gates, T
   }
 }
 
-// One thread per roll-out; scores is [rows, source] scratch.
+// One thread per roll-out, over its own source memory; scores is [rows, source] scratch.
 template <typename T>
 __global__ void additive_attention_kernel(const T* query, const T* keys, const T* values,
                                           const int64_t* lengths, const T* score_weight,
-                                          const int64_t* row_batch, int64_t rows, int64_t source,
-                                          int64_t hidden_size, int64_t value_size, T* scores,
-                                          T* context) {
+                                          int64_t rows, int64_t source, int64_t hidden_size,
+                                          int64_t value_size, T* scores, T* context) {
   const int64_t r = global_thread_index();
   if (r < rows) {
-    const int64_t b = row_batch[r];
-    additive_attention_row(query + r * hidden_size, keys + b * source * hidden_size,
-                           values + b * source * value_size, lengths[b], score_weight,
+    additive_attention_row(query + r * hidden_size, keys + r * source * hidden_size,
+                           values + r * source * value_size, lengths[r], score_weight,
                            hidden_size, value_size, scores + r * source,
                            context + r * value_size);
   }
@@ -54,7 +52,7 @@ __global__ void greedy_pick_kernel(const T* logits, int64_t rows, int64_t vocab,
 }
 
 struct CudaKernels {
-  static void gru_update(const at::Tensor& input_gates, const at::Tensor& hidden_gates,
+  static void gru_update(at::Tensor& input_gates, const at::Tensor& hidden_gates,
                          at::Tensor& hidden) {
     const int64_t units = hidden.numel();
     if (units == 0) {
@@ -71,8 +69,7 @@ struct CudaKernels {
 
   static at::Tensor additive_attention(const at::Tensor& query, const at::Tensor& keys,
                                        const at::Tensor& values, const at::Tensor& lengths,
-                                       const at::Tensor& score_weight,
-                                       const at::Tensor& row_batch) {
+                                       const at::Tensor& score_weight) {
     const int64_t rows = query.size(0), source = keys.size(1);
     at::Tensor context = at::empty({rows, values.size(2)}, values.options());
     if (rows == 0) {
@@ -84,8 +81,8 @@ struct CudaKernels {
                                   at::cuda::getCurrentCUDAStream()>>>(
           query.const_data_ptr<scalar_t>(), keys.const_data_ptr<scalar_t>(),
           values.const_data_ptr<scalar_t>(), lengths.const_data_ptr<int64_t>(),
-          score_weight.const_data_ptr<scalar_t>(), row_batch.const_data_ptr<int64_t>(), rows,
-          source, keys.size(2), values.size(2), scores.data_ptr<scalar_t>(),
+          score_weight.const_data_ptr<scalar_t>(), rows, source, keys.size(2), values.size(2),
+          scores.data_ptr<scalar_t>(),
           context.data_ptr<scalar_t>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
