@@ -100,9 +100,10 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
     TORCH_CHECK_VALUE(in.memory_keys->sizes() == at::IntArrayRef({batch, source, hidden}), kOp,
                       ": memory_keys must be [", batch, ", ", source, ", ", hidden, "], got ",
                       in.memory_keys->sizes());
-    TORCH_CHECK_VALUE(
-        batch == 0 || in.memory_lengths.max().item<int64_t>() <= source, kOp,
-        ": memory_lengths must not exceed the source length ", source);
+    TORCH_CHECK_VALUE(batch == 0 || (in.memory_lengths.min().item<int64_t>() >= 1 &&
+                                     in.memory_lengths.max().item<int64_t>() <= source),
+                      kOp, ": memory_lengths must lie in [1, ", source,
+                      "] with attention (a softmax needs at least one position)");
     w.attention_query = (next++)->contiguous();
     w.attention_score = (next++)->contiguous().view({-1});
     w.attention_output_weight = (next++)->contiguous();

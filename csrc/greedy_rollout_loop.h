@@ -14,6 +14,24 @@
 
 namespace searnn {
 
+// The [n, 3H] gate pre-activations of the n rows decoded at a step: row r's are
+// gates[rows[r]] when `rows` is given (the embedding's table looked up by token, or per-cell
+// gates looked up by cell), else gates[r]. Kernels read them in place, without a gather.
+struct GateRows {
+  at::Tensor gates;                // [m, 3H]
+  std::optional<at::Tensor> rows;  // [n] int64 in [0, m)
+
+  at::Tensor gathered() const { return rows ? gates.index_select(0, *rows) : gates; }
+};
+
+// Kernels provides, for the rows decoded at a step:
+//   gru_update(input, hidden_gates, hidden_bias, hidden): hidden [n, H] <- GRUCell(hidden),
+//     from input = W_ih x + b_ih, hidden_gates = W_hh h and hidden_bias = b_hh;
+//   additive_attention(query, keys, values, lengths, row_batch, score_weight, context):
+//     context [n, D] (a view, rows possibly strided) <- attention of query [n, H] over the
+//     source memory of each row's sequence row_batch[r] (keys [B, S, H], values [B, S, D]);
+//   greedy_pick(logits, eos_id, step, alive, next_input, tokens, lengths);
+//   for_row_blocks(n, decode): runs decode(begin, size) over blocks covering rows [0, n).
 template <typename Kernels>
 std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) {
   const int64_t rows = in.first_tokens.size(0);
@@ -45,12 +63,11 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   }
 
   // Every roll-out of a cell starts from the cell's state: the first step's hidden-side GEMMs
-  // (and input-feeding GEMM) run once per cell and are gathered per row.
+  // (and input-feeding GEMM) run once per cell and are looked up by each row's cell.
   at::Tensor hidden = in.cell_hidden.index_select(1, in.row_cell);
   std::vector<at::Tensor> cell_hidden_gates;
   for (int64_t l = 0; l < layers; ++l) {
-    cell_hidden_gates.push_back(
-        at::addmm(w.layers[l].hidden_bias, in.cell_hidden[l], w.layers[l].hidden_weight.t()));
+    cell_hidden_gates.push_back(at::mm(in.cell_hidden[l], w.layers[l].hidden_weight.t()));
   }
   at::Tensor cell_feed_gates;
   if (feed_weight) {
@@ -65,71 +82,73 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   at::Tensor feed_gates_buffer = feed_weight ? at::empty({rows, 3 * hidden_size}, options)
                                              : at::Tensor();
   at::Tensor logits_buffer = at::empty({rows, w.output_weight.size(0)}, options);
-  // Each roll-out's source memory, gathered once (bounded by max_rows in the caller): the
-  // live rows of every step then read a prefix, with no per-step gathers.
-  at::Tensor query_buffer, attended_buffer, row_keys, row_values, row_lengths;
+  // With attention, [output | context] side by side, so that the attention's output layer is
+  // one GEMM over both.
+  at::Tensor query_buffer, joined_buffer, attended_buffer;
   if (in.memory_keys) {
-    row_keys = in.memory_keys->index_select(0, in.row_batch);
-    row_values = in.memory_values->index_select(0, in.row_batch);
-    row_lengths = in.memory_lengths.index_select(0, in.row_batch);
     query_buffer = at::empty({rows, hidden_size}, options);
+    joined_buffer = at::empty({rows, hidden_size + in.memory_values->size(2)}, options);
     attended_buffer = at::empty({rows, hidden_size}, options);
   }
 
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t n = active[step];
-    const at::Tensor inputs = next_input.narrow(0, 0, n);
-    const at::Tensor cells = in.row_cell.narrow(0, 0, n);
-    at::Tensor layer_input;
-    for (int64_t l = 0; l < layers; ++l) {
-      const LayerWeights& layer = w.layers[l];
-      at::Tensor h = hidden[l].narrow(0, 0, n);
-      at::Tensor input_gates = input_gates_buffer.narrow(0, 0, n);
-      at::Tensor hidden_gates = hidden_gates_buffer.narrow(0, 0, n);
-      if (l == 0) {
-        at::index_select_out(input_gates, input_table, 0, inputs);
-        if (feed_weight) {
-          at::Tensor feed_gates = feed_gates_buffer.narrow(0, 0, n);
+    // Rows are independent within a step: each block of rows runs the whole step (see
+    // Kernels::for_row_blocks).
+    Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size) {
+      const at::Tensor inputs = next_input.narrow(0, begin, size);
+      const at::Tensor cells = in.row_cell.narrow(0, begin, size);
+      at::Tensor layer_input;
+      for (int64_t l = 0; l < layers; ++l) {
+        const LayerWeights& layer = w.layers[l];
+        at::Tensor h = hidden[l].narrow(0, begin, size);
+        at::Tensor input_gates = input_gates_buffer.narrow(0, begin, size);
+        GateRows input{input_gates, std::nullopt};
+        if (l == 0 && !feed_weight) {
+          input = GateRows{input_table, inputs};
+        } else if (l == 0) {
+          at::Tensor feed_gates = feed_gates_buffer.narrow(0, begin, size);
           if (step == 0) {
             at::index_select_out(feed_gates, cell_feed_gates, 0, cells);
           } else {
-            at::mm_out(feed_gates, feed.narrow(0, 0, n), feed_weight->t());
+            at::mm_out(feed_gates, feed.narrow(0, begin, size), feed_weight->t());
           }
+          at::index_select_out(input_gates, input_table, 0, inputs);
           input_gates.add_(feed_gates);
+        } else {
+          at::addmm_out(input_gates, layer.input_bias, layer_input, layer.input_weight.t());
         }
-      } else {
-        at::addmm_out(input_gates, layer.input_bias, layer_input, layer.input_weight.t());
+        GateRows hidden_gates{cell_hidden_gates[l], cells};
+        if (step > 0) {
+          hidden_gates = GateRows{hidden_gates_buffer.narrow(0, begin, size), std::nullopt};
+          at::mm_out(hidden_gates.gates, h, layer.hidden_weight.t());
+        }
+        Kernels::gru_update(input, hidden_gates, layer.hidden_bias, h);
+        layer_input = h;
       }
-      if (step == 0) {
-        at::index_select_out(hidden_gates, cell_hidden_gates[l], 0, cells);
-      } else {
-        at::addmm_out(hidden_gates, layer.hidden_bias, h, layer.hidden_weight.t());
+      at::Tensor output = layer_input;
+      if (in.memory_keys) {
+        at::Tensor query = query_buffer.narrow(0, begin, size);
+        at::mm_out(query, output, w.attention_query.t());
+        at::Tensor joined = joined_buffer.narrow(0, begin, size);
+        joined.narrow(1, 0, hidden_size).copy_(output);
+        at::Tensor context = joined.narrow(1, hidden_size, joined.size(1) - hidden_size);
+        Kernels::additive_attention(query, *in.memory_keys, *in.memory_values,
+                                    in.memory_lengths, in.row_batch.narrow(0, begin, size),
+                                    w.attention_score, context);
+        at::Tensor attended = attended_buffer.narrow(0, begin, size);
+        at::addmm_out(attended, w.attention_output_bias, joined, w.attention_output_weight.t());
+        attended.tanh_();
+        if (in.cell_feed) {
+          feed.narrow(0, begin, size).copy_(attended);
+        }
+        output = attended;
       }
-      Kernels::gru_update(input_gates, hidden_gates, h);
-      layer_input = h;
-    }
-    at::Tensor output = layer_input;
-    if (in.memory_keys) {
-      at::Tensor query = query_buffer.narrow(0, 0, n);
-      at::mm_out(query, output, w.attention_query.t());
-      const at::Tensor context = Kernels::additive_attention(
-          query, row_keys.narrow(0, 0, n), row_values.narrow(0, 0, n),
-          row_lengths.narrow(0, 0, n), w.attention_score);
-      at::Tensor attended = attended_buffer.narrow(0, 0, n);
-      at::addmm_out(attended, w.attention_output_bias, output,
-                    w.attention_output_weight.narrow(1, 0, hidden_size).t());
-      attended.addmm_(context,
-                      w.attention_output_weight.narrow(1, hidden_size, context.size(1)).t());
-      attended.tanh_();
-      if (in.cell_feed) {
-        feed.narrow(0, 0, n).copy_(attended);
-      }
-      output = attended;
-    }
-    at::Tensor logits = logits_buffer.narrow(0, 0, n);
-    at::addmm_out(logits, w.output_bias, output, w.output_weight.t());
-    Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, 0, n), inputs,
-                         tokens.narrow(0, 0, n), lengths.narrow(0, 0, n));
+      at::Tensor logits = logits_buffer.narrow(0, begin, size);
+      at::addmm_out(logits, w.output_bias, output, w.output_weight.t());
+      Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, begin, size), inputs,
+                           tokens.narrow(0, begin, size), lengths.narrow(0, begin, size));
+    });
     // One host read per step: stop once every roll-out has emitted EOS.
     if (in.eos_id >= 0 && !alive.narrow(0, 0, n).any().item<bool>()) {
       break;

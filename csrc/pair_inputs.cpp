@@ -11,7 +11,8 @@ bool is_index_dtype(const at::Tensor& t) {
 
 void check_index_tensor(const char* op, const char* name, const at::Tensor& t, int64_t dim) {
   // Named as Python names it (torch.float32), since that is what users type.
-  TORCH_CHECK_TYPE(is_index_dtype(t), op, ": ", name, " must be an int32 or int64 tensor, got torch.",
+  TORCH_CHECK_TYPE(is_index_dtype(t), op, ": ", name,
+                   " must be an int32 or int64 tensor, got torch.",
                    c10::getDtypeNames(t.scalar_type()).first);
   TORCH_CHECK_VALUE(t.dim() == dim, op, ": ", name, " must be ", dim, "-D, got shape ",
                     t.sizes());

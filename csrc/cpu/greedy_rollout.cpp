@@ -1,33 +1,81 @@
-// CPU kernels of the roll-out decode loop: parallel loops over rows (or units) calling the
-// shared math of searnn_ext/decoder_math.h.
+// CPU kernels of the roll-out decode loop: threads share a step's rows in blocks, and each
+// kernel loops over the rows of one block.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "../greedy_rollout_loop.h"
+#include "avx2_decoder_math.h"
 #include "searnn_ext/decoder_math.h"
 
 namespace searnn {
 namespace {
 
-// Rows per task of the per-row argmax; rows per block of the attention, whose [rows, S, H]
-// energies stay in cache-sized pieces.
-constexpr int64_t kPicksPerTask = 256;
-constexpr int64_t kAttentionRowsPerBlock = 256;
+// Rows per block of a decode step (for_row_blocks); the kernels below run on one block, on the
+// calling thread. Rows per piece of the ATen attention, whose [rows, S, H] energies stay in
+// cache-sized pieces.
+constexpr int64_t kDecodeRowsPerBlock = 256;
+constexpr int64_t kAttentionRowsPerBlock = 64;
 
-// The GRU update and additive attention are transcendental-heavy: on the CPU they go through
-// ATen's vectorised tanh / sigmoid (as torch.nn.GRUCell and Seq2Seq.attend do), which beat a
-// scalar loop over decoder_math.h several times. The CUDA kernels use decoder_math.h, and the
-// C++ test sweeps those per-row functions on the host against these formulas.
+bool use_avx2(const at::Tensor& t) {
+#ifdef SEARNN_HAS_AVX2_KERNELS
+  return t.scalar_type() == at::kFloat && avx2::available();
+#else
+  return false;
+#endif
+}
+
+// The GRU update and additive attention are transcendental-heavy, and a scalar loop over
+// decoder_math.h is several times slower than vectorised tanh / sigmoid. float32 on an AVX2 CPU
+// runs the fused kernels of avx2_decoder_math.h (one pass over each row, no temporaries);
+// float64, or a CPU without AVX2, runs ATen's vectorised ops in the order torch.nn.GRUCell and
+// Seq2Seq.attend use. The CUDA kernels use decoder_math.h; the C++ test checks all of them
+// against each other.
 struct CpuKernels {
-  // In the work buffers; input_gates is consumed. Each step works on contiguous [n, 2H] and
-  // [n, H] pieces, where ATen's vectorised sigmoid / tanh run several times faster than on
-  // strided views of the [n, 3H] gates.
-  static void gru_update(at::Tensor& input_gates, const at::Tensor& hidden_gates,
-                         at::Tensor& hidden) {
+  // Each thread takes a share of the rows and runs the step on blocks of kDecodeRowsPerBlock:
+  // a block's gates, logits and attention stay in cache from the GEMM that writes them to the
+  // kernel that reads them. ATen ops inside run on the calling thread (ATen does not nest
+  // parallel regions), so the GEMMs are per-thread too.
+  template <typename Decode>
+  static void for_row_blocks(int64_t rows, const Decode& decode) {
+    at::parallel_for(0, rows, kDecodeRowsPerBlock, [&](int64_t begin, int64_t end) {
+      for (int64_t block = begin; block < end; block += kDecodeRowsPerBlock) {
+        decode(block, std::min(kDecodeRowsPerBlock, end - block));
+      }
+    });
+  }
+
+  static void gru_update(const GateRows& input, const GateRows& hidden_gates,
+                         const at::Tensor& hidden_bias, at::Tensor& hidden) {
+#ifdef SEARNN_HAS_AVX2_KERNELS
+    if (use_avx2(hidden)) {
+      TORCH_INTERNAL_ASSERT(input.gates.is_contiguous() && hidden_gates.gates.is_contiguous() &&
+                            hidden.is_contiguous());
+      auto rows = [](const GateRows& g) {
+        return g.rows ? g.rows->const_data_ptr<int64_t>() : nullptr;
+      };
+      const avx2::GruStep step{input.gates.const_data_ptr<float>(),
+                               rows(input),
+                               hidden_gates.gates.const_data_ptr<float>(),
+                               rows(hidden_gates),
+                               hidden_bias.const_data_ptr<float>(),
+                               hidden.data_ptr<float>(),
+                               hidden.size(1)};
+      avx2::gru_update(step, hidden.size(0));
+      return;
+    }
+#endif
+    gru_update_aten(input.gathered(), hidden_gates.gathered() + hidden_bias, hidden);
+  }
+
+  // input_gates is consumed. Each step works on contiguous [n, 2H] and [n, H] pieces, where
+  // ATen's vectorised sigmoid / tanh run several times faster than on strided views.
+  static void gru_update_aten(at::Tensor input_gates, const at::Tensor& hidden_gates,
+                              at::Tensor& hidden) {
     const int64_t hidden_size = hidden.size(1);
     at::Tensor reset_update = input_gates.narrow(1, 0, 2 * hidden_size)
                                   .add_(hidden_gates.narrow(1, 0, 2 * hidden_size))
@@ -40,30 +88,67 @@ struct CpuKernels {
     hidden.sub_(candidate).mul_(reset_update.narrow(1, hidden_size, hidden_size)).add_(candidate);
   }
 
-  // keys [n, S, H], values [n, S, D], lengths [n]: each row's own source memory.
-  static at::Tensor additive_attention(const at::Tensor& query, const at::Tensor& keys,
-                                       const at::Tensor& values, const at::Tensor& lengths,
-                                       const at::Tensor& score_weight) {
-    const int64_t rows = query.size(0), source = keys.size(1);
-    at::Tensor context = at::empty({rows, values.size(2)}, values.options());
-    const at::Tensor positions = at::arange(source, lengths.options());
-    at::Tensor energy = at::empty({std::min(kAttentionRowsPerBlock, rows), source, keys.size(2)},
-                                  keys.options());
+  static void additive_attention(const at::Tensor& query, const at::Tensor& keys,
+                                 const at::Tensor& values, const at::Tensor& lengths,
+                                 const at::Tensor& row_batch, const at::Tensor& score_weight,
+                                 at::Tensor& context) {
+#ifdef SEARNN_HAS_AVX2_KERNELS
+    if (use_avx2(query)) {
+      attention_avx2(query, keys, values, lengths, row_batch, score_weight, context);
+      return;
+    }
+#endif
+    attention_aten(query, keys, values, lengths, row_batch, score_weight, context);
+  }
+
+  // Blocks of rows, each with its rows' source memory gathered, as Seq2Seq.attend computes it.
+  static void attention_aten(const at::Tensor& query, const at::Tensor& keys,
+                             const at::Tensor& values, const at::Tensor& lengths,
+                             const at::Tensor& row_batch, const at::Tensor& score_weight,
+                             at::Tensor& context) {
+    const int64_t rows = query.size(0);
+    const at::Tensor positions = at::arange(keys.size(1), lengths.options());
     for (int64_t begin = 0; begin < rows; begin += kAttentionRowsPerBlock) {
       const int64_t size = std::min(kAttentionRowsPerBlock, rows - begin);
-      at::Tensor block_energy = energy.narrow(0, 0, size);
-      at::add_out(block_energy, keys.narrow(0, begin, size),
-                  query.narrow(0, begin, size).unsqueeze(1));
-      block_energy.tanh_();
+      const at::Tensor block_batch = row_batch.narrow(0, begin, size);
+      const at::Tensor energy =
+          (keys.index_select(0, block_batch) + query.narrow(0, begin, size).unsqueeze(1)).tanh_();
       const at::Tensor padding =
-          positions.unsqueeze(0) >= lengths.narrow(0, begin, size).unsqueeze(1);
+          positions.unsqueeze(0) >= lengths.index_select(0, block_batch).unsqueeze(1);
       const at::Tensor weights =
-          at::matmul(block_energy, score_weight).masked_fill_(padding, -INFINITY).softmax(1);
-      at::Tensor block_context = context.narrow(0, begin, size).unsqueeze(1);
-      at::bmm_out(block_context, weights.unsqueeze(1), values.narrow(0, begin, size));
+          at::matmul(energy, score_weight).masked_fill_(padding, -INFINITY).softmax(1);
+      context.narrow(0, begin, size)
+          .copy_(at::bmm(weights.unsqueeze(1), values.index_select(0, block_batch)).squeeze(1));
     }
-    return context;
   }
+
+#ifdef SEARNN_HAS_AVX2_KERNELS
+  // One row at a time, reading its sequence's memory in place.
+  static void attention_avx2(const at::Tensor& query, const at::Tensor& keys,
+                             const at::Tensor& values, const at::Tensor& lengths,
+                             const at::Tensor& row_batch, const at::Tensor& score_weight,
+                             at::Tensor& context) {
+    const int64_t source = keys.size(1), hidden_size = keys.size(2), value_size = values.size(2);
+    TORCH_INTERNAL_ASSERT(query.is_contiguous() && keys.is_contiguous() &&
+                          values.is_contiguous() && score_weight.is_contiguous() &&
+                          row_batch.is_contiguous() && context.stride(1) == 1);
+    const float* q = query.const_data_ptr<float>();
+    const float* k = keys.const_data_ptr<float>();
+    const float* v = values.const_data_ptr<float>();
+    const float* score = score_weight.const_data_ptr<float>();
+    const int64_t* length = lengths.const_data_ptr<int64_t>();
+    const int64_t* batch = row_batch.const_data_ptr<int64_t>();
+    float* out = context.data_ptr<float>();
+    const int64_t context_stride = context.stride(0);
+    std::vector<float> scores(static_cast<size_t>(source));
+    for (int64_t r = 0; r < query.size(0); ++r) {
+      const int64_t b = batch[r];
+      avx2::additive_attention_row(q + r * hidden_size, k + b * source * hidden_size,
+                                   v + b * source * value_size, length[b], score, hidden_size,
+                                   value_size, scores.data(), out + r * context_stride);
+    }
+  }
+#endif
 
   static void greedy_pick(const at::Tensor& logits, int64_t eos_id, int64_t step,
                           at::Tensor alive, at::Tensor next_input, at::Tensor tokens,
@@ -75,12 +160,10 @@ struct CpuKernels {
       int64_t* next = next_input.data_ptr<int64_t>();
       int64_t* out = tokens.data_ptr<int64_t>();
       int64_t* length = lengths.data_ptr<int64_t>();
-      at::parallel_for(0, logits.size(0), kPicksPerTask, [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          greedy_pick_row(scores + r * vocab, vocab, eos_id, step, is_alive + r, next + r,
-                          out + r * width, length + r);
-        }
-      });
+      for (int64_t r = 0; r < logits.size(0); ++r) {
+        greedy_pick_row(scores + r * vocab, vocab, eos_id, step, is_alive + r, next + r,
+                        out + r * width, length + r);
+      }
     });
   }
 };

@@ -13,29 +13,38 @@
 namespace searnn {
 namespace {
 
-// One thread per hidden unit of each row.
+// One thread per hidden unit of each row; a row's gates are looked up through input_rows /
+// hidden_rows when given (see GateRows).
 template <typename T>
-__global__ void gru_update_kernel(const T* input_gates, const T* hidden_gates, T* hidden,
-                                  int64_t units, int64_t hidden_size) {
+__global__ void gru_update_kernel(const T* input_gates, const int64_t* input_rows,
+                                  const T* hidden_gates, const int64_t* hidden_rows,
+                                  const T* hidden_bias, T* hidden, int64_t units,
+                                  int64_t hidden_size) {
   const int64_t unit = global_thread_index();
   if (unit < units) {
-    gru_update_unit(input_gates, hidden_gates, hidden, unit / hidden_size, unit % hidden_size,
-                    hidden_size);
+    const int64_t row = unit / hidden_size;
+    const int64_t gates_stride = 3 * hidden_size;
+    gru_update_unit(input_gates + (input_rows ? input_rows[row] : row) * gates_stride,
+                    hidden_gates + (hidden_rows ? hidden_rows[row] : row) * gates_stride,
+                    hidden_bias, hidden + row * hidden_size, unit % hidden_size, hidden_size);
   }
 }
 
-// One thread per roll-out, over its own source memory; scores is [rows, source] scratch.
+// One thread per roll-out, over the source memory of its sequence row_batch[r]; scores is
+// [rows, source] scratch; context rows are context_stride apart.
 template <typename T>
 __global__ void additive_attention_kernel(const T* query, const T* keys, const T* values,
-                                          const int64_t* lengths, const T* score_weight,
-                                          int64_t rows, int64_t source, int64_t hidden_size,
-                                          int64_t value_size, T* scores, T* context) {
+                                          const int64_t* lengths, const int64_t* row_batch,
+                                          const T* score_weight, int64_t rows, int64_t source,
+                                          int64_t hidden_size, int64_t value_size, T* scores,
+                                          T* context, int64_t context_stride) {
   const int64_t r = global_thread_index();
   if (r < rows) {
-    additive_attention_row(query + r * hidden_size, keys + r * source * hidden_size,
-                           values + r * source * value_size, lengths[r], score_weight,
+    const int64_t b = row_batch[r];
+    additive_attention_row(query + r * hidden_size, keys + b * source * hidden_size,
+                           values + b * source * value_size, lengths[b], score_weight,
                            hidden_size, value_size, scores + r * source,
-                           context + r * value_size);
+                           context + r * context_stride);
   }
 }
 
@@ -52,28 +61,39 @@ __global__ void greedy_pick_kernel(const T* logits, int64_t rows, int64_t vocab,
 }
 
 struct CudaKernels {
-  static void gru_update(at::Tensor& input_gates, const at::Tensor& hidden_gates,
-                         at::Tensor& hidden) {
+  // One block of all rows: each kernel launch covers the whole step.
+  template <typename Decode>
+  static void for_row_blocks(int64_t rows, const Decode& decode) {
+    decode(0, rows);
+  }
+
+  static void gru_update(const GateRows& input, const GateRows& hidden_gates,
+                         const at::Tensor& hidden_bias, at::Tensor& hidden) {
     const int64_t units = hidden.numel();
     if (units == 0) {
       return;
     }
+    auto rows = [](const GateRows& g) {
+      return g.rows ? g.rows->const_data_ptr<int64_t>() : nullptr;
+    };
     AT_DISPATCH_FLOATING_TYPES(hidden.scalar_type(), "gru_update_cuda", [&] {
       gru_update_kernel<<<blocks_for(units), kThreadsPerBlock, 0,
                           at::cuda::getCurrentCUDAStream()>>>(
-          input_gates.const_data_ptr<scalar_t>(), hidden_gates.const_data_ptr<scalar_t>(),
-          hidden.data_ptr<scalar_t>(), units, hidden.size(1));
+          input.gates.const_data_ptr<scalar_t>(), rows(input),
+          hidden_gates.gates.const_data_ptr<scalar_t>(), rows(hidden_gates),
+          hidden_bias.const_data_ptr<scalar_t>(), hidden.data_ptr<scalar_t>(), units,
+          hidden.size(1));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
 
-  static at::Tensor additive_attention(const at::Tensor& query, const at::Tensor& keys,
-                                       const at::Tensor& values, const at::Tensor& lengths,
-                                       const at::Tensor& score_weight) {
+  static void additive_attention(const at::Tensor& query, const at::Tensor& keys,
+                                 const at::Tensor& values, const at::Tensor& lengths,
+                                 const at::Tensor& row_batch, const at::Tensor& score_weight,
+                                 at::Tensor& context) {
     const int64_t rows = query.size(0), source = keys.size(1);
-    at::Tensor context = at::empty({rows, values.size(2)}, values.options());
     if (rows == 0) {
-      return context;
+      return;
     }
     at::Tensor scores = at::empty({rows, source}, values.options());
     AT_DISPATCH_FLOATING_TYPES(query.scalar_type(), "additive_attention_cuda", [&] {
@@ -81,12 +101,11 @@ struct CudaKernels {
                                   at::cuda::getCurrentCUDAStream()>>>(
           query.const_data_ptr<scalar_t>(), keys.const_data_ptr<scalar_t>(),
           values.const_data_ptr<scalar_t>(), lengths.const_data_ptr<int64_t>(),
-          score_weight.const_data_ptr<scalar_t>(), rows, source, keys.size(2), values.size(2),
-          scores.data_ptr<scalar_t>(),
-          context.data_ptr<scalar_t>());
+          row_batch.const_data_ptr<int64_t>(), score_weight.const_data_ptr<scalar_t>(), rows,
+          source, keys.size(2), values.size(2), scores.data_ptr<scalar_t>(),
+          context.data_ptr<scalar_t>(), context.stride(0));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
-    return context;
   }
 
   static void greedy_pick(const at::Tensor& logits, int64_t eos_id, int64_t step,

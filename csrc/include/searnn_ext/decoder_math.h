@@ -21,21 +21,19 @@ SEARNN_HOST_DEVICE_INLINE T sigmoid(T x) {
   return T(1) / (T(1) + exponential(-x));
 }
 
-// Unit j of row `row` of a GRU step (gates r, z, n in torch.nn.GRUCell's order):
-// input_gates = W_ih x + b_ih and hidden_gates = W_hh h + b_hh, both [rows, 3H];
-// hidden [rows, H] is updated in place.
+// Unit j of one row of a GRU step (gates r, z, n in torch.nn.GRUCell's order): the row's
+// input_gates = W_ih x + b_ih and hidden_gates = W_hh h, both [3H], and hidden_bias = b_hh;
+// hidden [H] is updated in place.
 template <typename T>
 SEARNN_HOST_DEVICE_INLINE void gru_update_unit(const T* input_gates, const T* hidden_gates,
-                                               T* hidden, int64_t row, int64_t j,
+                                               const T* hidden_bias, T* hidden, int64_t j,
                                                int64_t hidden_size) {
-  const T* gi = input_gates + row * 3 * hidden_size;
-  const T* gh = hidden_gates + row * 3 * hidden_size;
-  const T reset = sigmoid(gi[j] + gh[j]);
-  const T update = sigmoid(gi[hidden_size + j] + gh[hidden_size + j]);
+  const int64_t u = hidden_size + j, n = 2 * hidden_size + j;
+  const T reset = sigmoid(input_gates[j] + (hidden_gates[j] + hidden_bias[j]));
+  const T update = sigmoid(input_gates[u] + (hidden_gates[u] + hidden_bias[u]));
   const T candidate =
-      hyperbolic_tangent(gi[2 * hidden_size + j] + reset * gh[2 * hidden_size + j]);
-  T& h = hidden[row * hidden_size + j];
-  h = (T(1) - update) * candidate + update * h;
+      hyperbolic_tangent(input_gates[n] + reset * (hidden_gates[n] + hidden_bias[n]));
+  hidden[j] = (hidden[j] - candidate) * update + candidate;
 }
 
 // Bahdanau attention of one roll-out over its source sequence: score_s = v . tanh(k_s + q),

@@ -1,0 +1,44 @@
+// float32 decoder math vectorised with AVX2 + FMA, eight units per instruction, with SLEEF's
+// exp (1 ULP) and tanh (3.5 ULP) from the SLEEF build that ATen's vectorised kernels call.
+// Selected at run time: on a CPU without AVX2 (or for float64) the roll-out loop uses ATen ops
+// instead. The formulas are those of searnn_ext/decoder_math.h; the C++ test checks both
+// against each other.
+#pragma once
+
+#include <cstdint>
+
+// Built with GCC or Clang for x86-64 (function-level target attributes); elsewhere the loop
+// only has its ATen path.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEARNN_HAS_AVX2_KERNELS 1
+
+namespace searnn::avx2 {
+
+// True when this CPU can run the AVX2 + FMA kernels.
+bool available();
+
+// `rows` rows of a GRU step, as gru_update_unit of decoder_math.h: row r reads its [3H]
+// gate rows input_gates[input_rows ? input_rows[r] : r] and likewise hidden_gates, adds
+// hidden_bias [3H] to the hidden side, and updates hidden[r] ([H]) in place.
+struct GruStep {
+  const float* input_gates;
+  const int64_t* input_rows;  // may be null
+  const float* hidden_gates;
+  const int64_t* hidden_rows;  // may be null
+  const float* hidden_bias;
+  float* hidden;
+  int64_t hidden_size;
+};
+
+void gru_update(const GruStep& step, int64_t rows);
+
+// Additive attention of one row, as additive_attention_row of decoder_math.h: query [H],
+// keys [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S]
+// scratch; context [D] is written.
+void additive_attention_row(const float* query, const float* keys, const float* values,
+                            int64_t length, const float* score_weight, int64_t hidden_size,
+                            int64_t value_size, float* scores, float* context);
+
+}  // namespace searnn::avx2
+
+#endif
