@@ -1,7 +1,7 @@
 """Speed of the cost ops: the compiled kernels against the pure-PyTorch path and against
 rapidfuzz.process.cpdist (workers=-1) on the same pairs as int lists and as chr() strings, its
-fastest form. One run, medians over repeats; conversions are not timed. Every method's answers
-are compared before anything is timed.
+fastest form. One run, medians over interleaved repeats; conversions are not timed. Every
+method's answers are compared before anything is timed.
 
     python benchmarks/bench_costs.py            # the cases of benchmarks/RESULTS.md
     python benchmarks/bench_costs.py --quick    # small sizes, a smoke test
@@ -107,10 +107,10 @@ def run(cases: list[Case], repeats: int, slow_repeats: int) -> None:
         for op in ("edit_distance", "hamming_distance"):
             candidates = methods(op, pairs)
             check_agreement(case, op, candidates)
-            timings = {}
-            for name, function in candidates.items():
-                count = slow_repeats if name == "pure PyTorch" else repeats
-                timings[name] = median_seconds(function, count)
+            counts = {
+                name: slow_repeats if name == "pure PyTorch" else repeats for name in candidates
+            }
+            timings = median_seconds(candidates, counts)
             for name, seconds in timings.items():
                 ratio = seconds / timings["searnn_ext"]
                 rows.append([case.name, op, name, f"{seconds * 1e3:.1f}", f"{ratio:.1f}"])

@@ -16,6 +16,17 @@ from timing import machine_description, median_seconds, print_table
 
 import searnn_ext
 
+OCR_MODEL = dict(source_features=128, hidden_size=128)
+SPELLING_MODEL = dict(source_vocab=43, hidden_size=100, attention="additive", eos_id=0)
+CHUNKING_MODEL = dict(
+    source_vocab=(1000, 45),
+    hidden_size=172,
+    num_layers=2,
+    bidirectional=True,
+    attention="additive",
+    input_feeding=True,
+)
+
 
 @dataclasses.dataclass
 class Shape:
@@ -28,18 +39,9 @@ class Shape:
 
 
 SHAPES = [
-    Shape("OCR", 64, 15, 26, "hamming", dict(source_features=128, hidden_size=128)),
-    Shape(
-        "Spelling", 128, 10, 43, "edit",
-        dict(source_vocab=43, hidden_size=100, attention="additive", eos_id=0),
-    ),
-    Shape(
-        "Chunking", 8, 70, 22, "hamming",
-        dict(
-            source_vocab=(1000, 45), hidden_size=172, num_layers=2, bidirectional=True,
-            attention="additive", input_feeding=True,
-        ),
-    ),
+    Shape("OCR", batch=64, length=15, vocab=26, cost="hamming", model=OCR_MODEL),
+    Shape("Spelling", batch=128, length=10, vocab=43, cost="edit", model=SPELLING_MODEL),
+    Shape("Chunking", batch=8, length=70, vocab=22, cost="hamming", model=CHUNKING_MODEL),
 ]
 
 
@@ -88,52 +90,62 @@ def gemm_shapes(model: searnn_ext.Seq2Seq) -> list[tuple[int, int]]:
     return shapes + [(hidden, model.target_vocab)]
 
 
-def gemm_floor_seconds(shapes, rows: int, repeats: int) -> float:
-    """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows."""
+def gemm_floor(shapes, rows: int) -> tuple[callable, float]:
+    """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows:
+    a function running one block, and the number of blocks."""
     block = min(rows, 65536)
     operands = [(torch.rand(block, n_in), torch.rand(n_in, n_out)) for n_in, n_out in shapes]
-    blocks = rows / block
 
     def run():
         for left, right in operands:
             torch.mm(left, right)
 
-    return median_seconds(run, repeats) * blocks
+    return run, rows / block
+
+
+def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
+    model, rollin, candidates, target, lengths = make_problem(shape)
+    max_length = 2 * target.shape[1]
+
+    def costs(backend):
+        return searnn_ext.rollout_costs(
+            model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
+        )
+
+    ext, reference = costs("ext"), costs("torch")
+    if not torch.equal(ext.isinf(), reference.isinf()):
+        raise AssertionError(f"{shape.name}: the backends disagree on which cells count")
+    agreement = (ext == reference).double().mean().item()
+    print(f"{shape.name}: float32 costs of the two backends equal on {agreement:.1%} of cells")
+    row_steps = gemm_row_steps(shape, max_length)
+    floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps)
+    runs = {"ext": lambda: costs("ext"), "torch": lambda: costs("torch"), "floor": floor_block}
+    seconds = median_seconds(runs, {"ext": repeats, "torch": slow_repeats, "floor": repeats})
+    seconds["floor"] *= blocks
+    bound = "" if model.eos_id is None else " (upper bound: full budgets)"
+    count = f"{int((candidates >= 0).sum()):,}"
+    labels = {
+        "ext": "searnn_ext",
+        "torch": "pure PyTorch",
+        "floor": f"GEMM floor, {row_steps:,} row-steps{bound}",
+    }
+    return [
+        [
+            shape.name,
+            count,
+            label,
+            f"{seconds[key] * 1e3:.1f}",
+            f"{seconds[key] / seconds['ext']:.2f}",
+        ]
+        for key, label in labels.items()
+    ]
 
 
 def run(shapes: list[Shape], repeats: int, slow_repeats: int) -> None:
     print(f"Machine: {machine_description()}\n")
-    header = ["shape", "roll-outs", "method", "median ms", "x searnn_ext time"]
-    rows = []
-    for shape in shapes:
-        model, rollin, candidates, target, lengths = make_problem(shape)
-        max_length = 2 * target.shape[1]
-
-        def costs(backend):
-            return searnn_ext.rollout_costs(
-                model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
-            )
-
-        ext, reference = costs("ext"), costs("torch")
-        if not torch.equal(ext.isinf(), reference.isinf()):
-            raise AssertionError(f"{shape.name}: the backends disagree on which cells count")
-        agreement = (ext == reference).double().mean().item()
-        ext_seconds = median_seconds(lambda: costs("ext"), repeats)
-        torch_seconds = median_seconds(lambda: costs("torch"), slow_repeats)
-        row_steps = gemm_row_steps(shape, max_length)
-        floor = gemm_floor_seconds(gemm_shapes(model), row_steps, repeats)
-        bound = "" if model.eos_id is None else " (upper bound: full budgets)"
-        count = f"{int((candidates >= 0).sum()):,}"
-        rows += [
-            [shape.name, count, "searnn_ext", f"{ext_seconds * 1e3:.1f}", "1.0"],
-            [shape.name, count, "pure PyTorch", f"{torch_seconds * 1e3:.1f}",
-             f"{torch_seconds / ext_seconds:.2f}"],
-            [shape.name, count, f"GEMM floor, {row_steps:,} row-steps{bound}",
-             f"{floor * 1e3:.1f}", f"{floor / ext_seconds:.2f}"],
-        ]
-        print(f"{shape.name}: float32 costs of the two backends equal on {agreement:.1%} of cells")
+    rows = [row for shape in shapes for row in measure(shape, repeats, slow_repeats)]
     print()
-    print_table(header, rows)
+    print_table(["shape", "roll-outs", "method", "median ms", "x searnn_ext time"], rows)
 
 
 def main() -> None:

@@ -14,15 +14,20 @@ import torch
 import searnn_ext
 
 
-def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
+def median_seconds(runs: dict[str, Callable[[], object]], repeats: dict[str, int]) -> dict:
+    """name -> median wall time of runs[name] over repeats[name] timed calls, after one warm-up
+    call each. The calls are interleaved round-robin, so that a slow spell of a shared machine
+    falls on every method rather than on whichever ran then."""
+    for run in runs.values():
         run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(max(repeats.values())):
+        for name, run in runs.items():
+            if round_ < repeats[name]:
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def cpu_model() -> str:
