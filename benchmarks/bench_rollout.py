@@ -91,14 +91,17 @@ def gemm_shapes(model: searnn_ext.Seq2Seq) -> list[tuple[int, int]]:
 
 
 def gemm_floor(shapes, rows: int) -> tuple[callable, float]:
-    """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows:
-    a function running one block, and the number of blocks."""
+    """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows,
+    into preallocated outputs: a function running one block, and the number of blocks."""
     block = min(rows, 65536)
-    operands = [(torch.rand(block, n_in), torch.rand(n_in, n_out)) for n_in, n_out in shapes]
+    operands = [
+        (torch.rand(block, n_in), torch.rand(n_in, n_out), torch.empty(block, n_out))
+        for n_in, n_out in shapes
+    ]
 
     def run():
-        for left, right in operands:
-            torch.mm(left, right)
+        for left, right, out in operands:
+            torch.mm(left, right, out=out)
 
     return run, rows / block
 
@@ -154,11 +157,14 @@ def main() -> None:
     parser.add_argument("--slow-repeats", type=int, default=3, help="runs of the torch path")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--quick", action="store_true", help="batches of 4, 1 repeat")
+    parser.add_argument(
+        "--shapes", nargs="+", choices=[s.name for s in SHAPES], help="default: all"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    shapes = SHAPES
+    shapes = [s for s in SHAPES if not args.shapes or s.name in args.shapes]
     if args.quick:
-        shapes = [dataclasses.replace(s, batch=min(s.batch, 4)) for s in SHAPES]
+        shapes = [dataclasses.replace(s, batch=min(s.batch, 4)) for s in shapes]
         args.repeats = args.slow_repeats = 1
     run(shapes, args.repeats, args.slow_repeats)
 
