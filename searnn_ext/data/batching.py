@@ -1,0 +1,89 @@
+"""Examples, task splits, and padded batches."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+
+@dataclasses.dataclass
+class Example:
+    """source: int64 [S] token ids, or float [S, F] features; target: int64 [T] output ids
+    (ending with EOS for EOS tasks)."""
+
+    source: Tensor
+    target: Tensor
+
+
+@dataclasses.dataclass
+class TaskData:
+    """A task's splits and what a model for it needs.
+
+    model_options: the Seq2Seq keyword arguments the data fixes (target_vocab, source_vocab or
+    source_features, eos_id); cost: "hamming" or "edit"; target_tokens: the output ids' names.
+    """
+
+    name: str
+    train: list[Example]
+    valid: list[Example]
+    test: list[Example]
+    model_options: dict
+    cost: str
+    target_tokens: list[str]
+
+    def split(self, name: str) -> list[Example]:
+        if name not in ("train", "valid", "test"):
+            raise ValueError(f"split must be 'train', 'valid' or 'test', got {name!r}")
+        return getattr(self, name)
+
+    def token_frequencies(self) -> Tensor:
+        """Unigram counts of the training targets, float64 [A] (the "stat" sampling)."""
+        counts = torch.zeros(self.model_options["target_vocab"], dtype=torch.float64)
+        for example in self.train:
+            counts += torch.bincount(example.target, minlength=counts.shape[0]).double()
+        return counts
+
+
+@dataclasses.dataclass
+class Batch:
+    """src [B, S] / [B, S, F]; src_lengths, target_lengths int64 [B]; target int64 [B, T],
+    padded with 0 past each length."""
+
+    src: Tensor
+    src_lengths: Tensor
+    target: Tensor
+    target_lengths: Tensor
+
+    def to(self, device) -> Batch:
+        return Batch(*(t.to(device) for t in dataclasses.astuple(self)))
+
+
+def collate(examples: list[Example]) -> Batch:
+    if not examples:
+        raise ValueError("collate: an empty list of examples")
+    src_lengths = torch.tensor([len(e.source) for e in examples])
+    target_lengths = torch.tensor([len(e.target) for e in examples])
+    src = torch.nn.utils.rnn.pad_sequence([e.source for e in examples], batch_first=True)
+    target = torch.nn.utils.rnn.pad_sequence([e.target for e in examples], batch_first=True)
+    return Batch(src, src_lengths, target, target_lengths)
+
+
+def batches(
+    examples: list[Example],
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> Iterator[Batch]:
+    """Batches of `batch_size` examples, in order or in a seeded random order."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    order = torch.randperm(len(examples), generator=generator) if shuffle else None
+    indices = order.tolist() if order is not None else list(range(len(examples)))
+    stop = len(indices) - len(indices) % batch_size if drop_last else len(indices)
+    for start in range(0, stop, batch_size):
+        yield collate([examples[i] for i in indices[start : start + batch_size]])

@@ -1,0 +1,96 @@
+"""The Spelling task of Bahdanau et al. (2017) as SEARNN uses it: recover a sentence's clean
+text from a corrupted copy. EOS-terminated, edit-distance cost.
+
+Text: One Billion Word sentences, lower-cased, each character mapped to the 42-symbol alphabet
+(26 letters, 10 digits, ``,.!?``, space, and one unknown symbol for anything else), clipped to
+`max_length` characters (the paper: 10). Corruption: each character is replaced, with
+probability `noise` (the paper: 0.3 and 0.5), by a character drawn uniformly from the 41 known
+symbols (it may draw the same one). Output tokens: the 42 symbols and EOS, the paper's 43
+(the decoder's BOS is the model's own extra input). Example i of a split is corrupted by a
+generator seeded with (seed, split, i), so every example is reproducible on its own.
+
+Files and splits (in `path`, default $SEARNN_DATA/text):
+train = 1b_benchmark.test.tokens.txt and 1b_benchmark.dev.tokens.txt after its first
+`valid_size` lines; valid = the first `valid_size` lines of 1b_benchmark.dev.tokens.txt;
+test = 1b_news.en.heldout-00000-of-00050.txt (the benchmark's standard held-out shard)."""
+
+from __future__ import annotations
+
+import os
+import string
+
+import numpy as np
+import torch
+
+from searnn_ext.data.batching import Example, TaskData
+from searnn_ext.data.paths import data_folder, require_file
+from searnn_ext.data.synthetic import example_seed
+
+SPELLING_ALPHABET = string.ascii_lowercase + string.digits + ",.!? "
+UNKNOWN = "~"  # shown for characters outside the alphabet
+SYMBOLS = SPELLING_ALPHABET + UNKNOWN
+EOS_ID = len(SYMBOLS)
+SOURCE = "the One Billion Word benchmark, http://www.statmt.org/lm-benchmark/"
+TRAIN_FILES = ("1b_benchmark.test.tokens.txt",)
+VALID_FILE = "1b_benchmark.dev.tokens.txt"
+TEST_FILE = "1b_news.en.heldout-00000-of-00050.txt"
+_CODES = {c: i for i, c in enumerate(SPELLING_ALPHABET)}
+
+
+def encode_text(text: str, max_length: int) -> list[int]:
+    """Lower-cased, clipped, one id per character (unknown characters share one id)."""
+    return [_CODES.get(c, len(SPELLING_ALPHABET)) for c in text.lower()[:max_length]]
+
+
+def corrupt(ids: list[int], noise: float, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    replace = rng.random(len(ids)) < noise
+    substitutes = rng.integers(0, len(SPELLING_ALPHABET), len(ids))
+    return [int(s) if r else i for i, r, s in zip(ids, replace, substitutes, strict=True)]
+
+
+def load_spelling(
+    path: str | os.PathLike | None = None,
+    *,
+    noise: float = 0.3,
+    max_length: int = 10,
+    valid_size: int = 2000,
+    limit: int | None = None,
+    seed: int = 0,
+) -> TaskData:
+    """limit: keep at most this many examples per split (quick runs)."""
+    if not 0 <= noise <= 1:
+        raise ValueError(f"load_spelling: noise must lie in [0, 1], got {noise}")
+    if max_length < 1:
+        raise ValueError(f"load_spelling: max_length must be positive, got {max_length}")
+    folder = data_folder(path, "text", "spelling corpus")
+
+    def read(name: str) -> list[str]:
+        return _sentences(require_file(folder, (name,), "spelling corpus", SOURCE))
+
+    dev = read(VALID_FILE)
+    texts = [dev[valid_size:] + [s for name in TRAIN_FILES for s in read(name)], dev[:valid_size]]
+    texts.append(read(TEST_FILE))
+    splits = []
+    for split, sentences in enumerate(texts):
+        sentences = sentences[:limit] if limit is not None else sentences
+        examples = []
+        for index, sentence in enumerate(sentences):
+            clean = encode_text(sentence, max_length)
+            noisy = corrupt(clean, noise, example_seed(seed, split, index))
+            examples.append(Example(torch.tensor(noisy), torch.tensor([*clean, EOS_ID])))
+        splits.append(examples)
+    return TaskData(
+        name="spelling",
+        train=splits[0],
+        valid=splits[1],
+        test=splits[2],
+        model_options=dict(target_vocab=EOS_ID + 1, source_vocab=len(SYMBOLS), eos_id=EOS_ID),
+        cost="edit",
+        target_tokens=[*SYMBOLS, "</s>"],
+    )
+
+
+def _sentences(file) -> list[str]:
+    with open(file, encoding="utf-8") as lines:
+        return [line.rstrip("\n") for line in lines if line.strip()]

@@ -1,0 +1,117 @@
+"""Dataset loaders on the real files (when ../shared/data is beside the repository), their
+error messages, batching, and the synthetic task."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from searnn_ext.data import batches, collate, load_ocr, load_spelling, load_synthetic, load_task
+from searnn_ext.data.batching import Example
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="the shared data folder is absent")
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    return load_ocr(DATA / "ocr")
+
+
+@needs_data
+def test_ocr_words_letters_and_folds(ocr):
+    words = ocr.train + ocr.valid + ocr.test
+    assert len(words) == 6877
+    assert sum(len(w.target) for w in words) == 52152
+    assert len(ocr.test) == 626  # fold 0
+    assert len(ocr.valid) == int(0.1 * (6877 - 626))
+    first = ocr.test[0] if ocr.test else words[0]
+    assert first.source.shape == (len(first.target), 128)
+    assert set(first.source.unique().tolist()) <= {0.0, 1.0}
+    assert ocr.model_options == dict(target_vocab=26, source_features=128)
+    text = "".join(ocr.target_tokens[i] for i in first.target.tolist())
+    assert text == "ommanding"  # the first word of the file, its capital letter missing
+
+
+@needs_data
+def test_ocr_test_fold_is_selectable():
+    other = load_ocr(DATA / "ocr", test_fold=3, valid_fraction=0.0)
+    assert len(other.test) == 698 and len(other.train) == 6877 - 698 and not other.valid
+
+
+@needs_data
+def test_spelling_examples():
+    data = load_spelling(DATA / "text", noise=0.5, limit=3000)
+    assert data.model_options == dict(target_vocab=43, source_vocab=42, eos_id=42)
+    assert len(data.target_tokens) == 43
+    changed = total = 0
+    for example in data.train:
+        assert example.target[-1] == 42 and len(example.source) == len(example.target) - 1
+        assert 1 <= len(example.source) <= 10
+        assert example.source.max() < 42
+        changed += int((example.source != example.target[:-1]).sum())
+        total += len(example.source)
+    # Replaced with probability 0.5 by one of 41 symbols, which may be the same one.
+    assert changed / total == pytest.approx(0.5 * 40 / 41, abs=0.02)
+    first = "".join(data.target_tokens[i] for i in data.test[0].target[:-1].tolist())
+    assert first == first.lower() and len(first) == 10
+
+
+@needs_data
+def test_spelling_is_deterministic_per_seed():
+    one = load_spelling(DATA / "text", limit=50, seed=1)
+    again = load_spelling(DATA / "text", limit=50, seed=1)
+    other = load_spelling(DATA / "text", limit=50, seed=2)
+    sources = lambda data: torch.cat([e.source for e in data.train])  # noqa: E731
+    assert torch.equal(sources(one), sources(again))
+    assert not torch.equal(sources(one), sources(other))
+    longer = load_spelling(DATA / "text", limit=50, max_length=30)
+    assert max(len(e.source) for e in longer.train) == 30
+
+
+def test_missing_files_are_named(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"letter\.data or letter\.data\.gz"):
+        load_ocr(tmp_path)
+    with pytest.raises(FileNotFoundError, match="1b_benchmark.dev.tokens.txt"):
+        load_spelling(tmp_path)
+    monkeypatch.delenv("SEARNN_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match="SEARNN_DATA"):
+        load_ocr()
+    monkeypatch.setenv("SEARNN_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "ocr")):
+        load_ocr()
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_task("mnist")
+
+
+def test_synthetic_task_is_a_reversal_and_deterministic():
+    data = load_synthetic(sizes=(30, 5, 5), seed=4)
+    again = load_synthetic(sizes=(30, 5, 5), seed=4)
+    for a, b in zip(data.train, again.train, strict=True):
+        assert torch.equal(a.source, b.source) and torch.equal(a.target, a.source.flip(0))
+    assert 3 <= min(len(e.source) for e in data.train)
+    assert max(len(e.source) for e in data.train) <= 8
+    assert data.cost == "hamming" and data.model_options["target_vocab"] == 8
+
+
+def test_collate_pads_and_batches_cover_every_example():
+    examples = [
+        Example(torch.tensor([1, 2, 3]), torch.tensor([4])),
+        Example(torch.tensor([5]), torch.tensor([6, 7])),
+    ]
+    batch = collate(examples)
+    assert batch.src.tolist() == [[1, 2, 3], [5, 0, 0]]
+    assert batch.target.tolist() == [[4, 0], [6, 7]]
+    assert batch.src_lengths.tolist() == [3, 1] and batch.target_lengths.tolist() == [1, 2]
+    data = load_synthetic(sizes=(25, 1, 1))
+    seen = [len(b.src) for b in batches(data.train, 10, shuffle=True)]
+    assert seen == [10, 10, 5]
+    with pytest.raises(ValueError, match="empty"):
+        collate([])
+
+
+def test_token_frequencies_count_training_targets():
+    data = load_synthetic(sizes=(40, 1, 1))
+    counts = data.token_frequencies()
+    assert counts.sum() == sum(len(e.target) for e in data.train)
+    assert counts[3] == sum(int((e.target == 3).sum()) for e in data.train)
