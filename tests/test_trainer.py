@@ -1,0 +1,114 @@
+"""SearnnTrainer steps for every loss and strategy, its configuration errors, and the error
+rate against a plain decode-and-count oracle."""
+
+import pytest
+import torch
+from oracles import levenshtein
+from seq2seq_cases import make_task
+
+import searnn_ext
+from searnn_ext.data import collate, load_synthetic
+from searnn_ext.data.batching import Example
+from searnn_ext.evaluation import error_rate
+from searnn_ext.trainer import SearnnConfig, SearnnTrainer
+
+
+def small_setup(eos=False):
+    data = load_synthetic(sizes=(8, 1, 1))
+    options = dict(data.model_options)
+    examples = data.train
+    if eos:  # an EOS task: the target ends with an extra EOS token
+        options.update(target_vocab=9, eos_id=8)
+        examples = [Example(e.source, torch.cat([e.target, torch.tensor([8])])) for e in examples]
+    torch.manual_seed(0)
+    model = searnn_ext.Seq2Seq(hidden_size=16, attention="additive", **options)
+    return model, collate(examples), data
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        SearnnConfig(loss="mle"),
+        SearnnConfig(loss="ll", rollin="learned", rollout="mixed"),
+        SearnnConfig(loss="llcas", rollin="mixed", rollout="learned"),
+        SearnnConfig(loss="shl", rollin="reference", rollout="reference"),
+        SearnnConfig(loss="sll", sampling="pol", tokens=3, cells=2),
+        SearnnConfig(loss="sllcas", sampling="stat", tokens=3, cells=0.5),
+        SearnnConfig(loss="sll", sampling="bias", tokens=3, max_grad_norm=0.1),
+        SearnnConfig(loss="ll", sampling="topk", tokens=2, cost="edit"),
+    ],
+)
+@pytest.mark.parametrize("eos", [False, True])
+def test_a_step_updates_the_model(config, eos):
+    model, batch, data = small_setup(eos)
+    before = [p.detach().clone() for p in model.parameters()]
+    trainer = SearnnTrainer(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        config,
+        token_frequencies=torch.arange(1.0, model.target_vocab + 1),
+        generator=torch.Generator().manual_seed(0),
+    )
+    result = trainer.step(batch)
+    assert result.loss == result.loss and result.loss >= 0  # finite, not NaN
+    assert result.cells > 0
+    assert (result.rollouts == 0) == (config.loss == "mle")
+    changed = [not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)]
+    assert any(changed)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (SearnnConfig(loss="nll"), "loss must be one of"),
+        (SearnnConfig(loss="llcas", sampling="pol"), "needs every token's cost"),
+        (SearnnConfig(rollout="greedy"), "rollout must be one of"),
+        (SearnnConfig(rollin_mix_prob=2.0), "mix_prob must lie in"),
+        (SearnnConfig(sampling="random"), "sampling must be one of"),
+        (SearnnConfig(cost="bleu"), "cost must be one of"),
+        (SearnnConfig(sampling="stat"), "needs token_frequencies"),
+    ],
+)
+def test_bad_configurations_are_named(config, message):
+    model, _, _ = small_setup()
+    with pytest.raises(ValueError, match=message):
+        SearnnTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), config)
+
+
+def plain_greedy(model, example, width):
+    """One sequence decoded token by token through model.step."""
+    memory = model.encode(example.source[None], torch.tensor([len(example.source)]))
+    state, prev, out = model.initial_state(memory), torch.tensor([model.bos_id]), []
+    for _ in range(width):
+        logits, state = model.step(prev, state, memory)
+        prev = logits.argmax(-1)
+        if model.eos_id is not None and prev.item() == model.eos_id:
+            break
+        out.append(prev.item())
+    return out
+
+
+@pytest.mark.parametrize("config", ["ocr", "spelling"])
+def test_error_rate_matches_a_plain_decode(config):
+    task = make_task(config, batch=6, length=5)
+    model = task.model.eval()
+    eos = model.eos_id is not None
+    examples = [
+        Example(task.src[b, : task.src_lengths[b]], task.target[b, : task.target_lengths[b]])
+        for b in range(6)
+    ]
+    distance = total = 0
+    for example in examples:
+        reference = example.target.tolist()[: len(example.target) - int(eos)]
+        width = 2 * max(len(e.target) for e in examples) if eos else len(example.source)
+        decoded = plain_greedy(model, example, width)
+        if eos:
+            distance += levenshtein(decoded, reference)
+        else:
+            decoded = decoded[: len(reference)]
+            distance += sum(a != b for a, b in zip(decoded, reference, strict=True))
+        total += len(reference)
+    cost = "edit" if eos else "hamming"
+    got = error_rate(model, examples, cost=cost, batch_size=4)
+    assert got == pytest.approx(100 * distance / total)
