@@ -1,0 +1,265 @@
+"""The `searnn` command: train, evaluate, demo.
+
+searnn demo                                   # MLE vs SEARNN on the synthetic task
+searnn train --task ocr --data DIR --loss ll --rollin learned --rollout mixed --output runs/x
+searnn evaluate runs/x/checkpoint.pt --data DIR --split test
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from searnn_ext.data import batches, load_task
+from searnn_ext.data.loaders import TASKS
+from searnn_ext.evaluation import error_rate
+from searnn_ext.model import Seq2Seq
+from searnn_ext.rollin import POLICIES
+from searnn_ext.sampling import STRATEGIES
+from searnn_ext.trainer import LOSSES, SearnnConfig, SearnnTrainer
+
+logger = logging.getLogger("searnn")
+
+# The paper's model and optimiser per task (section 4); the synthetic task's are ours.
+TASK_DEFAULTS = {
+    "ocr": dict(hidden_size=128, attention=None, optimizer="sgd", lr=0.5, batch_size=64),
+    "spelling": dict(
+        hidden_size=100, attention="additive", optimizer="adam", lr=1e-3, batch_size=128
+    ),
+    "synthetic": dict(
+        hidden_size=64, attention="additive", optimizer="adam", lr=3e-3, batch_size=64
+    ),
+}
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adadelta": torch.optim.Adadelta,
+}
+
+
+def task_options(args) -> dict:
+    if args.task == "spelling":
+        return dict(noise=args.noise, max_length=args.max_length, limit=args.limit)
+    if args.task == "synthetic" and args.limit is not None:
+        held_out = min(200, args.limit)
+        return dict(sizes=(args.limit, held_out, held_out))
+    return {}
+
+
+def build(args, data):
+    defaults = TASK_DEFAULTS[args.task]
+
+    def choose(name: str):
+        """The command line's value, else the task's default."""
+        value = getattr(args, name)
+        return defaults[name] if value is None else value
+
+    attention = choose("attention")
+    model = Seq2Seq(
+        hidden_size=choose("hidden_size"),
+        num_layers=args.layers,
+        attention=None if attention == "none" else attention,
+        dropout=args.dropout,
+        **data.model_options,
+    ).to(args.device)
+    optimizer = OPTIMIZERS[choose("optimizer")](model.parameters(), lr=choose("lr"))
+    return model, optimizer, choose("batch_size")
+
+
+def searnn_config(args, data) -> SearnnConfig:
+    return SearnnConfig(
+        loss=args.loss,
+        rollin=args.rollin,
+        rollin_mix_prob=args.rollin_mix_prob,
+        rollout=args.rollout,
+        rollout_mix_prob=args.rollout_mix_prob,
+        sampling=args.sampling,
+        tokens=args.tokens,
+        cells=args.cells,
+        cost=data.cost,
+        max_grad_norm=args.max_grad_norm,
+        backend=args.backend,
+    )
+
+
+def save_atomically(state: dict, path: Path) -> None:
+    """Write then rename: an interrupted run never leaves a half-written checkpoint."""
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def train(args) -> dict:
+    torch.manual_seed(args.seed)
+    data = load_task(args.task, args.data, **task_options(args))
+    model, optimizer, batch_size = build(args, data)
+    config = searnn_config(args, data)
+    generator = torch.Generator().manual_seed(args.seed)
+    trainer = SearnnTrainer(
+        model,
+        optimizer,
+        config,
+        token_frequencies=data.token_frequencies() if config.sampling == "stat" else None,
+        generator=generator,
+    )
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = output / "checkpoint.pt"
+    first_epoch, step = 0, 0
+    if args.resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        first_epoch, step = state["epoch"], state["step"]
+        logger.info("resuming %s after epoch %d", checkpoint_path, first_epoch)
+    log_mode = "a" if args.resume else "w"
+    summary = {}
+    with open(output / "metrics.jsonl", log_mode) as log:
+        for epoch in range(first_epoch, args.epochs):
+            shuffle = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
+            progress = tqdm(
+                batches(data.train, batch_size, shuffle=True, generator=shuffle),
+                total=-(-len(data.train) // batch_size),
+                desc=f"epoch {epoch + 1}/{args.epochs}",
+                disable=args.quiet,
+                leave=False,
+            )
+            for batch in progress:
+                result = trainer.step(batch.to(args.device))
+                step += 1
+                speed = result.rollouts / max(result.seconds, 1e-9)
+                progress.set_postfix(loss=f"{result.loss:.3f}", rollouts_per_s=f"{speed:,.0f}")
+                record = dict(epoch=epoch + 1, step=step, **dataclasses.asdict(result))
+                log.write(json.dumps(record) + "\n")
+            valid = error_rate(model, data.valid, cost=data.cost, device=args.device)
+            summary = dict(epoch=epoch + 1, step=step, valid_error=valid, time=time.time())
+            log.write(json.dumps(summary) + "\n")
+            log.flush()
+            save_atomically(
+                dict(
+                    model=model.state_dict(),
+                    optimizer=optimizer.state_dict(),
+                    generator=generator.get_state(),
+                    torch_rng=torch.get_rng_state(),
+                    epoch=epoch + 1,
+                    step=step,
+                    args=vars(args),
+                ),
+                checkpoint_path,
+            )
+            if not args.quiet:
+                print(f"epoch {epoch + 1}: validation error {valid:.2f}%", flush=True)
+    summary["test_error"] = error_rate(model, data.test, cost=data.cost, device=args.device)
+    if not args.quiet:
+        print(f"test error {summary['test_error']:.2f}%")
+    return summary
+
+
+def evaluate(args) -> float:
+    state = torch.load(args.checkpoint, weights_only=False)
+    saved = argparse.Namespace(**state["args"])
+    saved.device = args.device
+    data = load_task(saved.task, args.data or saved.data, **task_options(saved))
+    model, _, _ = build(saved, data)
+    model.load_state_dict(state["model"])
+    error = error_rate(model, data.split(args.split), cost=data.cost, device=args.device)
+    print(f"{saved.task} {args.split} error: {error:.2f}%")
+    return error
+
+
+def demo(args) -> None:
+    """MLE and SEARNN (LL, learned roll-in, mixed roll-out) under one optimiser and budget."""
+    results = {}
+    for loss in ("mle", "ll"):
+        run = parser().parse_args(
+            [
+                "train",
+                "--task=synthetic",
+                f"--loss={loss}",
+                f"--epochs={args.epochs}",
+                f"--seed={args.seed}",
+                f"--output={Path(args.output) / loss}",
+                "--quiet",
+            ]
+        )
+        print(f"training {loss.upper()} on the synthetic task ({args.epochs} epochs)...")
+        results[loss] = train(run)["test_error"]
+    for loss, error in results.items():
+        print(f"{loss.upper():>4} test error: {error:.2f}%")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="searnn", description="SEARNN training and evaluation")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("train", help="train a model on a task")
+    run.add_argument("--task", choices=TASKS, required=True)
+    run.add_argument("--data", help="the dataset's folder (default: $SEARNN_DATA/<task folder>)")
+    run.add_argument("--output", default="runs/searnn", help="folder for metrics and checkpoint")
+    run.add_argument("--loss", choices=LOSSES, default="ll")
+    run.add_argument("--rollin", choices=POLICIES, default="learned")
+    run.add_argument("--rollin-mix-prob", type=float, default=0.5)
+    run.add_argument("--rollout", choices=POLICIES, default="mixed")
+    run.add_argument("--rollout-mix-prob", type=float, default=0.5)
+    run.add_argument("--sampling", choices=STRATEGIES, default="all")
+    run.add_argument("--tokens", type=int, default=5, help="sampled tokens per cell")
+    run.add_argument("--cells", type=float, default=None, help="steps rolled out per sequence")
+    run.add_argument("--hidden-size", type=int, default=None)
+    run.add_argument("--layers", type=int, default=1)
+    run.add_argument("--attention", choices=["additive", "none"], default=None)
+    run.add_argument("--dropout", type=float, default=0.0)
+    run.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=None)
+    run.add_argument("--lr", type=float, default=None)
+    run.add_argument("--batch-size", type=int, default=None)
+    run.add_argument("--max-grad-norm", type=float, default=None)
+    run.add_argument("--epochs", type=int, default=10)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--backend", choices=["ext", "torch", "auto"], default="auto")
+    run.add_argument("--noise", type=float, default=0.3, help="spelling: corruption probability")
+    run.add_argument("--max-length", type=int, default=10, help="spelling: characters kept")
+    run.add_argument(
+        "--limit", type=int, default=None, help="examples per split (spelling, synthetic)"
+    )
+    run.add_argument("--resume", action="store_true", help="continue from --output's checkpoint")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or prints")
+
+    check = commands.add_parser("evaluate", help="a checkpoint's error on a split")
+    check.add_argument("checkpoint")
+    check.add_argument("--data", default=None)
+    check.add_argument("--split", choices=["train", "valid", "test"], default="test")
+    check.add_argument("--device", default="cpu")
+
+    show = commands.add_parser("demo", help="MLE vs SEARNN on the synthetic task")
+    show.add_argument("--epochs", type=int, default=5)
+    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--output", default="runs/demo")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parser().parse_args(argv)
+    if getattr(args, "cells", None) is not None and args.cells >= 1:
+        args.cells = int(args.cells)
+    try:
+        {"train": train, "evaluate": evaluate, "demo": demo}[args.command](args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"searnn: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
