@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from searnn_ext.data import batches, load_task
+from searnn_ext.data import batches, load_embeddings, load_task
 from searnn_ext.data.loaders import TASKS
-from searnn_ext.evaluation import error_rate
+from searnn_ext.evaluation import chunk_f1_of_model, error_rate
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import POLICIES
 from searnn_ext.sampling import STRATEGIES
@@ -31,12 +31,30 @@ logger = logging.getLogger("searnn")
 
 # The paper's model and optimiser per task (section 4); the synthetic task's are ours.
 TASK_DEFAULTS = {
-    "ocr": dict(hidden_size=128, attention=None, optimizer="sgd", lr=0.5, batch_size=64),
+    "ocr": dict(hidden_size=128, layers=1, attention=None, optimizer="sgd", lr=0.5, batch_size=64),
+    "conll": dict(
+        hidden_size=172,
+        layers=2,
+        attention="additive",
+        optimizer="adadelta",
+        lr=1.0,
+        batch_size=64,
+    ),
     "spelling": dict(
-        hidden_size=100, attention="additive", optimizer="adam", lr=1e-3, batch_size=128
+        hidden_size=100,
+        layers=1,
+        attention="additive",
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=128,
     ),
     "synthetic": dict(
-        hidden_size=64, attention="additive", optimizer="adam", lr=3e-3, batch_size=64
+        hidden_size=64,
+        layers=1,
+        attention="additive",
+        optimizer="adam",
+        lr=3e-3,
+        batch_size=64,
     ),
 }
 OPTIMIZERS = {
@@ -49,6 +67,8 @@ OPTIMIZERS = {
 def task_options(args) -> dict:
     if args.task == "spelling":
         return dict(noise=args.noise, max_length=args.max_length, limit=args.limit)
+    if args.task == "conll":
+        return dict(embeddings=args.embeddings)
     if args.task == "synthetic" and args.limit is not None:
         held_out = min(200, args.limit)
         return dict(sizes=(args.limit, held_out, held_out))
@@ -64,13 +84,21 @@ def build(args, data):
         return defaults[name] if value is None else value
 
     attention = choose("attention")
+    pretrained = None
+    if getattr(args, "embeddings", None) and data.source_tokens is not None:
+        pretrained = load_embeddings(args.embeddings, data.source_tokens)
     model = Seq2Seq(
         hidden_size=choose("hidden_size"),
-        num_layers=args.layers,
+        embedding_size=None if pretrained is None else pretrained.shape[1],
+        num_layers=choose("layers"),
         attention=None if attention == "none" else attention,
         dropout=args.dropout,
         **data.model_options,
-    ).to(args.device)
+    )
+    if pretrained is not None:
+        with torch.no_grad():
+            model.source_embeddings[0].weight.copy_(pretrained)
+    model = model.to(args.device)
     optimizer = OPTIMIZERS[choose("optimizer")](model.parameters(), lr=choose("lr"))
     return model, optimizer, choose("batch_size")
 
@@ -163,6 +191,12 @@ def train(args) -> dict:
     summary["test_error"] = error_rate(model, data.test, cost=data.cost, device=args.device)
     if not args.quiet:
         print(f"test error {summary['test_error']:.2f}%")
+    if data.name == "conll":
+        summary["test_chunk_f1"] = chunk_f1_of_model(
+            model, data.test, data.target_tokens, device=args.device
+        )
+        if not args.quiet:
+            print(f"test chunk F1 {summary['test_chunk_f1']:.2f}")
     return summary
 
 
@@ -216,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--tokens", type=int, default=5, help="sampled tokens per cell")
     run.add_argument("--cells", type=float, default=None, help="steps rolled out per sequence")
     run.add_argument("--hidden-size", type=int, default=None)
-    run.add_argument("--layers", type=int, default=1)
+    run.add_argument("--layers", type=int, default=None)
     run.add_argument("--attention", choices=["additive", "none"], default=None)
     run.add_argument("--dropout", type=float, default=0.0)
     run.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=None)
@@ -231,6 +265,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--max-length", type=int, default=10, help="spelling: characters kept")
     run.add_argument(
         "--limit", type=int, default=None, help="examples per split (spelling, synthetic)"
+    )
+    run.add_argument(
+        "--embeddings", default=None, help="conll: a text file of pretrained word vectors"
     )
     run.add_argument("--resume", action="store_true", help="continue from --output's checkpoint")
     run.add_argument("--quiet", action="store_true", help="no progress bar or prints")

@@ -1,6 +1,6 @@
 """Test error as the paper reports it: total distance over total reference length, in %:
 Hamming for fixed-length tasks (OCR, chunking), edit distance for EOS tasks (spelling), of the
-model's greedy decoding."""
+model's greedy decoding; and chunking's usual measure, the chunk F1 of conlleval."""
 
 from __future__ import annotations
 
@@ -62,3 +62,66 @@ def error_rate(
     finally:
         model.train(was_training)
     return 100.0 * total_distance / max(total_length, 1)
+
+
+def chunks(tags: list[str]) -> set[tuple[int, int, str]]:
+    """(start, end, type) of each chunk of a BIO tag sequence, as conlleval reads them: a
+    chunk starts at B-X, or at I-X after O or after another type, and runs over the I-X that
+    follow."""
+    found, start, kind = set(), None, None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, tag_kind = tag.partition("-")
+        continues = prefix == "I" and tag_kind == kind
+        if start is not None and not continues:
+            found.add((start, i, kind))
+            start, kind = None, None
+        if prefix == "B" or (prefix == "I" and not continues):
+            start, kind = i, tag_kind
+    return found
+
+
+def chunk_f1(predicted: list[list[str]], reference: list[list[str]]) -> float:
+    """F1 (in %) of the predicted chunks against the reference chunks over all sentences."""
+    hits = guessed = wanted = 0
+    for guess, truth in zip(predicted, reference, strict=True):
+        guess_chunks, truth_chunks = chunks(guess), chunks(truth)
+        hits += len(guess_chunks & truth_chunks)
+        guessed += len(guess_chunks)
+        wanted += len(truth_chunks)
+    if hits == 0:
+        return 0.0
+    precision, recall = hits / guessed, hits / wanted
+    return 100.0 * 2 * precision * recall / (precision + recall)
+
+
+@torch.no_grad()
+def chunk_f1_of_model(
+    model: Seq2Seq,
+    examples: list[Example],
+    labels: list[str],
+    *,
+    batch_size: int = 256,
+    device="cpu",
+) -> float:
+    """chunk_f1 of the model's greedy tags; labels: the output ids' tag names."""
+    was_training = model.training
+    model.eval()
+    predicted, reference = [], []
+    try:
+        for batch in batches(examples, batch_size):
+            batch = batch.to(device)
+            tokens, lengths = greedy_outputs(
+                model, batch.src, batch.src_lengths, batch.target.shape[1]
+            )
+            for row, length, truth, truth_length in zip(
+                tokens.tolist(),
+                lengths.tolist(),
+                batch.target.tolist(),
+                batch.target_lengths.tolist(),
+                strict=True,
+            ):
+                predicted.append([labels[i] for i in row[:length]])
+                reference.append([labels[i] for i in truth[:truth_length]])
+    finally:
+        model.train(was_training)
+    return chunk_f1(predicted, reference)

@@ -115,3 +115,28 @@ def test_token_frequencies_count_training_targets():
     counts = data.token_frequencies()
     assert counts.sum() == sum(len(e.target) for e in data.train)
     assert counts[3] == sum(int((e.target == 3).sum()) for e in data.train)
+
+
+@needs_data
+def test_conll_sentences_dictionary_and_labels(tmp_path):
+    data = load_task("conll", DATA / "conll2000")
+    assert len(data.train) + len(data.valid) == 8936 and len(data.test) == 2012
+    assert len(data.valid) == 893
+    assert sum(len(e.target) for e in data.test) == 47377
+    assert len(data.target_tokens) == 22 and "O" in data.target_tokens
+    words, tags = data.model_options["source_vocab"]
+    assert data.source_tokens[:2] == ["<UNK>", "<NUM>"] and len(data.source_tokens) == words
+    assert all(w == w.lower() for w in data.source_tokens[2:])
+    example = data.test[0]
+    assert example.source.shape == (len(example.target), 2)
+    assert example.source[:, 0].max() < words and example.source[:, 1].max() < tags
+    # A pretrained embedding file adds its words to the dictionary.
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("zyzzyva 0.5 -0.5\nthe 1.0 2.0\n")
+    with_file = load_task("conll", DATA / "conll2000", embeddings=vectors)
+    assert "zyzzyva" in with_file.source_tokens
+    from searnn_ext.data import load_embeddings
+
+    table = load_embeddings(vectors, with_file.source_tokens)
+    assert table.shape == (len(with_file.source_tokens), 2)
+    assert table[with_file.source_tokens.index("the")].tolist() == [1.0, 2.0]

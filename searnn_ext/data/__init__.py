@@ -3,6 +3,7 @@ and the Seq2Seq options they imply. Loaders take their paths from the caller (an
 the SEARNN_DATA environment variable as the root of the data folders); none assumes a path."""
 
 from searnn_ext.data.batching import Batch, Example, TaskData, batches, collate
+from searnn_ext.data.conll import load_conll, load_embeddings
 from searnn_ext.data.loaders import load_task
 from searnn_ext.data.ocr import load_ocr
 from searnn_ext.data.spelling import SPELLING_ALPHABET, load_spelling
@@ -15,6 +16,8 @@ __all__ = [
     "TaskData",
     "batches",
     "collate",
+    "load_conll",
+    "load_embeddings",
     "load_ocr",
     "load_spelling",
     "load_synthetic",

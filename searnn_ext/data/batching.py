@@ -23,7 +23,8 @@ class TaskData:
     """A task's splits and what a model for it needs.
 
     model_options: the Seq2Seq keyword arguments the data fixes (target_vocab, source_vocab or
-    source_features, eos_id); cost: "hamming" or "edit"; target_tokens: the output ids' names.
+    source_features, eos_id); cost: "hamming" or "edit"; target_tokens: the output ids' names;
+    source_tokens: the input ids' names where they are words.
     """
 
     name: str
@@ -33,6 +34,7 @@ class TaskData:
     model_options: dict
     cost: str
     target_tokens: list[str]
+    source_tokens: list[str] | None = None  # the first input stream's, for token inputs
 
     def split(self, name: str) -> list[Example]:
         if name not in ("train", "valid", "test"):
