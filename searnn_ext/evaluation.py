@@ -1,6 +1,6 @@
 """Test error as the paper reports it: total distance over total reference length, in %:
 Hamming for fixed-length tasks (OCR, chunking), edit distance for EOS tasks (spelling), of the
-model's greedy decoding; and chunking's usual measure, the chunk F1 of conlleval."""
+model's greedy decoding (or beam search); and chunking's usual measure, conlleval's chunk F1."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from searnn_ext import ops
+from searnn_ext.beam import beam_search
 from searnn_ext.data.batching import Example, batches
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import roll_in
@@ -29,6 +30,13 @@ def greedy_outputs(model: Seq2Seq, src, src_lengths, output_width: int) -> tuple
     return rollin.tokens, lengths
 
 
+def decode(model: Seq2Seq, src, src_lengths, output_width: int, beam: int = 1):
+    """greedy_outputs, or beam_search when beam > 1."""
+    if beam == 1:
+        return greedy_outputs(model, src, src_lengths, output_width)
+    return beam_search(model, src, src_lengths, output_width, beam)
+
+
 @torch.no_grad()
 def error_rate(
     model: Seq2Seq,
@@ -37,10 +45,12 @@ def error_rate(
     cost: str,
     batch_size: int = 256,
     max_length: int | None = None,
+    beam: int = 1,
     device="cpu",
 ) -> float:
     """100 * sum of distances / sum of reference lengths (EOS excluded) over `examples`.
-    EOS tasks decode at most `max_length` tokens (default: twice the longest target)."""
+    EOS tasks decode at most `max_length` tokens (default: twice the longest target);
+    beam: beam search's width (1: greedy)."""
     if max_length is None:
         max_length = 2 * max((len(e.target) for e in examples), default=1)
     was_training = model.training
@@ -53,7 +63,7 @@ def error_rate(
             eos = model.eos_id is not None
             reference_lengths = batch.target_lengths - int(eos)
             width = max_length if eos else batch.target.shape[1]
-            tokens, lengths = greedy_outputs(model, batch.src, batch.src_lengths, width)
+            tokens, lengths = decode(model, batch.src, batch.src_lengths, width, beam)
             distances = distance_op(
                 tokens, lengths, batch.target, reference_lengths, backend="auto"
             )
@@ -101,18 +111,19 @@ def chunk_f1_of_model(
     labels: list[str],
     *,
     batch_size: int = 256,
+    beam: int = 1,
     device="cpu",
 ) -> float:
-    """chunk_f1 of the model's greedy tags; labels: the output ids' tag names."""
+    """chunk_f1 of the model's tags (greedy, or beam search of width `beam`); labels: the
+    output ids' tag names."""
     was_training = model.training
     model.eval()
     predicted, reference = [], []
     try:
         for batch in batches(examples, batch_size):
             batch = batch.to(device)
-            tokens, lengths = greedy_outputs(
-                model, batch.src, batch.src_lengths, batch.target.shape[1]
-            )
+            width = batch.target.shape[1]
+            tokens, lengths = decode(model, batch.src, batch.src_lengths, width, beam)
             for row, length, truth, truth_length in zip(
                 tokens.tolist(),
                 lengths.tolist(),
