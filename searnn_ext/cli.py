@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import logging
 import os
@@ -19,9 +20,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from searnn_ext import distributed
+from searnn_ext.curves import plot_curves
 from searnn_ext.data import batches, load_embeddings, load_task
 from searnn_ext.data.loaders import TASKS
 from searnn_ext.evaluation import chunk_f1_of_model, error_rate
+from searnn_ext.losses import REDUCTIONS
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import POLICIES
 from searnn_ext.sampling import STRATEGIES
@@ -29,20 +33,23 @@ from searnn_ext.trainer import LOSSES, SearnnConfig, SearnnTrainer
 
 logger = logging.getLogger("searnn")
 
-# The paper's model and optimiser per task (section 4); the synthetic task's are ours.
+# The paper's model and optimiser per task (section 4, appendix B); the synthetic task's are ours.
+MODEL_DEFAULTS = dict(layers=1, bidirectional=False, input_feeding=False, dropout=0.0)
 TASK_DEFAULTS = {
-    "ocr": dict(hidden_size=128, layers=1, attention=None, optimizer="sgd", lr=0.5, batch_size=64),
+    "ocr": dict(hidden_size=128, attention=None, optimizer="sgd", lr=0.5, batch_size=64),
     "conll": dict(
         hidden_size=172,
         layers=2,
+        bidirectional=True,
         attention="additive",
+        input_feeding=True,
+        dropout=0.3,
         optimizer="adadelta",
         lr=1.0,
         batch_size=64,
     ),
     "spelling": dict(
         hidden_size=100,
-        layers=1,
         attention="additive",
         optimizer="adam",
         lr=1e-3,
@@ -50,7 +57,6 @@ TASK_DEFAULTS = {
     ),
     "synthetic": dict(
         hidden_size=64,
-        layers=1,
         attention="additive",
         optimizer="adam",
         lr=3e-3,
@@ -76,7 +82,7 @@ def task_options(args) -> dict:
 
 
 def build(args, data):
-    defaults = TASK_DEFAULTS[args.task]
+    defaults = {**MODEL_DEFAULTS, **TASK_DEFAULTS[args.task]}
 
     def choose(name: str):
         """The command line's value, else the task's default."""
@@ -91,8 +97,10 @@ def build(args, data):
         hidden_size=choose("hidden_size"),
         embedding_size=None if pretrained is None else pretrained.shape[1],
         num_layers=choose("layers"),
+        bidirectional=choose("bidirectional"),
         attention=None if attention == "none" else attention,
-        dropout=args.dropout,
+        input_feeding=choose("input_feeding"),
+        dropout=choose("dropout"),
         **data.model_options,
     )
     if pretrained is not None:
@@ -114,7 +122,8 @@ def searnn_config(args, data) -> SearnnConfig:
         tokens=args.tokens,
         cells=args.cells,
         cost=data.cost,
-        max_grad_norm=args.max_grad_norm,
+        max_grad_norm=args.max_grad_norm or None,
+        reduction=args.reduction,
         backend=args.backend,
     )
 
@@ -127,17 +136,30 @@ def save_atomically(state: dict, path: Path) -> None:
 
 
 def train(args) -> dict:
+    """Trains one model; under torchrun, one process of a data-parallel run."""
+    group, args.device = distributed.start(args.device)
+    try:
+        return _train(args, group)
+    finally:
+        distributed.stop(group)
+
+
+def _train(args, group: distributed.Group) -> dict:
     torch.manual_seed(args.seed)
     data = load_task(args.task, args.data, **task_options(args))
     model, optimizer, batch_size = build(args, data)
     config = searnn_config(args, data)
-    generator = torch.Generator().manual_seed(args.seed)
+    if group.rank:
+        torch.manual_seed(args.seed + 1_000_003 * group.rank)  # its own dropout masks
+    # Each process draws its own roll-in / roll-out mixes and samples; rank 0 as alone.
+    generator = torch.Generator().manual_seed(args.seed + 1_000_003 * group.rank)
     trainer = SearnnTrainer(
         model,
         optimizer,
         config,
         token_frequencies=data.token_frequencies() if config.sampling == "stat" else None,
         generator=generator,
+        group=group,
     )
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -145,57 +167,75 @@ def train(args) -> dict:
     first_epoch, step = 0, 0
     if args.resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, weights_only=False)
+        if len(state["generators"]) != group.world:
+            raise ValueError(
+                f"--resume: {checkpoint_path} was written by {len(state['generators'])} "
+                f"processes; resume it with as many, not {group.world}"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        generator.set_state(state["generators"][group.rank])
+        torch.set_rng_state(state["torch_rngs"][group.rank])
         first_epoch, step = state["epoch"], state["step"]
         logger.info("resuming %s after epoch %d", checkpoint_path, first_epoch)
-    log_mode = "a" if args.resume else "w"
+    speaks = group.leader and not args.quiet
+    draws_curves = group.leader and importlib.util.find_spec("matplotlib") is not None
+    if group.leader and not draws_curves:
+        logger.info("matplotlib is not installed: no curves.png (pip install 'searnn_ext[plot]')")
+    log = open(output / "metrics.jsonl", "a" if args.resume else "w") if group.leader else None
     summary = {}
-    with open(output / "metrics.jsonl", log_mode) as log:
+    try:
         for epoch in range(first_epoch, args.epochs):
             shuffle = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
             progress = tqdm(
                 batches(data.train, batch_size, shuffle=True, generator=shuffle),
                 total=-(-len(data.train) // batch_size),
                 desc=f"epoch {epoch + 1}/{args.epochs}",
-                disable=args.quiet,
+                disable=not speaks,
                 leave=False,
             )
             for batch in progress:
+                if batch.src.shape[0] < group.world:
+                    continue  # a last batch too small to share: skipped
                 result = trainer.step(batch.to(args.device))
                 step += 1
                 speed = result.rollouts / max(result.seconds, 1e-9)
                 progress.set_postfix(loss=f"{result.loss:.3f}", rollouts_per_s=f"{speed:,.0f}")
-                record = dict(epoch=epoch + 1, step=step, **dataclasses.asdict(result))
-                log.write(json.dumps(record) + "\n")
+                if log is not None:
+                    record = dict(epoch=epoch + 1, step=step, **dataclasses.asdict(result))
+                    log.write(json.dumps(record) + "\n")
             valid = error_rate(model, data.valid, cost=data.cost, device=args.device)
             summary = dict(epoch=epoch + 1, step=step, valid_error=valid, time=time.time())
-            log.write(json.dumps(summary) + "\n")
-            log.flush()
-            save_atomically(
-                dict(
-                    model=model.state_dict(),
-                    optimizer=optimizer.state_dict(),
-                    generator=generator.get_state(),
-                    torch_rng=torch.get_rng_state(),
-                    epoch=epoch + 1,
-                    step=step,
-                    args=vars(args),
-                ),
-                checkpoint_path,
+            state = dict(
+                model=model.state_dict(),
+                optimizer=optimizer.state_dict(),
+                generators=distributed.gather(generator.get_state(), group),
+                torch_rngs=distributed.gather(torch.get_rng_state(), group),
+                epoch=epoch + 1,
+                step=step,
+                args=vars(args),
             )
-            if not args.quiet:
+            if log is not None:
+                log.write(json.dumps(summary) + "\n")
+                log.flush()
+                save_atomically(state, checkpoint_path)
+            if draws_curves:
+                plot_curves(output / "metrics.jsonl", output / "curves.png")
+            if speaks:
                 print(f"epoch {epoch + 1}: validation error {valid:.2f}%", flush=True)
-    summary["test_error"] = error_rate(model, data.test, cost=data.cost, device=args.device)
-    if not args.quiet:
+    finally:
+        if log is not None:
+            log.close()
+    summary["test_error"] = error_rate(
+        model, data.test, cost=data.cost, beam=args.beam, device=args.device
+    )
+    if speaks:
         print(f"test error {summary['test_error']:.2f}%")
     if data.name == "conll":
         summary["test_chunk_f1"] = chunk_f1_of_model(
-            model, data.test, data.target_tokens, device=args.device
+            model, data.test, data.target_tokens, beam=args.beam, device=args.device
         )
-        if not args.quiet:
+        if speaks:
             print(f"test chunk F1 {summary['test_chunk_f1']:.2f}")
     return summary
 
@@ -207,7 +247,9 @@ def evaluate(args) -> float:
     data = load_task(saved.task, args.data or saved.data, **task_options(saved))
     model, _, _ = build(saved, data)
     model.load_state_dict(state["model"])
-    error = error_rate(model, data.split(args.split), cost=data.cost, device=args.device)
+    error = error_rate(
+        model, data.split(args.split), cost=data.cost, beam=args.beam, device=args.device
+    )
     print(f"{saved.task} {args.split} error: {error:.2f}%")
     return error
 
@@ -233,6 +275,13 @@ def demo(args) -> None:
         print(f"{loss.upper():>4} test error: {error:.2f}%")
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="searnn", description="SEARNN training and evaluation")
     commands = main.add_subparsers(dest="command", required=True)
@@ -252,11 +301,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--hidden-size", type=int, default=None)
     run.add_argument("--layers", type=int, default=None)
     run.add_argument("--attention", choices=["additive", "none"], default=None)
-    run.add_argument("--dropout", type=float, default=0.0)
+    run.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
+    run.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=None)
+    run.add_argument("--dropout", type=float, default=None)
     run.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=None)
     run.add_argument("--lr", type=float, default=None)
     run.add_argument("--batch-size", type=int, default=None)
-    run.add_argument("--max-grad-norm", type=float, default=None)
+    run.add_argument(
+        "--max-grad-norm",
+        type=float,
+        default=5.0,
+        help="clip the gradient's norm to this (0: no clipping; default 5, as the paper's code)",
+    )
+    run.add_argument("--reduction", choices=REDUCTIONS, default="per_sequence")
     run.add_argument("--epochs", type=int, default=10)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default="cpu")
@@ -269,6 +326,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--embeddings", default=None, help="conll: a text file of pretrained word vectors"
     )
+    run.add_argument("--beam", type=positive, default=1, help="test decoding's beam width")
     run.add_argument("--resume", action="store_true", help="continue from --output's checkpoint")
     run.add_argument("--quiet", action="store_true", help="no progress bar or prints")
 
@@ -276,6 +334,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("checkpoint")
     check.add_argument("--data", default=None)
     check.add_argument("--split", choices=["train", "valid", "test"], default="test")
+    check.add_argument("--beam", type=positive, default=1, help="beam width (1: greedy)")
     check.add_argument("--device", default="cpu")
 
     show = commands.add_parser("demo", help="MLE vs SEARNN on the synthetic task")

@@ -8,8 +8,10 @@ import dataclasses
 import time
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
+from searnn_ext import distributed
 from searnn_ext.data.batching import Batch
 from searnn_ext.losses import SEARNN_LOSSES, mle_loss, searnn_loss
 from searnn_ext.model import Seq2Seq
@@ -26,7 +28,9 @@ class SearnnConfig:
     with their mix probabilities (of learned); sampling: a token strategy of
     searnn_ext.sampling with `tokens` per cell; cells: roll out only this many (int) or this
     fraction (float) of each sequence's steps (None: all); cost: "hamming" or "edit";
-    max_grad_norm: clip the gradient's norm (None: no clipping)."""
+    max_grad_norm: clip the gradient's norm (None: no clipping); reduction: how the batch's
+    cell losses are combined (see searnn_ext.losses: "per_sequence" sums each sequence's cells
+    and averages over sequences, "per_cell" averages over the counted cells)."""
 
     loss: str = "ll"
     rollin: str = "learned"
@@ -39,6 +43,7 @@ class SearnnConfig:
     cost: str = "hamming"
     cost_scale: float = 1.0
     max_grad_norm: float | None = None
+    reduction: str = "per_sequence"
     backend: str = "auto"
 
     def check(self) -> None:
@@ -67,6 +72,19 @@ class StepResult:
     seconds: float
 
 
+class _BatchLoss(nn.Module):
+    """The trainer's loss as a module's forward: DistributedDataParallel synchronises the
+    gradients of what its forward computes."""
+
+    def __init__(self, model: Seq2Seq, loss) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch: Batch, scale: float):
+        loss, cells, rollouts = self.loss(batch)
+        return loss * scale, cells, rollouts
+
+
 class SearnnTrainer:
     def __init__(
         self,
@@ -76,15 +94,21 @@ class SearnnTrainer:
         *,
         token_frequencies: Tensor | None = None,
         generator: torch.Generator | None = None,
+        group: distributed.Group | None = None,
     ) -> None:
         """token_frequencies: [A] training-target unigram counts, for sampling="stat";
-        generator: the draws of mixed policies and sampling (CPU)."""
+        generator: the draws of mixed policies and sampling (CPU); give each process its own
+        seed. group: the processes sharing each batch (see searnn_ext.distributed)."""
         config.check()
         if config.sampling == "stat" and token_frequencies is None:
             raise ValueError("SearnnTrainer: sampling='stat' needs token_frequencies")
         self.model, self.optimizer, self.config = model, optimizer, config
         self.token_frequencies = token_frequencies
         self.generator = generator if generator is not None else torch.Generator()
+        self.group = group if group is not None else distributed.Group()
+        self._batch_loss = _BatchLoss(model, self.loss)
+        if self.group.active:
+            self._batch_loss = DistributedDataParallel(self._batch_loss)
 
     def loss(self, batch: Batch) -> tuple[Tensor, int, int]:
         """The batch's training loss (with grad), its counted cells and its roll-outs."""
@@ -92,7 +116,9 @@ class SearnnTrainer:
         memory = model.encode(batch.src, batch.src_lengths)
         if config.loss == "mle":
             rollin = model.roll_in(memory, batch.target, batch.target_lengths)
-            loss = mle_loss(rollin.logits, batch.target, batch.target_lengths)
+            loss = mle_loss(
+                rollin.logits, batch.target, batch.target_lengths, reduction=config.reduction
+            )
             return loss, int(batch.target_lengths.sum()), 0
         rollin = model.roll_in(
             memory,
@@ -130,18 +156,34 @@ class SearnnTrainer:
             backend=config.backend,
         )
         loss = searnn_loss(
-            config.loss, rollin.logits, candidates, costs, truth, cost_scale=config.cost_scale
+            config.loss,
+            rollin.logits,
+            candidates,
+            costs,
+            truth,
+            cost_scale=config.cost_scale,
+            reduction=config.reduction,
         )
         finite = torch.isfinite(costs)
         return loss, int(finite.any(-1).sum()), int(finite.sum())
 
     def step(self, batch: Batch) -> StepResult:
+        """One gradient step on `batch`; with a process group, `batch` is the global batch
+        (the same on every process) and this process rolls out its shard of it. The result
+        describes the global batch."""
         start = time.perf_counter()
         self.model.train()
-        loss, cells, rollouts = self.loss(batch)
+        mine = distributed.shard(batch, self.group)
+        # The loss is a mean over sequences; gradients are averaged over processes.
+        scale = mine.src.shape[0] * self.group.world / batch.src.shape[0]
+        loss, cells, rollouts = self._batch_loss(mine, scale)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
-        return StepResult(loss.detach().item(), cells, rollouts, time.perf_counter() - start)
+        loss_sum, cells, rollouts = distributed.total(
+            [loss.detach().item(), cells, rollouts], self.group
+        )
+        mean_loss = loss_sum / self.group.world
+        return StepResult(mean_loss, int(cells), int(rollouts), time.perf_counter() - start)

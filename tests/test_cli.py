@@ -3,6 +3,7 @@ run exactly, evaluate reproduces the error, and a missing dataset is a clear err
 
 import json
 
+import pytest
 import torch
 
 from searnn_ext.cli import main
@@ -50,3 +51,18 @@ def test_a_missing_dataset_is_reported(tmp_path, capsys):
     code = main(["train", "--task=ocr", f"--data={tmp_path}", "--quiet"])
     assert code == 2
     assert "letter.data" in capsys.readouterr().err
+
+
+def test_training_draws_learning_curves(tmp_path):
+    pytest.importorskip("matplotlib")
+    output = run(tmp_path, "run", "--epochs=2", "--loss=mle")
+    assert (output / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_beam_search_evaluation(tmp_path, capsys):
+    output = run(tmp_path, "run", "--epochs=1", "--loss=mle")
+    capsys.readouterr()
+    assert main(["evaluate", str(output / "checkpoint.pt"), "--beam=3"]) == 0
+    assert "synthetic test error:" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(output / "checkpoint.pt"), "--beam=0"])

@@ -1,0 +1,136 @@
+"""Rows of the paper's Tables 1 and 2 on this machine's budget: every row trains the same model
+with the same optimiser, data and epochs (the task's defaults of `searnn train`), and reports
+its test error beside the paper's.
+
+    python benchmarks/reproduce.py --task ocr --data DIR/ocr --table 1 --epochs 5
+    python benchmarks/reproduce.py --task spelling --data DIR/text --noise 0.5 --limit 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from searnn_ext.cli import parser as searnn_parser
+from searnn_ext.cli import train
+
+TABLE1 = {  # row -> (train options, paper: OCR, CoNLL, Spelling 0.3, Spelling 0.5)
+    "MLE": ("--loss=mle", (2.8, 4.2, 19.6, 43.0)),
+    "LL learned/mixed": ("--loss=ll --rollin=learned --rollout=mixed", (1.9, 3.7, 17.8, 37.3)),
+    "LL reference/learned": (
+        "--loss=ll --rollin=reference --rollout=learned",
+        (2.5, 6.1, 19.5, 43.3),
+    ),
+    "LL learned/learned": ("--loss=ll --rollin=learned --rollout=learned", (1.8, 5.6, 17.9, 37.5)),
+    "LLCAS learned/mixed": (
+        "--loss=llcas --rollin=learned --rollout=mixed",
+        (1.9, 5.8, 17.7, 37.1),
+    ),
+    "LLCAS reference/learned": (
+        "--loss=llcas --rollin=reference --rollout=learned",
+        (2.4, 5.3, 19.6, 43.3),
+    ),
+    "LLCAS learned/learned": (
+        "--loss=llcas --rollin=learned --rollout=learned",
+        (1.9, 5.1, 17.7, 38.2),
+    ),
+}
+# Table 2: learned roll-in, mixed roll-out, 5 sampled tokens; paper: OCR, Spelling 0.3, 0.5.
+TABLE2_PAPER = {
+    "ll": {
+        "uniform": (1.94, 17.7, 37.0),
+        "stat": (1.50, 17.7, 36.7),
+        "pol": (1.96, 17.7, 37.1),
+        "bias": (1.84, 17.7, 36.6),
+        "topk": (2.13, 17.8, 36.6),
+    },
+    "sll": {
+        "uniform": (1.82, 18.8, 37.4),
+        "stat": (1.91, 20.5, 41.4),
+        "pol": (1.86, 17.5, 37.7),
+        "bias": (2.25, 17.7, 36.9),
+        "topk": (2.69, 18.4, 41.7),
+    },
+    "sllcas": {
+        "uniform": (2.03, 18.8, 37.6),
+        "stat": (2.33, 20.2, 41.7),
+        "pol": (1.50, 17.7, 37.0),
+        "bias": (2.37, 17.7, 37.8),
+        "topk": (1.94, 18.2, 40.5),
+    },
+}
+
+
+def table2_rows():
+    rows = {"MLE": ("--loss=mle", (2.84, 19.6, 43.0))}
+    for loss, strategies in TABLE2_PAPER.items():
+        for strategy, paper in strategies.items():
+            options = f"--loss={loss} --rollin=learned --rollout=mixed --sampling={strategy}"
+            rows[f"{loss.upper()} {strategy}"] = (f"{options} --tokens=5", paper)
+    return rows
+
+
+def paper_column(table: int, task: str, noise: float) -> int:
+    if table == 1:
+        return {"ocr": 0, "conll": 1}.get(task, 2 if noise == 0.3 else 3)
+    return {"ocr": 0}.get(task, 1 if noise == 0.3 else 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=["ocr", "conll", "spelling"], required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--table", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--rows", nargs="+", help="row names (default: all)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--noise", type=float, default=0.3)
+    parser.add_argument("--limit", type=int, default=None, help="spelling: examples per split")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", default="runs/reproduce")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = TABLE1 if args.table == 1 else table2_rows()
+    column = paper_column(args.table, args.task, args.noise)
+    print(f"| row | paper | ours (seeds {args.seeds}) | wall time | command |")
+    print("|---|---|---|---|---|")
+    for name, (options, paper) in rows.items():
+        if args.rows and name not in args.rows:
+            continue
+        errors, seconds = [], 0.0
+        for seed in args.seeds:
+            command = (
+                f"train --task={args.task} --data={args.data} --epochs={args.epochs} "
+                f"--seed={seed} --noise={args.noise} {options} --quiet"
+            )
+            if args.limit is not None:
+                command += f" --limit={args.limit}"
+            folder = (
+                Path(args.output) / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
+            )
+            run_args = searnn_parser().parse_args([*command.split(), f"--output={folder}"])
+            start = time.perf_counter()
+            errors.append(train(run_args)["test_error"])
+            elapsed = time.perf_counter() - start
+            seconds += elapsed
+            with open(Path(args.output) / "results.jsonl", "a") as results:
+                record = dict(
+                    row=name, seed=seed, test_error=errors[-1], seconds=elapsed, command=command
+                )
+                results.write(json.dumps(record) + "\n")
+        ours = statistics.mean(errors)
+        spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
+        print(
+            f"| {name} | {paper[column]} | {ours:.2f}{spread} | {seconds / 60:.1f} min | "
+            f"`searnn {command.replace(f'--seed={seed}', '--seed=S')}` |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
