@@ -1,8 +1,10 @@
-"""The `searnn` command: train, evaluate, demo.
+"""The `searnn` command: train, evaluate, demo, bench, reproduce.
 
 searnn demo                                   # MLE vs SEARNN on the synthetic task
 searnn train --task ocr --data DIR --loss ll --rollin learned --rollout mixed --output runs/x
 searnn evaluate runs/x/checkpoint.pt --data DIR --split test
+searnn bench costs --quick                    # the speed benchmarks (bench rollout likewise)
+searnn reproduce --task ocr --data DIR --rows MLE "LL learned/mixed" --seeds 0 1
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from searnn_ext import distributed
+from searnn_ext import distributed, reproduce
 from searnn_ext.curves import plot_curves
 from searnn_ext.data import batches, load_embeddings, load_task
 from searnn_ext.data.loaders import TASKS
@@ -275,6 +277,20 @@ def demo(args) -> None:
         print(f"{loss.upper():>4} test error: {error:.2f}%")
 
 
+def bench(args) -> None:
+    try:
+        module = importlib.import_module(f"searnn_ext.bench.{args.which}")
+    except ImportError as error:
+        raise ValueError(
+            f"bench {args.which} needs {error.name}: pip install 'searnn_ext[bench]'"
+        ) from error
+    module.main(args.options)
+
+
+def reproduce_rows(args) -> None:
+    reproduce.reproduce(args, lambda argv: train(parser().parse_args(argv)))
+
+
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -341,6 +357,13 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--epochs", type=int, default=5)
     show.add_argument("--seed", type=int, default=0)
     show.add_argument("--output", default="runs/demo")
+
+    speed = commands.add_parser("bench", help="the speed benchmarks (options: bench X --help)")
+    speed.add_argument("which", choices=["costs", "rollout"])
+    speed.add_argument("options", nargs=argparse.REMAINDER)
+
+    rows = commands.add_parser("reproduce", help="rows of the paper's Tables 1 and 2")
+    reproduce.add_arguments(rows)
     return main
 
 
@@ -350,7 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "cells", None) is not None and args.cells >= 1:
         args.cells = int(args.cells)
     try:
-        {"train": train, "evaluate": evaluate, "demo": demo}[args.command](args)
+        commands = dict(
+            train=train, evaluate=evaluate, demo=demo, bench=bench, reproduce=reproduce_rows
+        )
+        commands[args.command](args)
     except (FileNotFoundError, ValueError) as error:
         print(f"searnn: {error}", file=sys.stderr)
         return 2

@@ -118,6 +118,7 @@ def test_token_frequencies_count_training_targets():
 
 
 @needs_data
+@needs_data
 def test_conll_sentences_dictionary_and_labels(tmp_path):
     data = load_task("conll", DATA / "conll2000")
     assert len(data.train) + len(data.valid) == 8936 and len(data.test) == 2012

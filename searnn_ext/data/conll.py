@@ -5,7 +5,7 @@ Word dictionary (paper, Appendix B): lower-cased words seen more than `min_count
 the training file, plus the words of a pretrained embedding file when one is given; numbers
 (tokens of digits and , . - / : with at least one digit) share <NUM>; everything else is <UNK>.
 POS tags: those of the training file, others <UNK>. Output labels: the 22 chunk tags of the
-training file (the paper's A = 22); the test file's few tags that training never shows
+training file (the paper's A = 22) and O; the test file's few tags that training never shows
 (I-LST) are mapped to O. Validation: `valid_fraction` of the training sentences, drawn with
 `seed`; test: test.txt."""
 
@@ -92,7 +92,7 @@ def load_conll(
         kept |= {normalise(w) for w in embedding_words(embeddings)} - {NUMBER}
     words = [UNKNOWN, NUMBER, *sorted(kept)]
     tags = [UNKNOWN, *sorted({p for sentence in train for _, p, _ in sentence})]
-    labels = sorted({c for sentence in train for _, _, c in sentence})
+    labels = sorted({c for sentence in train for _, _, c in sentence} | {"O"})
     word_ids = {w: i for i, w in enumerate(words)}
     tag_ids = {t: i for i, t in enumerate(tags)}
     label_ids = {c: i for i, c in enumerate(labels)}

@@ -2,8 +2,10 @@
 with the same optimiser, data and epochs (the task's defaults of `searnn train`), and reports
 its test error beside the paper's.
 
-    python benchmarks/reproduce.py --task ocr --data DIR/ocr --table 1 --epochs 5
-    python benchmarks/reproduce.py --task spelling --data DIR/text --noise 0.5 --limit 20000
+    searnn reproduce --task ocr --data DIR/ocr --table 1 --epochs 40 --seeds 0 1
+    searnn reproduce --task spelling --data DIR/text --noise 0.5 --limit 20000 --rows MLE
+
+Each finished (row, seed) is also appended to OUTPUT/results.jsonl.
 """
 
 from __future__ import annotations
@@ -12,12 +14,10 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-
-from searnn_ext.cli import parser as searnn_parser
-from searnn_ext.cli import train
 
 TABLE1 = {  # row -> (train options, paper: OCR, CoNLL, Spelling 0.3, Spelling 0.5)
     "MLE": ("--loss=mle", (2.8, 4.2, 19.6, 43.0)),
@@ -81,10 +81,9 @@ def paper_column(table: int, task: str, noise: float) -> int:
     return {"ocr": 0}.get(task, 1 if noise == 0.3 else 2)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=["ocr", "conll", "spelling"], required=True)
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", default=None, help="the dataset's folder, as for train")
     parser.add_argument("--table", type=int, choices=[1, 2], default=1)
     parser.add_argument("--rows", nargs="+", help="row names (default: all)")
     parser.add_argument("--epochs", type=int, default=5)
@@ -93,10 +92,20 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="spelling: examples per split")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default="runs/reproduce")
-    args = parser.parse_args()
+
+
+def reproduce(args, train: Callable[[list[str]], dict]) -> None:
+    """train: runs `searnn train` with the given arguments and returns its summary."""
     torch.set_num_threads(args.threads)
     rows = TABLE1 if args.table == 1 else table2_rows()
+    unknown = set(args.rows or ()) - set(rows)
+    if unknown:
+        raise ValueError(
+            f"--rows: table {args.table} has no {sorted(unknown)}; its rows: {list(rows)}"
+        )
     column = paper_column(args.table, args.task, args.noise)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
     print(f"| row | paper | ours (seeds {args.seeds}) | wall time | command |")
     print("|---|---|---|---|---|")
     for name, (options, paper) in rows.items():
@@ -105,20 +114,19 @@ def main() -> None:
         errors, seconds = [], 0.0
         for seed in args.seeds:
             command = (
-                f"train --task={args.task} --data={args.data} --epochs={args.epochs} "
+                f"train --task={args.task} --epochs={args.epochs} "
                 f"--seed={seed} --noise={args.noise} {options} --quiet"
             )
+            if args.data is not None:
+                command += f" --data={args.data}"
             if args.limit is not None:
                 command += f" --limit={args.limit}"
-            folder = (
-                Path(args.output) / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
-            )
-            run_args = searnn_parser().parse_args([*command.split(), f"--output={folder}"])
+            folder = output / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
             start = time.perf_counter()
-            errors.append(train(run_args)["test_error"])
+            errors.append(train([*command.split(), f"--output={folder}"])["test_error"])
             elapsed = time.perf_counter() - start
             seconds += elapsed
-            with open(Path(args.output) / "results.jsonl", "a") as results:
+            with open(output / "results.jsonl", "a") as results:
                 record = dict(
                     row=name, seed=seed, test_error=errors[-1], seconds=elapsed, command=command
                 )
@@ -130,7 +138,3 @@ def main() -> None:
             f"`searnn {command.replace(f'--seed={seed}', '--seed=S')}` |",
             flush=True,
         )
-
-
-if __name__ == "__main__":
-    main()

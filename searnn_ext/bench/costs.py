@@ -1,0 +1,141 @@
+"""Speed of the cost ops: the compiled kernels against the pure-PyTorch path and against
+rapidfuzz.process.cpdist (workers=-1) on the same pairs as int lists and as chr() strings, its
+fastest form. One run, medians over interleaved repeats; conversions are not timed. Every
+method's answers are compared before anything is timed.
+
+    searnn bench costs            # the cases of benchmarks/RESULTS.md
+    searnn bench costs --quick    # small sizes, a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import torch
+from rapidfuzz import process
+from rapidfuzz.distance import Hamming, Levenshtein
+
+import searnn_ext
+from searnn_ext.bench.timing import machine_description, median_seconds, print_table
+
+
+@dataclasses.dataclass
+class Case:
+    pairs: int
+    min_length: int
+    max_length: int
+    vocab: int
+    hyps_per_ref: int  # 1: one reference row per pair; 64: the SEARNN shape, via ref_index
+
+    @property
+    def name(self) -> str:
+        shared = f", 1 ref per {self.hyps_per_ref} hyps" if self.hyps_per_ref > 1 else ""
+        return (
+            f"{self.pairs:,} pairs, len {self.min_length}..{self.max_length}, "
+            f"{self.vocab} symbols{shared}"
+        )
+
+
+CASES = [
+    Case(200_000, 1, 30, 43, 1),
+    Case(200_000, 1, 30, 43, 64),
+    Case(20_000, 100, 200, 43, 1),
+]
+
+
+def random_rows(count: int, case: Case, generator: torch.Generator):
+    tokens = torch.randint(0, case.vocab, (count, case.max_length), generator=generator)
+    lengths = torch.randint(case.min_length, case.max_length + 1, (count,), generator=generator)
+    return tokens, lengths
+
+
+def make_pairs(case: Case, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    hyp, hyp_lengths = random_rows(case.pairs, case, generator)
+    refs = -(-case.pairs // case.hyps_per_ref)
+    ref, ref_lengths = random_rows(refs, case, generator)
+    ref_index = None
+    if case.hyps_per_ref > 1:
+        ref_index = torch.arange(case.pairs) // case.hyps_per_ref
+    return hyp, hyp_lengths, ref, ref_lengths, ref_index
+
+
+def as_lists(tokens: torch.Tensor, lengths: torch.Tensor, index=None) -> list[list[int]]:
+    rows = [row[:n] for row, n in zip(tokens.tolist(), lengths.tolist(), strict=True)]
+    return rows if index is None else [rows[i] for i in index.tolist()]
+
+
+def as_strings(rows: list[list[int]]) -> list[str]:
+    return ["".join(map(chr, row)) for row in rows]
+
+
+def methods(op: str, pairs) -> dict:
+    """name -> a function computing the op's distances on the benchmark pairs."""
+    hyp, hyp_lengths, ref, ref_lengths, ref_index = pairs
+    hyp_lists = as_lists(hyp, hyp_lengths)
+    ref_lists = as_lists(ref, ref_lengths, ref_index)
+    hyp_strings, ref_strings = as_strings(hyp_lists), as_strings(ref_lists)
+    scorer = Levenshtein.distance if op == "edit_distance" else Hamming.distance
+    function = getattr(searnn_ext, op)
+
+    def rapidfuzz(queries, choices):
+        return lambda: process.cpdist(queries, choices, scorer=scorer, workers=-1)
+
+    return {
+        "searnn_ext": lambda: function(*pairs, backend="ext"),
+        "pure PyTorch": lambda: function(*pairs, backend="torch"),
+        "rapidfuzz cpdist, chr strings": rapidfuzz(hyp_strings, ref_strings),
+        "rapidfuzz cpdist, int lists": rapidfuzz(hyp_lists, ref_lists),
+    }
+
+
+def check_agreement(case: Case, op: str, candidates: dict) -> None:
+    results = {name: torch.as_tensor(run()).long() for name, run in candidates.items()}
+    expected = results["searnn_ext"]
+    for name, result in results.items():
+        if not torch.equal(result, expected):
+            raise AssertionError(f"{case.name}, {op}: {name} disagrees with searnn_ext")
+
+
+def run(cases: list[Case], repeats: int, slow_repeats: int) -> None:
+    print(f"Machine: {machine_description()}\n")
+    header = ["case", "op", "method", "median ms", "x searnn_ext time"]
+    rows = []
+    for case in cases:
+        pairs = make_pairs(case)
+        for op in ("edit_distance", "hamming_distance"):
+            candidates = methods(op, pairs)
+            check_agreement(case, op, candidates)
+            counts = {
+                name: slow_repeats if name == "pure PyTorch" else repeats for name in candidates
+            }
+            timings = median_seconds(candidates, counts)
+            for name, seconds in timings.items():
+                ratio = seconds / timings["searnn_ext"]
+                rows.append([case.name, op, name, f"{seconds * 1e3:.1f}", f"{ratio:.1f}"])
+    print_table(header, rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="searnn bench costs", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per method")
+    parser.add_argument(
+        "--slow-repeats", type=int, default=3, help="timed runs of the pure-PyTorch path"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--quick", action="store_true", help="1/100 of the pairs, 2 repeats")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cases = CASES
+    if args.quick:
+        cases = [dataclasses.replace(c, pairs=c.pairs // 100) for c in CASES]
+        args.repeats = args.slow_repeats = 2
+    run(cases, args.repeats, args.slow_repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Speed of rollout_costs with learned roll-outs: the compiled decode loop against the
+pure-PyTorch path on three shapes from the paper, float32, with the GEMM floor: the time the
+roll-outs' matrix-multiply FLOPs take as a few large torch.mm calls on this machine.
+
+    searnn bench rollout            # the shapes of benchmarks/RESULTS.md
+    searnn bench rollout --quick    # smaller batches, a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import torch
+
+import searnn_ext
+from searnn_ext.bench.timing import machine_description, median_seconds, print_table
+
+OCR_MODEL = dict(source_features=128, hidden_size=128)
+SPELLING_MODEL = dict(source_vocab=43, hidden_size=100, attention="additive", eos_id=0)
+CHUNKING_MODEL = dict(
+    source_vocab=(1000, 45),
+    hidden_size=172,
+    num_layers=2,
+    bidirectional=True,
+    attention="additive",
+    input_feeding=True,
+)
+
+
+@dataclasses.dataclass
+class Shape:
+    name: str
+    batch: int
+    length: int  # target length (without EOS)
+    vocab: int  # A = K: every token is a candidate
+    cost: str
+    model: dict
+
+
+SHAPES = [
+    Shape("OCR", batch=64, length=15, vocab=26, cost="hamming", model=OCR_MODEL),
+    Shape("Spelling", batch=128, length=10, vocab=43, cost="edit", model=SPELLING_MODEL),
+    Shape("Chunking", batch=8, length=70, vocab=22, cost="hamming", model=CHUNKING_MODEL),
+]
+
+
+def make_problem(shape: Shape, seed: int = 0):
+    torch.manual_seed(seed)
+    model = searnn_ext.Seq2Seq(target_vocab=shape.vocab, **shape.model).eval()
+    batch, length = shape.batch, shape.length
+    lengths = torch.full((batch,), length)
+    if "source_features" in shape.model:
+        src = torch.rand(batch, length, shape.model["source_features"])
+    else:
+        vocabs = shape.model["source_vocab"]
+        vocabs = vocabs if isinstance(vocabs, tuple) else (vocabs,)
+        src = torch.stack([torch.randint(0, v, (batch, length)) for v in vocabs], -1).squeeze(-1)
+    target = torch.randint(1, shape.vocab, (batch, length))
+    if model.eos_id is not None:
+        target = torch.cat([target, torch.full((batch, 1), model.eos_id)], dim=1)
+        lengths = lengths + 1
+    with torch.no_grad():
+        memory = model.encode(src, torch.full((batch,), length))
+        rollin = model.roll_in(memory, target, lengths)
+    steps = rollin.tokens.shape[1]
+    candidates = torch.arange(shape.vocab).expand(batch, steps, shape.vocab).contiguous()
+    return model, rollin, candidates, target, lengths
+
+
+def gemm_row_steps(shape: Shape, max_length: int) -> int:
+    """Roll-out decode steps at full budgets: exact for fixed-length tasks; an upper bound
+    for EOS tasks, whose rows may stop early."""
+    steps = shape.length if shape.model.get("eos_id") is None else max_length
+    per_cell = [max(steps - t - 1, 0) for t in range(shape.length + ("eos_id" in shape.model))]
+    return shape.batch * shape.vocab * sum(per_cell)
+
+
+def gemm_shapes(model: searnn_ext.Seq2Seq) -> list[tuple[int, int]]:
+    """(in, out) of each matrix product one decode step of one roll-out needs in the compiled
+    loop (layer 0's embedding projection is a table lookup)."""
+    hidden = model.hidden_size
+    shapes = [(hidden, 3 * hidden)] * model.num_layers  # hidden side of every layer
+    shapes += [(hidden, 3 * hidden)] * (model.num_layers - 1)  # input side of layers above 0
+    if model.input_feeding:
+        shapes.append((hidden, 3 * hidden))
+    if model.attention:
+        memory_size = model.attention_output.in_features - hidden
+        shapes += [(hidden, hidden), (hidden + memory_size, hidden)]
+    return shapes + [(hidden, model.target_vocab)]
+
+
+def gemm_floor(shapes, rows: int) -> tuple[callable, float]:
+    """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows,
+    into preallocated outputs: a function running one block, and the number of blocks."""
+    block = min(rows, 65536)
+    operands = [
+        (torch.rand(block, n_in), torch.rand(n_in, n_out), torch.empty(block, n_out))
+        for n_in, n_out in shapes
+    ]
+
+    def run():
+        for left, right, out in operands:
+            torch.mm(left, right, out=out)
+
+    return run, rows / block
+
+
+def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
+    model, rollin, candidates, target, lengths = make_problem(shape)
+    max_length = 2 * target.shape[1]
+
+    def costs(backend):
+        return searnn_ext.rollout_costs(
+            model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
+        )
+
+    ext, reference = costs("ext"), costs("torch")
+    if not torch.equal(ext.isinf(), reference.isinf()):
+        raise AssertionError(f"{shape.name}: the backends disagree on which cells count")
+    agreement = (ext == reference).double().mean().item()
+    print(f"{shape.name}: float32 costs of the two backends equal on {agreement:.1%} of cells")
+    row_steps = gemm_row_steps(shape, max_length)
+    floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps)
+    runs = {"ext": lambda: costs("ext"), "torch": lambda: costs("torch"), "floor": floor_block}
+    seconds = median_seconds(runs, {"ext": repeats, "torch": slow_repeats, "floor": repeats})
+    seconds["floor"] *= blocks
+    bound = "" if model.eos_id is None else " (upper bound: full budgets)"
+    count = f"{int((candidates >= 0).sum()):,}"
+    labels = {
+        "ext": "searnn_ext",
+        "torch": "pure PyTorch",
+        "floor": f"GEMM floor, {row_steps:,} row-steps{bound}",
+    }
+    return [
+        [
+            shape.name,
+            count,
+            label,
+            f"{seconds[key] * 1e3:.1f}",
+            f"{seconds[key] / seconds['ext']:.2f}",
+        ]
+        for key, label in labels.items()
+    ]
+
+
+def run(shapes: list[Shape], repeats: int, slow_repeats: int) -> None:
+    print(f"Machine: {machine_description()}\n")
+    rows = [row for shape in shapes for row in measure(shape, repeats, slow_repeats)]
+    print()
+    print_table(["shape", "roll-outs", "method", "median ms", "x searnn_ext time"], rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="searnn bench rollout", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--slow-repeats", type=int, default=3, help="runs of the torch path")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--quick", action="store_true", help="batches of 4, 1 repeat")
+    parser.add_argument(
+        "--shapes", nargs="+", choices=[s.name for s in SHAPES], help="default: all"
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    shapes = [s for s in SHAPES if not args.shapes or s.name in args.shapes]
+    if args.quick:
+        shapes = [dataclasses.replace(s, batch=min(s.batch, 4)) for s in shapes]
+        args.repeats = args.slow_repeats = 1
+    run(shapes, args.repeats, args.slow_repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The loaders on small files written here (so they run without the shared data), and the
+`searnn reproduce` and `searnn bench` commands end to end on them."""
+
+import random
+
+import pytest
+
+from searnn_ext.cli import main
+from searnn_ext.data import load_conll, load_ocr, load_spelling
+
+
+def write_ocr(folder, words=40):
+    """letter.data lines: id, letter, next id (-1 ends a word), word id, position, fold, 128
+    pixels; word w is in fold w % 10."""
+    draw = random.Random(0)
+    lines, letter_id = [], 0
+    for word in range(words):
+        text = "".join(draw.choice("abcdef") for _ in range(draw.randint(1, 5)))
+        for position, letter in enumerate(text):
+            letter_id += 1
+            following = -1 if position == len(text) - 1 else letter_id + 1
+            pixels = " ".join(draw.choice("01") for _ in range(128))
+            fields = f"{letter_id} {letter} {following} {word} {position + 1} {word % 10}"
+            lines.append(f"{fields} {pixels}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "letter.data").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_ocr_from_a_small_file(tmp_path):
+    data = load_ocr(write_ocr(tmp_path / "ocr"), test_fold=3, valid_fraction=0.25)
+    assert len(data.test) == 4 and len(data.train) + len(data.valid) == 36
+    assert len(data.valid) == 9
+    example = data.test[0]
+    assert example.source.shape == (len(example.target), 128)
+    assert int(example.target.max()) < 6
+
+
+def test_conll_from_small_files(tmp_path):
+    train = "The DT B-NP\ncat NN I-NP\nsat VBD B-VP\n1,000 CD B-NP\n\nThe DT B-NP\ndog NN I-NP\n"
+    (tmp_path / "train.txt").write_text(train)
+    (tmp_path / "test.txt").write_text("A DT B-NP\nlist NN I-LST\n")
+    data = load_conll(tmp_path, min_count=1, valid_fraction=0.0)
+    assert data.source_tokens == ["<UNK>", "<NUM>", "the"]  # "the" is seen twice, > 1
+    assert data.target_tokens == ["B-NP", "B-VP", "I-NP", "O"]
+    first = data.train[0]
+    assert first.source[:, 0].tolist() == [2, 0, 0, 1]  # the, <UNK>, <UNK>, <NUM>
+    assert data.test[0].target.tolist() == [0, 3]  # I-LST, unseen in training, becomes O
+    with pytest.raises(ValueError, match="expected 'word POS chunk'"):
+        (tmp_path / "test.txt").write_text("two fields\n")
+        load_conll(tmp_path)
+
+
+def test_spelling_from_small_files(tmp_path):
+    sentences = [f"sentence number {i} , here !" for i in range(30)]
+    for name in (
+        "1b_benchmark.test.tokens.txt",
+        "1b_benchmark.dev.tokens.txt",
+        "1b_news.en.heldout-00000-of-00050.txt",
+    ):
+        (tmp_path / name).write_text("\n".join(sentences) + "\n")
+    data = load_spelling(tmp_path, noise=0.5, valid_size=10)
+    assert len(data.valid) == 10 and len(data.train) == 50 and len(data.test) == 30
+    assert all(len(e.target) <= 11 for e in data.train)  # 10 characters and EOS
+
+
+def test_reproduce_prints_rows_beside_the_paper(tmp_path, capsys):
+    data = write_ocr(tmp_path / "ocr")
+    command = ["reproduce", "--task=ocr", f"--data={data}", "--epochs=1", "--threads=1"]
+    rows = ["--rows", "MLE", "LL learned/mixed", "--seeds", "0", "1"]
+    assert main([*command, *rows, f"--output={tmp_path / 'runs'}"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith("| MLE | 2.8 | ") and table[3].startswith(
+        "| LL learned/mixed | 1.9 |"
+    )
+    assert len((tmp_path / "runs" / "results.jsonl").read_text().splitlines()) == 4
+    assert main([*command, "--rows", "SHL"]) == 2
+
+
+def test_bench_runs_a_quick_benchmark(capsys):
+    assert main(["bench", "rollout", "--quick", "--shapes", "OCR", "--threads", "1"]) == 0
+    assert "| OCR " in capsys.readouterr().out
