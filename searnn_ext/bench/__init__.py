@@ -1,0 +1,1 @@
+"""Speed benchmarks: `searnn bench costs` and `searnn bench rollout`."""
