@@ -65,6 +65,7 @@ TASK_DEFAULTS = {
         batch_size=64,
     ),
 }
+CURVES_EVERY_SECONDS = 60  # redrawing curves.png takes about a second
 OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "adam": torch.optim.Adam,
@@ -137,6 +138,22 @@ def save_atomically(state: dict, path: Path) -> None:
     os.replace(partial, path)
 
 
+def keep_logged_epochs(path: Path, epochs: int) -> None:
+    """Drops the log lines of an interrupted epoch (after the checkpoint's `epochs`), and a
+    line cut short by the interruption, before a resumed run appends to the log."""
+    kept = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record["epoch"] <= epochs:
+            kept.append(line + "\n")
+    partial = path.with_suffix(".partial")
+    partial.write_text("".join(kept))
+    os.replace(partial, path)
+
+
 def train(args) -> dict:
     """Trains one model; under torchrun, one process of a data-parallel run."""
     group, args.device = distributed.start(args.device)
@@ -182,9 +199,12 @@ def _train(args, group: distributed.Group) -> dict:
         logger.info("resuming %s after epoch %d", checkpoint_path, first_epoch)
     speaks = group.leader and not args.quiet
     draws_curves = group.leader and importlib.util.find_spec("matplotlib") is not None
+    drawn = time.monotonic()
     if group.leader and not draws_curves:
         logger.info("matplotlib is not installed: no curves.png (pip install 'searnn_ext[plot]')")
-    log = open(output / "metrics.jsonl", "a" if args.resume else "w") if group.leader else None
+    if group.leader and first_epoch:
+        keep_logged_epochs(output / "metrics.jsonl", first_epoch)
+    log = open(output / "metrics.jsonl", "a" if first_epoch else "w") if group.leader else None
     summary = {}
     try:
         for epoch in range(first_epoch, args.epochs):
@@ -221,8 +241,10 @@ def _train(args, group: distributed.Group) -> dict:
                 log.write(json.dumps(summary) + "\n")
                 log.flush()
                 save_atomically(state, checkpoint_path)
-            if draws_curves:
+            last = epoch + 1 == args.epochs
+            if draws_curves and (last or time.monotonic() - drawn > CURVES_EVERY_SECONDS):
                 plot_curves(output / "metrics.jsonl", output / "curves.png")
+                drawn = time.monotonic()
             if speaks:
                 print(f"epoch {epoch + 1}: validation error {valid:.2f}%", flush=True)
     finally:

@@ -96,7 +96,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def reproduce(args, train: Callable[[list[str]], dict]) -> None:
     """train: runs `searnn train` with the given arguments and returns its summary."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    try:
+        _reproduce(args, train)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
     rows = TABLE1 if args.table == 1 else table2_rows()
     unknown = set(args.rows or ()) - set(rows)
     if unknown:

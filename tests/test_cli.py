@@ -2,6 +2,10 @@
 run exactly, evaluate reproduces the error, and a missing dataset is a clear error."""
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -66,3 +70,32 @@ def test_beam_search_evaluation(tmp_path, capsys):
     assert "synthetic test error:" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["evaluate", str(output / "checkpoint.pt"), "--beam=0"])
+
+
+def test_a_killed_run_resumes_to_the_same_model(tmp_path):
+    """A process killed mid-epoch (SIGKILL, no clean-up) resumes from its last checkpoint and
+    ends where an uninterrupted run ends, with the same log."""
+    options = ["--epochs=6", "--loss=ll", "--rollin=mixed", "--rollout=mixed"]
+    straight = run(tmp_path, "straight", *options)
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "searnn_ext.cli", *TINY, *options, f"--output={killed}"]
+    threads = {"OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same arithmetic as here
+    process = subprocess.Popen(command, env={**os.environ, **threads})
+    try:
+        deadline = time.monotonic() + 300
+        while not (killed / "checkpoint.pt").exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        assert process.poll() is None, "the run ended before it could be killed"
+    finally:
+        process.kill()
+        process.wait()
+    interrupted = torch.load(killed / "checkpoint.pt", weights_only=False)["epoch"]
+    assert 1 <= interrupted < 6
+    run(tmp_path, "killed", *options, "--resume")
+    one = torch.load(straight / "checkpoint.pt", weights_only=False)["model"]
+    two = torch.load(killed / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert (killed / "metrics.jsonl").read_text().count("\n") == (
+        (straight / "metrics.jsonl").read_text().count("\n")
+    )

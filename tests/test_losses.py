@@ -176,3 +176,22 @@ def test_bad_arguments_are_named():
         searnn_loss("ll", logits, tokens.int(), costs)
     with pytest.raises(ValueError, match="costs must have the candidates' shape"):
         searnn_loss("ll", logits, tokens, costs[..., :2])
+
+
+@pytest.mark.parametrize("name", SEARNN_LOSSES)
+@pytest.mark.parametrize(
+    "costs",
+    [[2.0, 2.0, 2.0, 2.0], [INF, INF, 1.0, INF], [0.0, 1e30, 0.0, 1e30]],
+    ids=["all-equal", "all-inf-but-one", "huge"],
+)
+def test_adversarial_cells_give_finite_losses_and_gradients(name, costs):
+    logits, tokens, costs = one_cell([50.0, -50.0, 0.0, 1.0], [0, 1, 2, 3], costs)
+    if name in ("llcas", "shl") and torch.isinf(costs).any():
+        with pytest.raises(ValueError, match="needs the cost of every token"):
+            searnn_loss(name, logits, tokens, costs)
+        return
+    loss = searnn_loss(name, logits, tokens, costs)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+    if torch.isinf(costs).sum() == 3:  # a single usable token: it is the target
+        assert target_tokens(tokens, costs).item() == 2

@@ -112,3 +112,16 @@ def test_error_rate_matches_a_plain_decode(config):
     cost = "edit" if eos else "hamming"
     got = error_rate(model, examples, cost=cost, batch_size=4)
     assert got == pytest.approx(100 * distance / total)
+
+
+@pytest.mark.parametrize("loss", ["mle", "ll", "llcas", "shl", "sll", "sllcas"])
+def test_length_one_sequences_train_without_nan(loss):
+    examples = [Example(torch.tensor([i % 5 + 1]), torch.tensor([i % 5 + 1])) for i in range(6)]
+    torch.manual_seed(0)
+    model = searnn_ext.Seq2Seq(target_vocab=7, source_vocab=7, hidden_size=8)
+    config = SearnnConfig(loss=loss, sampling="all" if loss in ("llcas", "shl") else "uniform")
+    trainer = SearnnTrainer(model, torch.optim.SGD(model.parameters(), lr=1.0), config)
+    for _ in range(3):
+        result = trainer.step(collate(examples))
+        assert result.loss == result.loss and result.cells == 6
+    assert all(torch.isfinite(p).all() for p in model.parameters())
