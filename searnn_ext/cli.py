@@ -275,6 +275,11 @@ def evaluate(args) -> float:
         model, data.split(args.split), cost=data.cost, beam=args.beam, device=args.device
     )
     print(f"{saved.task} {args.split} error: {error:.2f}%")
+    if data.name == "conll":
+        f1 = chunk_f1_of_model(
+            model, data.split(args.split), data.target_tokens, beam=args.beam, device=args.device
+        )
+        print(f"conll {args.split} chunk F1: {f1:.2f}")
     return error
 
 

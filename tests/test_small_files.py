@@ -80,3 +80,16 @@ def test_reproduce_prints_rows_beside_the_paper(tmp_path, capsys):
 def test_bench_runs_a_quick_benchmark(capsys):
     assert main(["bench", "rollout", "--quick", "--shapes", "OCR", "--threads", "1"]) == 0
     assert "| OCR " in capsys.readouterr().out
+
+
+def test_conll_trains_and_reports_chunk_f1(tmp_path, capsys):
+    sentence = "He PRP B-NP\nreckons VBZ B-VP\nthe DT B-NP\ndeficit NN I-NP\n. . O\n\n"
+    (tmp_path / "train.txt").write_text(sentence * 12)
+    (tmp_path / "test.txt").write_text(sentence * 3)
+    output = tmp_path / "run"
+    command = ["train", "--task=conll", f"--data={tmp_path}", "--epochs=1", "--hidden-size=8"]
+    assert main([*command, "--batch-size=4", "--quiet", f"--output={output}"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(output / "checkpoint.pt"), "--beam=2"]) == 0
+    printed = capsys.readouterr().out
+    assert "conll test error:" in printed and "conll test chunk F1:" in printed
