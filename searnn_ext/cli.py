@@ -138,6 +138,45 @@ def save_atomically(state: dict, path: Path) -> None:
     os.replace(partial, path)
 
 
+def random_states(device) -> dict:
+    states = dict(torch=torch.get_rng_state())
+    if torch.device(device).type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return states
+
+
+def training_state(trainer: SearnnTrainer, args) -> dict:
+    """What --resume needs, with every process's random draws (a collective call)."""
+    group = trainer.group
+    return dict(
+        model=trainer.model.state_dict(),
+        optimizer=trainer.optimizer.state_dict(),
+        generators=distributed.gather(trainer.generator.get_state(), group),
+        random_states=distributed.gather(random_states(args.device), group),
+        args=vars(args),
+    )
+
+
+def restore(path: Path, trainer: SearnnTrainer, device) -> tuple[int, int]:
+    """Loads a checkpoint into the trainer; returns its epoch and step."""
+    state = torch.load(path, weights_only=False)
+    group = trainer.group
+    if len(state["generators"]) != group.world:
+        raise ValueError(
+            f"--resume: {path} was written by {len(state['generators'])} processes; "
+            f"resume it with as many, not {group.world}"
+        )
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.generator.set_state(state["generators"][group.rank])
+    mine = state["random_states"][group.rank]
+    torch.set_rng_state(mine["torch"])
+    if "cuda" in mine:
+        torch.cuda.set_rng_state(mine["cuda"], device)
+    logger.info("resuming %s after epoch %d", path, state["epoch"])
+    return state["epoch"], state["step"]
+
+
 def keep_logged_epochs(path: Path, epochs: int) -> None:
     """Drops the log lines of an interrupted epoch (after the checkpoint's `epochs`), and a
     line cut short by the interruption, before a resumed run appends to the log."""
@@ -185,18 +224,7 @@ def _train(args, group: distributed.Group) -> dict:
     checkpoint_path = output / "checkpoint.pt"
     first_epoch, step = 0, 0
     if args.resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=False)
-        if len(state["generators"]) != group.world:
-            raise ValueError(
-                f"--resume: {checkpoint_path} was written by {len(state['generators'])} "
-                f"processes; resume it with as many, not {group.world}"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generators"][group.rank])
-        torch.set_rng_state(state["torch_rngs"][group.rank])
-        first_epoch, step = state["epoch"], state["step"]
-        logger.info("resuming %s after epoch %d", checkpoint_path, first_epoch)
+        first_epoch, step = restore(checkpoint_path, trainer, args.device)
     speaks = group.leader and not args.quiet
     draws_curves = group.leader and importlib.util.find_spec("matplotlib") is not None
     drawn = time.monotonic()
@@ -228,19 +256,11 @@ def _train(args, group: distributed.Group) -> dict:
                     log.write(json.dumps(record) + "\n")
             valid = error_rate(model, data.valid, cost=data.cost, device=args.device)
             summary = dict(epoch=epoch + 1, step=step, valid_error=valid, time=time.time())
-            state = dict(
-                model=model.state_dict(),
-                optimizer=optimizer.state_dict(),
-                generators=distributed.gather(generator.get_state(), group),
-                torch_rngs=distributed.gather(torch.get_rng_state(), group),
-                epoch=epoch + 1,
-                step=step,
-                args=vars(args),
-            )
+            state = training_state(trainer, args)  # every process takes part
             if log is not None:
                 log.write(json.dumps(summary) + "\n")
                 log.flush()
-                save_atomically(state, checkpoint_path)
+                save_atomically(dict(state, epoch=epoch + 1, step=step), checkpoint_path)
             last = epoch + 1 == args.epochs
             if draws_curves and (last or time.monotonic() - drawn > CURVES_EVERY_SECONDS):
                 plot_curves(output / "metrics.jsonl", output / "curves.png")
