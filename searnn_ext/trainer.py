@@ -80,9 +80,8 @@ class _BatchLoss(nn.Module):
         super().__init__()
         self.model, self.loss = model, loss
 
-    def forward(self, batch: Batch, scale: float):
-        loss, cells, rollouts = self.loss(batch)
-        return loss * scale, cells, rollouts
+    def forward(self, batch: Batch):
+        return self.loss(batch)
 
 
 class SearnnTrainer:
@@ -174,9 +173,8 @@ class SearnnTrainer:
         start = time.perf_counter()
         self.model.train()
         mine = distributed.shard(batch, self.group)
-        # The loss is a mean over sequences; gradients are averaged over processes.
-        scale = mine.src.shape[0] * self.group.world / batch.src.shape[0]
-        loss, cells, rollouts = self._batch_loss(mine, scale)
+        loss, cells, rollouts = self._batch_loss(mine)
+        loss = loss * self._shard_weight(mine.src.shape[0], batch.src.shape[0], cells)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.max_grad_norm is not None:
@@ -187,3 +185,16 @@ class SearnnTrainer:
         )
         mean_loss = loss_sum / self.group.world
         return StepResult(mean_loss, int(cells), int(rollouts), time.perf_counter() - start)
+
+    def _shard_weight(self, rows: int, global_rows: int, cells: int) -> float:
+        """The factor that makes the processes' average of their shard losses (DDP averages
+        the gradients) the global batch's loss under the configured reduction."""
+        world = self.group.world
+        if world == 1:
+            return 1.0
+        if self.config.reduction == "per_sequence":
+            return rows * world / global_rows
+        if self.config.reduction == "per_cell":
+            (global_cells,) = distributed.total([cells], self.group)
+            return max(cells, 1) * world / max(global_cells, 1)
+        return float(world)  # "sum"

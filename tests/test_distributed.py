@@ -41,8 +41,11 @@ def train(output, processes: int, *options) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [["--loss=mle"], ["--loss=ll", "--rollin=learned", "--rollout=learned"]],
-    ids=["mle", "ll"],
+    [
+        ["--loss=mle", "--reduction=per_cell"],
+        ["--loss=ll", "--rollin=learned", "--rollout=learned"],
+    ],
+    ids=["mle-per-cell", "ll-per-sequence"],
 )
 def test_two_processes_follow_the_single_process_curve(tmp_path, options):
     train(tmp_path / "one", 1, *options)
