@@ -5,7 +5,9 @@ its test error beside the paper's.
     searnn reproduce --task ocr --data DIR/ocr --table 1 --epochs 40 --seeds 0 1
     searnn reproduce --task spelling --data DIR/text --noise 0.5 --limit 20000 --rows MLE
 
-Each finished (row, seed) is also appended to OUTPUT/results.jsonl.
+Each finished (row, seed) is also appended to OUTPUT/results.jsonl. With --resume, a run
+already recorded there is not trained again, and one that was interrupted continues from its
+checkpoint (its recorded wall time is then that of the last part only, marked "resumed").
 """
 
 from __future__ import annotations
@@ -92,6 +94,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="spelling: examples per split")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default="runs/reproduce")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the runs recorded in OUTPUT/results.jsonl and continue interrupted ones",
+    )
+
+
+def recorded_runs(path: Path) -> dict[str, dict]:
+    """The runs of an earlier `reproduce` in this output folder, by their train command."""
+    if not path.exists():
+        return {}
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {record["command"]: record for record in records}
 
 
 def reproduce(args, train: Callable[[list[str]], dict]) -> None:
@@ -114,6 +129,7 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
     column = paper_column(args.table, args.task, args.noise)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
+    recorded = recorded_runs(output / "results.jsonl") if args.resume else {}
     print(f"| row | paper | ours (seeds {args.seeds}) | wall time | command |")
     print("|---|---|---|---|---|")
     for name, (options, paper) in rows.items():
@@ -129,15 +145,25 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
                 command += f" --data={args.data}"
             if args.limit is not None:
                 command += f" --limit={args.limit}"
+            if command in recorded:
+                errors.append(recorded[command]["test_error"])
+                seconds += recorded[command]["seconds"]
+                continue
             folder = output / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
+            arguments = [*command.split(), f"--output={folder}"]
+            resumed = args.resume and (folder / "checkpoint.pt").exists()
+            if resumed:
+                arguments.append("--resume")
             start = time.perf_counter()
-            errors.append(train([*command.split(), f"--output={folder}"])["test_error"])
+            errors.append(train(arguments)["test_error"])
             elapsed = time.perf_counter() - start
             seconds += elapsed
             with open(output / "results.jsonl", "a") as results:
                 record = dict(
                     row=name, seed=seed, test_error=errors[-1], seconds=elapsed, command=command
                 )
+                if resumed:
+                    record["resumed"] = True
                 results.write(json.dumps(record) + "\n")
         ours = statistics.mean(errors)
         spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""

@@ -77,6 +77,26 @@ def test_reproduce_prints_rows_beside_the_paper(tmp_path, capsys):
     assert main([*command, "--rows", "SHL"]) == 2
 
 
+def test_reproduce_resume_reuses_recorded_runs_and_continues_interrupted_ones(
+    tmp_path, capsys, caplog
+):
+    data = write_ocr(tmp_path / "ocr")
+    output = tmp_path / "runs"
+    command = ["reproduce", "--task=ocr", f"--data={data}", "--epochs=1", "--threads=1"]
+    command += ["--rows", "MLE", f"--output={output}"]
+    results = output / "results.jsonl"
+    assert main(command) == 0
+    first = capsys.readouterr().out.splitlines()[2]
+    assert main([*command, "--resume"]) == 0  # recorded: not trained again
+    assert capsys.readouterr().out.splitlines()[2] == first
+    assert len(results.read_text().splitlines()) == 1
+    results.unlink()  # as if killed before recording: continues from the checkpoint
+    with caplog.at_level("INFO", logger="searnn"):
+        assert main([*command, "--resume"]) == 0
+    assert "resuming" in caplog.text and '"resumed": true' in results.read_text()
+    assert capsys.readouterr().out.splitlines()[2].split("|")[3] == first.split("|")[3]
+
+
 def test_bench_runs_a_quick_benchmark(capsys):
     assert main(["bench", "rollout", "--quick", "--shapes", "OCR", "--threads", "1"]) == 0
     assert "| OCR " in capsys.readouterr().out
