@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -345,42 +346,108 @@ def positive(text: str) -> int:
     return value
 
 
+def task_defaults_text() -> str:
+    lines = ["each task's model and optimiser (the paper's; synthetic's are ours):"]
+    for task, defaults in TASK_DEFAULTS.items():
+        settings = ", ".join(f"{k}={v}" for k, v in {**MODEL_DEFAULTS, **defaults}.items())
+        lines.append(
+            textwrap.fill(settings, 88, initial_indent=f"  {task}: ", subsequent_indent="    ")
+        )
+    return "\n".join(lines)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="searnn", description="SEARNN training and evaluation")
     commands = main.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("train", help="train a model on a task")
+    run = commands.add_parser(
+        "train",
+        help="train a model on a task",
+        epilog=task_defaults_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--task", choices=TASKS, required=True)
     run.add_argument("--data", help="the dataset's folder (default: $SEARNN_DATA/<task folder>)")
     run.add_argument("--output", default="runs/searnn", help="folder for metrics and checkpoint")
-    run.add_argument("--loss", choices=LOSSES, default="ll")
-    run.add_argument("--rollin", choices=POLICIES, default="learned")
-    run.add_argument("--rollin-mix-prob", type=float, default=0.5)
-    run.add_argument("--rollout", choices=POLICIES, default="mixed")
-    run.add_argument("--rollout-mix-prob", type=float, default=0.5)
-    run.add_argument("--sampling", choices=STRATEGIES, default="all")
-    run.add_argument("--tokens", type=int, default=5, help="sampled tokens per cell")
-    run.add_argument("--cells", type=float, default=None, help="steps rolled out per sequence")
-    run.add_argument("--hidden-size", type=int, default=None)
-    run.add_argument("--layers", type=int, default=None)
-    run.add_argument("--attention", choices=["additive", "none"], default=None)
-    run.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
-    run.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=None)
-    run.add_argument("--dropout", type=float, default=None)
-    run.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=None)
-    run.add_argument("--lr", type=float, default=None)
-    run.add_argument("--batch-size", type=int, default=None)
+    run.add_argument("--loss", choices=LOSSES, default="ll", help="default: ll (mle: no roll-outs)")
+    run.add_argument(
+        "--rollin", choices=POLICIES, default="learned", help="roll-in policy (default: learned)"
+    )
+    run.add_argument(
+        "--rollin-mix-prob",
+        type=float,
+        default=0.5,
+        help="mixed roll-in: probability of the learned policy at each step (default: 0.5)",
+    )
+    run.add_argument(
+        "--rollout", choices=POLICIES, default="mixed", help="roll-out policy (default: mixed)"
+    )
+    run.add_argument(
+        "--rollout-mix-prob",
+        type=float,
+        default=0.5,
+        help="mixed roll-out: probability of the learned policy, one draw per cell (default: 0.5)",
+    )
+    run.add_argument(
+        "--sampling",
+        choices=STRATEGIES,
+        default="all",
+        help="candidate tokens per cell (default: all; llcas and shl need all)",
+    )
+    run.add_argument(
+        "--tokens", type=int, default=5, help="sampled tokens per cell (default: 5, as the paper)"
+    )
+    run.add_argument(
+        "--cells",
+        type=float,
+        default=None,
+        help="steps rolled out per sequence: a count (>= 1) or a fraction (default: all)",
+    )
+    run.add_argument("--hidden-size", type=int, default=None, help="default: the task's")
+    run.add_argument("--layers", type=int, default=None, help="default: the task's")
+    run.add_argument(
+        "--attention", choices=["additive", "none"], default=None, help="default: the task's"
+    )
+    run.add_argument(
+        "--bidirectional",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bidirectional encoder (default: the task's)",
+    )
+    run.add_argument(
+        "--input-feeding",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="feed the attention context to the next step (default: the task's)",
+    )
+    run.add_argument("--dropout", type=float, default=None, help="default: the task's")
+    run.add_argument(
+        "--optimizer", choices=tuple(OPTIMIZERS), default=None, help="default: the task's"
+    )
+    run.add_argument("--lr", type=float, default=None, help="step size (default: the task's)")
+    run.add_argument("--batch-size", type=int, default=None, help="default: the task's")
     run.add_argument(
         "--max-grad-norm",
         type=float,
         default=5.0,
         help="clip the gradient's norm to this (0: no clipping; default 5, as the paper's code)",
     )
-    run.add_argument("--reduction", choices=REDUCTIONS, default="per_sequence")
-    run.add_argument("--epochs", type=int, default=10)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--device", default="cpu")
-    run.add_argument("--backend", choices=["ext", "torch", "auto"], default="auto")
+    run.add_argument(
+        "--reduction",
+        choices=REDUCTIONS,
+        default="per_sequence",
+        help="loss: summed over a sequence's cells, averaged over sequences (per_sequence, "
+        "the default), averaged over all cells (per_cell), or summed (sum)",
+    )
+    run.add_argument("--epochs", type=int, default=10, help="default: 10")
+    run.add_argument("--seed", type=int, default=0, help="default: 0")
+    run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    run.add_argument(
+        "--backend",
+        choices=["ext", "torch", "auto"],
+        default="auto",
+        help="roll-outs: compiled (ext), pure PyTorch (torch), or ext when built (auto)",
+    )
     run.add_argument("--noise", type=float, default=0.3, help="spelling: corruption probability")
     run.add_argument("--max-length", type=int, default=10, help="spelling: characters kept")
     run.add_argument(
