@@ -369,33 +369,45 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--task", choices=TASKS, required=True)
     run.add_argument("--data", help="the dataset's folder (default: $SEARNN_DATA/<task folder>)")
     run.add_argument("--output", default="runs/searnn", help="folder for metrics and checkpoint")
-    run.add_argument("--loss", choices=LOSSES, default="ll", help="default: ll (mle: no roll-outs)")
     run.add_argument(
-        "--rollin", choices=POLICIES, default="learned", help="roll-in policy (default: learned)"
+        "--loss", choices=LOSSES, default="ll", help="default: %(default)s (mle: no roll-outs)"
+    )
+    run.add_argument(
+        "--rollin",
+        choices=POLICIES,
+        default="learned",
+        help="roll-in policy (default: %(default)s)",
     )
     run.add_argument(
         "--rollin-mix-prob",
         type=float,
         default=0.5,
-        help="mixed roll-in: probability of the learned policy at each step (default: 0.5)",
+        help="mixed roll-in: probability of the learned policy at each step (default: %(default)s)",
     )
     run.add_argument(
-        "--rollout", choices=POLICIES, default="mixed", help="roll-out policy (default: mixed)"
+        "--rollout",
+        choices=POLICIES,
+        default="mixed",
+        help="roll-out policy (default: %(default)s)",
     )
     run.add_argument(
         "--rollout-mix-prob",
         type=float,
         default=0.5,
-        help="mixed roll-out: probability of the learned policy, one draw per cell (default: 0.5)",
+        help="mixed roll-out: probability of the learned policy, drawn once per cell "
+        "(default: %(default)s)",
     )
     run.add_argument(
         "--sampling",
         choices=STRATEGIES,
         default="all",
-        help="candidate tokens per cell (default: all; llcas and shl need all)",
+        help="candidate tokens per cell (default: %(default)s; llcas and shl need all)",
     )
     run.add_argument(
-        "--tokens", type=int, default=5, help="sampled tokens per cell (default: 5, as the paper)"
+        "--tokens",
+        type=int,
+        default=5,
+        help="sampled tokens per cell (default: %(default)s, as the paper)",
     )
     run.add_argument(
         "--cells",
@@ -439,9 +451,9 @@ def parser() -> argparse.ArgumentParser:
         help="loss: summed over a sequence's cells, averaged over sequences (per_sequence, "
         "the default), averaged over all cells (per_cell), or summed (sum)",
     )
-    run.add_argument("--epochs", type=int, default=10, help="default: 10")
-    run.add_argument("--seed", type=int, default=0, help="default: 0")
-    run.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    run.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
+    run.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    run.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     run.add_argument(
         "--backend",
         choices=["ext", "torch", "auto"],

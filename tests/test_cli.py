@@ -99,3 +99,13 @@ def test_a_killed_run_resumes_to_the_same_model(tmp_path):
     assert (killed / "metrics.jsonl").read_text().count("\n") == (
         (straight / "metrics.jsonl").read_text().count("\n")
     )
+
+
+def test_train_help_gives_defaults_and_each_tasks_model(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "roll-in policy (default: learned)" in out
+    for task in ("ocr", "conll", "spelling", "synthetic"):
+        assert f"\n  {task}: " in out
