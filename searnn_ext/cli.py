@@ -442,14 +442,15 @@ def parser() -> argparse.ArgumentParser:
         "--max-grad-norm",
         type=float,
         default=5.0,
-        help="clip the gradient's norm to this (0: no clipping; default 5, as the paper's code)",
+        help="clip the gradient's norm to this (0: no clipping; default: %(default)s, as the "
+        "paper's code)",
     )
     run.add_argument(
         "--reduction",
         choices=REDUCTIONS,
         default="per_sequence",
-        help="loss: summed over a sequence's cells, averaged over sequences (per_sequence, "
-        "the default), averaged over all cells (per_cell), or summed (sum)",
+        help="loss: summed over a sequence's cells, averaged over sequences (per_sequence), "
+        "averaged over all cells (per_cell), or summed (sum) (default: %(default)s)",
     )
     run.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
     run.add_argument("--seed", type=int, default=0, help="default: %(default)s")
