@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from searnn_ext import _extension, reference
+from searnn_ext import _extension, torch_path
 
 BACKENDS = ("ext", "torch", "auto")
 
@@ -83,7 +83,7 @@ def edit_distance(
     )
     if _use_extension(backend, "edit_distance"):
         return torch.ops.searnn.edit_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
-    return reference.edit_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return torch_path.edit_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
 
 
 def hamming_distance(
@@ -107,4 +107,4 @@ def hamming_distance(
     )
     if _use_extension(backend, "hamming_distance"):
         return torch.ops.searnn.hamming_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
-    return reference.hamming_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return torch_path.hamming_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)

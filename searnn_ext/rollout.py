@@ -1,6 +1,6 @@
 """rollout_costs: the cost of finishing each roll-in prefix with each candidate token (paper,
 section 4 and Appendix A). The parts every backend shares live here; the learned decode loop,
-where the time goes, is `greedy_decode` of the chosen backend (rollout_reference.py for pure
+where the time goes, is `greedy_decode` of the chosen backend (rollout_torch.py for pure
 PyTorch, rollout_ext.py for the compiled loop), called in eval mode without grad."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import torch
 from torch import Tensor
 
-from searnn_ext import _extension, ops, rollout_ext, rollout_reference
+from searnn_ext import _extension, ops, rollout_ext, rollout_torch
 from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
 
@@ -90,7 +90,7 @@ def rollout_costs(
     learned = _learned_cells(rollout, mix_prob, batch, steps, generator, device)[cell_b, cell_t]
     ends = first == model.eos_id if model.eos_id is not None else torch.zeros_like(learned)
 
-    # Tokens after step t: the target's (reference) or the decoder's (learned).
+    # Tokens after step t: the target's (reference policy) or the decoder's (learned policy).
     rows = first.shape[0]
     after = content_lengths[cell_b] - cell_t - 1
     if model.eos_id is not None:
@@ -99,9 +99,9 @@ def rollout_costs(
     decode = (learned & ~ends & (after > 0)).nonzero().squeeze(1)
     suffix_width = max(int(after.max()) if rows else 0, 1)  # one column keeps gathers simple
     suffix = target.new_zeros((rows, suffix_width)).long()
-    reference_positions = (cell_t + 1)[:, None] + torch.arange(suffix_width, device=device)
+    target_positions = (cell_t + 1)[:, None] + torch.arange(suffix_width, device=device)
     if target.shape[1]:
-        suffix = target.long()[cell_b[:, None], reference_positions.clamp(max=target.shape[1] - 1)]
+        suffix = target.long()[cell_b[:, None], target_positions.clamp(max=target.shape[1] - 1)]
     suffix_lengths = torch.where(learned, 0, after)
     if decode.numel():
         with eval_mode(model):
@@ -162,12 +162,12 @@ def _decoder(backend: str, model: Seq2Seq):
     if backend not in ops.BACKENDS:
         raise ValueError(f"rollout_costs: backend must be one of {ops.BACKENDS}, got {backend!r}")
     if backend == "torch":
-        return rollout_reference.greedy_decode
+        return rollout_torch.greedy_decode
     problem = rollout_ext.unsupported(model)
     if backend == "auto":
         if problem:
             logger.info("rollout_costs: the pure-PyTorch path decodes, because %s", problem)
-        return rollout_reference.greedy_decode if problem else rollout_ext.greedy_decode
+        return rollout_torch.greedy_decode if problem else rollout_ext.greedy_decode
     _extension.require("rollout_costs(backend='ext')")
     if problem:
         raise ValueError(

@@ -1,5 +1,5 @@
 """The compiled learned roll-out: torch.ops.searnn.greedy_rollout runs the whole decode loop in
-C++ (CPU) or C++/CUDA, with the same semantics as rollout_reference.greedy_decode."""
+C++ (CPU) or C++/CUDA, with the same semantics as rollout_torch.greedy_decode."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def greedy_decode(
     first: Tensor,
     budgets: Tensor,
 ) -> tuple[Tensor, Tensor]:
-    """As rollout_reference.greedy_decode; the roll-outs of one cell share its prefix state,
+    """As rollout_torch.greedy_decode; the roll-outs of one cell share its prefix state,
     passed once per cell."""
     batch = states.hidden.shape[2]
     cells, row_cell = torch.unique(row_t * batch + row_b, return_inverse=True)

@@ -8,7 +8,7 @@ import torch
 from seq2seq_cases import make_task
 
 import searnn_ext
-from searnn_ext import rollout_ext, rollout_reference
+from searnn_ext import rollout_ext, rollout_torch
 from searnn_ext.rollout import _prefix_states, eval_mode
 
 
@@ -113,7 +113,7 @@ def test_float32_decodes_match_the_torch_path(config):
         states = _prefix_states(model, rollin)
         arguments = (model, memory, states, cell_b[order], cell_t[order], first[order])
         ext_tokens, ext_lengths = rollout_ext.greedy_decode(*arguments, budgets[order])
-        torch_tokens, torch_lengths = rollout_reference.greedy_decode(*arguments, budgets[order])
+        torch_tokens, torch_lengths = rollout_torch.greedy_decode(*arguments, budgets[order])
     width = min(ext_tokens.shape[1], torch_tokens.shape[1])
     positions = torch.arange(width)
     same = (ext_lengths == torch_lengths) & (

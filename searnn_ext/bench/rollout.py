@@ -115,10 +115,10 @@ def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
             model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
         )
 
-    ext, reference = costs("ext"), costs("torch")
-    if not torch.equal(ext.isinf(), reference.isinf()):
+    ext, torch_costs = costs("ext"), costs("torch")
+    if not torch.equal(ext.isinf(), torch_costs.isinf()):
         raise AssertionError(f"{shape.name}: the backends disagree on which cells count")
-    agreement = (ext == reference).double().mean().item()
+    agreement = (ext == torch_costs).double().mean().item()
     print(f"{shape.name}: float32 costs of the two backends equal on {agreement:.1%} of cells")
     row_steps = gemm_row_steps(shape, max_length)
     floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps)
