@@ -87,8 +87,9 @@ def compiled_cuda_archs() -> str:
 
 
 def extension():
-    sources = sorted(str(p) for p in CSRC.glob("*.cpp")) + sorted(
-        str(p) for p in CSRC.glob("cpu/*.cpp")
+    # The emulated CUDA backend (csrc/emulated) is built everywhere, CPU-only builds included.
+    sources = sorted(
+        str(p) for folder in ("", "cpu/", "emulated/") for p in CSRC.glob(f"{folder}*.cpp")
     )
     include_dirs = [str(ROOT / CSRC / "include")]
     # at::parallel_for is an inline OpenMP template: without -fopenmp here it runs serially.

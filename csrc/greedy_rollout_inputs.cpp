@@ -3,34 +3,73 @@
 #include <c10/util/Exception.h>
 
 #include <limits>
+#include <string>
 
 namespace searnn {
 namespace {
 
 constexpr const char* kOp = "greedy_rollout";
+// Decode steps of one roll-out at most: far past any sequence a model decodes, and a bound on
+// the [R, steps] token buffer a bad budget could ask for.
+constexpr int64_t kMaxBudget = int64_t{1} << 20;
+
+bool is_float_dtype(at::ScalarType dtype) {
+  return dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
+         dtype == at::kBFloat16;
+}
+
+// Every tensor argument on cell_hidden's device, checked before anything reads them (and, on
+// CUDA, before the device guard), so that a mixed call names the argument at fault.
+void check_devices(const at::Tensor& cell_hidden, const std::optional<at::Tensor>& cell_feed,
+                   const at::Tensor& row_cell, const at::Tensor& row_batch,
+                   const at::Tensor& first_tokens, const at::Tensor& budgets,
+                   const std::optional<at::Tensor>& memory_values,
+                   const std::optional<at::Tensor>& memory_keys,
+                   const at::Tensor& memory_lengths, const std::vector<at::Tensor>& weights) {
+  const at::Device device = cell_hidden.device();
+  const auto check = [&](const std::string& name, const at::Tensor& t) {
+    TORCH_CHECK_VALUE(t.device() == device, kOp, ": ", name, " is on ", t.device(),
+                      " but cell_hidden is on ", device, "; all inputs must be on one device");
+  };
+  if (cell_feed) {
+    check("cell_feed", *cell_feed);
+  }
+  check("row_cell", row_cell);
+  check("row_batch", row_batch);
+  check("first_tokens", first_tokens);
+  check("budgets", budgets);
+  if (memory_values) {
+    check("memory_values", *memory_values);
+  }
+  if (memory_keys) {
+    check("memory_keys", *memory_keys);
+  }
+  check("memory_lengths", memory_lengths);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    check("weights[" + std::to_string(i) + "]", weights[i]);
+  }
+}
 
 void check_matrix(const char* name, const at::Tensor& t, int64_t rows, int64_t columns,
-                  const at::Tensor& like) {
+                  at::ScalarType dtype) {
   TORCH_CHECK_VALUE(t.dim() == 2 && t.size(0) == rows && t.size(1) == columns, kOp, ": ", name,
                     " must have shape [", rows, ", ", columns, "], got ", t.sizes());
-  TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type() && t.device() == like.device(), kOp,
-                   ": ", name, " must be ", like.scalar_type(), " on ", like.device(), ", got ",
-                   t.scalar_type(), " on ", t.device());
+  TORCH_CHECK_TYPE(t.scalar_type() == dtype, kOp, ": ", name, " must be ", dtype,
+                   " like cell_hidden, got ", t.scalar_type());
 }
 
-void check_vector(const char* name, const at::Tensor& t, int64_t size, const at::Tensor& like) {
+void check_vector(const char* name, const at::Tensor& t, int64_t size, at::ScalarType dtype) {
   TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == size, kOp, ": ", name, " must have shape [",
                     size, "], got ", t.sizes());
-  TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type() && t.device() == like.device(), kOp,
-                   ": ", name, " must be ", like.scalar_type(), " on ", like.device());
+  TORCH_CHECK_TYPE(t.scalar_type() == dtype, kOp, ": ", name, " must be ", dtype,
+                   " like cell_hidden, got ", t.scalar_type());
 }
 
-void check_index(const char* name, const at::Tensor& t, int64_t rows, int64_t bound,
-                 const at::Device& device) {
-  TORCH_CHECK_TYPE(t.scalar_type() == at::kLong, kOp, ": ", name, " must be int64");
-  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == rows && t.device() == device, kOp, ": ", name,
-                    " must have shape [", rows, "] on ", device, ", got ", t.sizes(), " on ",
-                    t.device());
+void check_index(const char* name, const at::Tensor& t, int64_t rows, int64_t bound) {
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kLong, kOp, ": ", name, " must be int64, got ",
+                   t.scalar_type());
+  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == rows, kOp, ": ", name, " must have shape [",
+                    rows, "], got ", t.sizes());
   if (rows > 0) {
     const auto [low, high] = at::aminmax(t);
     TORCH_CHECK_VALUE(low.item<int64_t>() >= 0 && high.item<int64_t>() < bound, kOp, ": ", name,
@@ -48,23 +87,28 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
                                    const std::optional<at::Tensor>& memory_keys,
                                    const at::Tensor& memory_lengths,
                                    const std::vector<at::Tensor>& weights, int64_t eos_id) {
-  TORCH_CHECK_VALUE(cell_hidden.dim() == 3, kOp, ": cell_hidden must be [L, C, H], got ",
+  check_devices(cell_hidden, cell_feed, row_cell, row_batch, first_tokens, budgets,
+                memory_values, memory_keys, memory_lengths, weights);
+  TORCH_CHECK_VALUE(cell_hidden.dim() == 3 && cell_hidden.size(0) >= 1, kOp,
+                    ": cell_hidden must be [L, C, H] with at least one layer, got ",
                     cell_hidden.sizes());
-  TORCH_CHECK_TYPE(cell_hidden.scalar_type() == at::kFloat ||
-                       cell_hidden.scalar_type() == at::kDouble,
-                   kOp, ": cell_hidden must be float32 or float64");
+  const at::ScalarType dtype = cell_hidden.scalar_type();
+  TORCH_CHECK_TYPE(is_float_dtype(dtype), kOp,
+                   ": cell_hidden must be float32, float64, float16 or bfloat16, got ", dtype);
   const int64_t layers = cell_hidden.size(0), cells = cell_hidden.size(1);
   const int64_t hidden = cell_hidden.size(2);
   const bool attention = memory_keys.has_value();
   TORCH_CHECK_VALUE(attention == memory_values.has_value(), kOp,
                     ": memory_keys and memory_values come together (attention)");
+  TORCH_CHECK_VALUE(!cell_feed || attention, kOp,
+                    ": cell_feed (input feeding) needs attention (memory_values, memory_keys)");
   const size_t expected = 1 + 4 * layers + (attention ? 4 : 0) + 2;
   TORCH_CHECK_VALUE(weights.size() == expected, kOp, ": expected ", expected, " weights for ",
                     layers, " layers", attention ? " with attention" : "", ", got ",
                     weights.size());
-  const at::Device device = cell_hidden.device();
+  TORCH_CHECK_VALUE(first_tokens.dim() == 1, kOp, ": first_tokens must be 1-D, got shape ",
+                    first_tokens.sizes());
   const int64_t rows = first_tokens.size(0);
-  const int64_t batch = memory_lengths.size(0);
 
   RolloutInputs in;
   in.cell_hidden = cell_hidden.contiguous();
@@ -72,81 +116,127 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
   auto next = weights.begin();
   DecoderWeights& w = in.weights;
   w.embedding = (next++)->contiguous();
+  TORCH_CHECK_VALUE(w.embedding.dim() == 2 && w.embedding.size(0) >= 2, kOp,
+                    ": embedding must be [A + 1, E] with A >= 1 output tokens, got ",
+                    w.embedding.sizes());
   const int64_t vocab = w.embedding.size(0) - 1;
   const int64_t embedding_size = w.embedding.size(1);
-  check_matrix("embedding", w.embedding, vocab + 1, embedding_size, cell_hidden);
+  check_matrix("embedding", w.embedding, vocab + 1, embedding_size, dtype);
   const int64_t first_input = embedding_size + (cell_feed ? hidden : 0);
   for (int64_t l = 0; l < layers; ++l) {
-    LayerWeights layer{(next)[0].contiguous(), next[1].contiguous(), next[2].contiguous(),
+    LayerWeights layer{next[0].contiguous(), next[1].contiguous(), next[2].contiguous(),
                        next[3].contiguous()};
     next += 4;
     check_matrix("weight_ih", layer.input_weight, 3 * hidden, l == 0 ? first_input : hidden,
-                 cell_hidden);
-    check_matrix("weight_hh", layer.hidden_weight, 3 * hidden, hidden, cell_hidden);
-    check_vector("bias_ih", layer.input_bias, 3 * hidden, cell_hidden);
-    check_vector("bias_hh", layer.hidden_bias, 3 * hidden, cell_hidden);
+                 dtype);
+    check_matrix("weight_hh", layer.hidden_weight, 3 * hidden, hidden, dtype);
+    check_vector("bias_ih", layer.input_bias, 3 * hidden, dtype);
+    check_vector("bias_hh", layer.hidden_bias, 3 * hidden, dtype);
     w.layers.push_back(layer);
   }
-  in.memory_lengths = memory_lengths.contiguous();
-  check_index("memory_lengths", in.memory_lengths, batch, std::numeric_limits<int64_t>::max(),
-              device);
+
+  // B, the sequences the roll-outs read memory from: memory_values' rows with attention,
+  // else memory_lengths' entries.
+  int64_t batch = 0;
   if (attention) {
     in.memory_values = memory_values->contiguous();
     in.memory_keys = memory_keys->contiguous();
+    TORCH_CHECK_VALUE(in.memory_values->dim() == 3, kOp,
+                      ": memory_values must be [B, S, D], got ", in.memory_values->sizes());
+    TORCH_CHECK_TYPE(in.memory_values->scalar_type() == dtype, kOp, ": memory_values must be ",
+                     dtype, " like cell_hidden, got ", in.memory_values->scalar_type());
+    batch = in.memory_values->size(0);
     const int64_t source = in.memory_values->size(1);
     const int64_t value_size = in.memory_values->size(2);
-    TORCH_CHECK_VALUE(in.memory_values->dim() == 3 && in.memory_values->size(0) == batch, kOp,
-                      ": memory_values must be [B, S, D], got ", in.memory_values->sizes());
     TORCH_CHECK_VALUE(in.memory_keys->sizes() == at::IntArrayRef({batch, source, hidden}), kOp,
                       ": memory_keys must be [", batch, ", ", source, ", ", hidden, "], got ",
                       in.memory_keys->sizes());
-    TORCH_CHECK_VALUE(batch == 0 || (in.memory_lengths.min().item<int64_t>() >= 1 &&
-                                     in.memory_lengths.max().item<int64_t>() <= source),
-                      kOp, ": memory_lengths must lie in [1, ", source,
+    TORCH_CHECK_TYPE(in.memory_keys->scalar_type() == dtype, kOp, ": memory_keys must be ",
+                     dtype, " like cell_hidden, got ", in.memory_keys->scalar_type());
+    in.memory_lengths = memory_lengths.contiguous();
+    check_index("memory_lengths", in.memory_lengths, batch, source + 1);
+    TORCH_CHECK_VALUE(batch == 0 || in.memory_lengths.min().item<int64_t>() >= 1, kOp,
+                      ": memory_lengths must lie in [1, ", source,
                       "] with attention (a softmax needs at least one position)");
     w.attention_query = (next++)->contiguous();
-    w.attention_score = (next++)->contiguous().view({-1});
+    w.attention_score = (next++)->contiguous();
     w.attention_output_weight = (next++)->contiguous();
     w.attention_output_bias = (next++)->contiguous();
-    check_matrix("attention_query", w.attention_query, hidden, hidden, cell_hidden);
-    check_vector("attention_score", w.attention_score, hidden, cell_hidden);
+    check_matrix("attention_query", w.attention_query, hidden, hidden, dtype);
+    check_matrix("attention_score", w.attention_score, 1, hidden, dtype);
+    w.attention_score = w.attention_score.view({-1});
     check_matrix("attention_output_weight", w.attention_output_weight, hidden,
-                 hidden + value_size, cell_hidden);
-    check_vector("attention_output_bias", w.attention_output_bias, hidden, cell_hidden);
+                 hidden + value_size, dtype);
+    check_vector("attention_output_bias", w.attention_output_bias, hidden, dtype);
+  } else {
+    TORCH_CHECK_VALUE(memory_lengths.dim() == 1, kOp, ": memory_lengths must be 1-D, got shape ",
+                      memory_lengths.sizes());
+    batch = memory_lengths.size(0);
+    in.memory_lengths = memory_lengths.contiguous();
+    check_index("memory_lengths", in.memory_lengths, batch, std::numeric_limits<int64_t>::max());
   }
   w.output_weight = (next++)->contiguous();
   w.output_bias = (next++)->contiguous();
-  check_matrix("output_weight", w.output_weight, vocab, hidden, cell_hidden);
-  check_vector("output_bias", w.output_bias, vocab, cell_hidden);
+  check_matrix("output_weight", w.output_weight, vocab, hidden, dtype);
+  check_vector("output_bias", w.output_bias, vocab, dtype);
   if (cell_feed) {
     in.cell_feed = cell_feed->contiguous();
-    check_matrix("cell_feed", *in.cell_feed, cells, hidden, cell_hidden);
+    check_matrix("cell_feed", *in.cell_feed, cells, hidden, dtype);
   }
   in.row_cell = row_cell.contiguous();
   in.row_batch = row_batch.contiguous();
   in.first_tokens = first_tokens.contiguous();
   in.budgets = budgets.contiguous();
-  check_index("row_cell", in.row_cell, rows, cells, device);
-  check_index("row_batch", in.row_batch, rows, batch, device);
-  check_index("first_tokens", in.first_tokens, rows, vocab + 1, device);
-  check_index("budgets", in.budgets, rows, std::numeric_limits<int64_t>::max(), device);
+  check_index("row_cell", in.row_cell, rows, cells);
+  check_index("row_batch", in.row_batch, rows, batch);
+  check_index("first_tokens", in.first_tokens, rows, vocab + 1);
+  check_index("budgets", in.budgets, rows, kMaxBudget + 1);
   TORCH_CHECK_VALUE(eos_id < vocab, kOp, ": eos_id must be below the vocabulary size ", vocab);
   return in;
+}
+
+RolloutInputs with_dtype(const RolloutInputs& in, at::ScalarType dtype) {
+  RolloutInputs out = in;
+  const auto cast = [dtype](const at::Tensor& t) { return t.to(dtype); };
+  out.cell_hidden = cast(in.cell_hidden);
+  if (in.cell_feed) {
+    out.cell_feed = cast(*in.cell_feed);
+  }
+  if (in.memory_values) {
+    out.memory_values = cast(*in.memory_values);
+    out.memory_keys = cast(*in.memory_keys);
+  }
+  DecoderWeights& w = out.weights;
+  for (at::Tensor* t : {&w.embedding, &w.attention_query, &w.attention_score,
+                        &w.attention_output_weight, &w.attention_output_bias, &w.output_weight,
+                        &w.output_bias}) {
+    if (t->defined()) {
+      *t = cast(*t);
+    }
+  }
+  for (LayerWeights& layer : w.layers) {
+    for (at::Tensor* t : {&layer.input_weight, &layer.hidden_weight, &layer.input_bias,
+                          &layer.hidden_bias}) {
+      *t = cast(*t);
+    }
+  }
+  return out;
 }
 
 std::vector<int64_t> active_rows_per_step(const at::Tensor& budgets) {
   const at::Tensor host = budgets.to(at::kCPU);
   const int64_t* budget = host.const_data_ptr<int64_t>();
   const int64_t rows = host.size(0);
-  std::vector<int64_t> active;
-  for (int64_t r = 0; r < rows; ++r) {
-    TORCH_CHECK_VALUE(r == 0 || budget[r] <= budget[r - 1], kOp,
+  for (int64_t r = 1; r < rows; ++r) {
+    TORCH_CHECK_VALUE(budget[r] <= budget[r - 1], kOp,
                       ": budgets must be sorted in non-increasing order");
-    while (static_cast<int64_t>(active.size()) < budget[r]) {
-      active.push_back(0);
-    }
-    for (int64_t step = 0; step < budget[r]; ++step) {
-      active[step] = r + 1;
+  }
+  // Row r decodes steps [0, budget[r]): at step s, the rows r with budget[r] > s.
+  std::vector<int64_t> active(static_cast<size_t>(rows > 0 ? budget[0] : 0));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t after = r + 1 < rows ? budget[r + 1] : 0;
+    for (int64_t step = after; step < budget[r]; ++step) {
+      active[static_cast<size_t>(step)] = r + 1;
     }
   }
   return active;

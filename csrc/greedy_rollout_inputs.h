@@ -34,6 +34,8 @@ struct RolloutInputs {
   DecoderWeights weights;
 };
 
+// Raises ValueError (devices, ranks, sizes, ranges) or TypeError (dtypes) naming the argument;
+// devices are checked first.
 RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
                                    const std::optional<at::Tensor>& cell_feed,
                                    const at::Tensor& row_cell, const at::Tensor& row_batch,
@@ -42,6 +44,9 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
                                    const std::optional<at::Tensor>& memory_keys,
                                    const at::Tensor& memory_lengths,
                                    const std::vector<at::Tensor>& weights, int64_t eos_id);
+
+// The same inputs with every floating-point tensor converted to `dtype`.
+RolloutInputs with_dtype(const RolloutInputs& in, at::ScalarType dtype);
 
 // Rows still decoding at each step: budgets are sorted, so they are a prefix of the rows.
 std::vector<int64_t> active_rows_per_step(const at::Tensor& budgets);

@@ -1,7 +1,7 @@
-// The learned roll-out decode loop of greedy_rollout, written once over ATen for both devices.
-// GEMMs go through ATen (MKL / cuBLAS); the element-wise work goes through `Kernels`, the
-// device's fused kernels (cpu/greedy_rollout.cpp, cuda/greedy_rollout.cu), which call the
-// per-row math of searnn_ext/decoder_math.h.
+// The learned roll-out decode loop of greedy_rollout, written once over ATen for every device.
+// GEMMs go through ATen (MKL / oneDNN / cuBLAS); the element-wise work goes through `Kernels`,
+// the device's fused kernels: CpuKernels (cpu/greedy_rollout.cpp), and GpuKernels
+// (gpu/greedy_rollout_kernels.h) launched on CUDA or run by the emulated CUDA backend.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -22,6 +22,7 @@ struct GateRows {
   std::optional<at::Tensor> rows;  // [n] int64 in [0, m)
 
   at::Tensor gathered() const { return rows ? gates.index_select(0, *rows) : gates; }
+  const int64_t* row_data() const { return rows ? rows->const_data_ptr<int64_t>() : nullptr; }
 };
 
 // Kernels provides, for the rows decoded at a step:
@@ -31,7 +32,8 @@ struct GateRows {
 //     context [n, D] (a view, rows possibly strided) <- attention of query [n, H] over the
 //     source memory of each row's sequence row_batch[r] (keys [B, S, H], values [B, S, D]);
 //   greedy_pick(logits, eos_id, step, alive, next_input, tokens, lengths);
-//   for_row_blocks(n, decode): runs decode(begin, size) over blocks covering rows [0, n).
+//   for_row_blocks(n, decode): runs decode(begin, size) over blocks covering rows [0, n);
+//   kStepsBetweenEndChecks: how often the host reads whether every roll-out has ended.
 template <typename Kernels>
 std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) {
   const int64_t rows = in.first_tokens.size(0);
@@ -149,8 +151,9 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
       Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, begin, size), inputs,
                            tokens.narrow(0, begin, size), lengths.narrow(0, begin, size));
     });
-    // One host read per step: stop once every roll-out has emitted EOS.
-    if (in.eos_id >= 0 && !alive.narrow(0, 0, n).any().item<bool>()) {
+    // Stop once every roll-out has emitted EOS (a host read: a device synchronisation on GPUs).
+    const bool checks = (step + 1) % Kernels::kStepsBetweenEndChecks == 0;
+    if (in.eos_id >= 0 && checks && !alive.narrow(0, 0, n).any().item<bool>()) {
       break;
     }
   }

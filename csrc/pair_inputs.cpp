@@ -43,13 +43,17 @@ void check_range(const char* op, const char* name, const at::Tensor& t, int64_t 
 PairInputs check_pair_inputs(const char* op, const at::Tensor& hyp, const at::Tensor& hyp_lengths,
                              const at::Tensor& ref, const at::Tensor& ref_lengths,
                              const std::optional<at::Tensor>& ref_index) {
+  // Devices first: on CUDA this runs before the device guard, and names the argument at fault.
+  check_same_device(op, "hyp_lengths", hyp_lengths, hyp);
+  check_same_device(op, "ref", ref, hyp);
+  check_same_device(op, "ref_lengths", ref_lengths, hyp);
+  if (ref_index) {
+    check_same_device(op, "ref_index", *ref_index, hyp);
+  }
   check_index_tensor(op, "hyp", hyp, 2);
   check_index_tensor(op, "hyp_lengths", hyp_lengths, 1);
   check_index_tensor(op, "ref", ref, 2);
   check_index_tensor(op, "ref_lengths", ref_lengths, 1);
-  check_same_device(op, "hyp_lengths", hyp_lengths, hyp);
-  check_same_device(op, "ref", ref, hyp);
-  check_same_device(op, "ref_lengths", ref_lengths, hyp);
 
   const int64_t n = hyp.size(0);
   const int64_t m = ref.size(0);
@@ -59,7 +63,6 @@ PairInputs check_pair_inputs(const char* op, const at::Tensor& hyp, const at::Te
                     m, "), got ", ref_lengths.size(0));
   if (ref_index) {
     check_index_tensor(op, "ref_index", *ref_index, 1);
-    check_same_device(op, "ref_index", *ref_index, hyp);
     TORCH_CHECK_VALUE(ref_index->size(0) == n, op,
                       ": ref_index must have one entry per hyp row (", n, "), got ",
                       ref_index->size(0));

@@ -1,7 +1,12 @@
-// Every op's schema, the contract the CPU, CUDA and fake implementations follow.
+// Every op's schema, the contract the CPU, CUDA and fake implementations follow. The same
+// schemas are declared twice: in `searnn`, the ops users call, and in `searnn_emulated`, the
+// CUDA kernels' code run on CPU tensors (backend="cuda_emulated"), so that the GPU code is
+// tested where no GPU is.
 #include <torch/library.h>
 
-TORCH_LIBRARY(searnn, m) {
+namespace {
+
+void define_ops(torch::Library& m) {
   m.def(
       "edit_distance(Tensor hyp, Tensor hyp_lengths, Tensor ref, Tensor ref_lengths, "
       "Tensor? ref_index) -> Tensor");
@@ -16,3 +21,8 @@ TORCH_LIBRARY(searnn, m) {
       "Tensor first_tokens, Tensor budgets, Tensor? memory_values, Tensor? memory_keys, "
       "Tensor memory_lengths, Tensor[] weights, int eos_id) -> (Tensor, Tensor)");
 }
+
+}  // namespace
+
+TORCH_LIBRARY(searnn, m) { define_ops(m); }
+TORCH_LIBRARY(searnn_emulated, m) { define_ops(m); }

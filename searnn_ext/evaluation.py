@@ -47,10 +47,11 @@ def error_rate(
     max_length: int | None = None,
     beam: int = 1,
     device="cpu",
+    backend: str = "auto",
 ) -> float:
     """100 * sum of distances / sum of reference lengths (EOS excluded) over `examples`.
     EOS tasks decode at most `max_length` tokens (default: twice the longest target);
-    beam: beam search's width (1: greedy)."""
+    beam: beam search's width (1: greedy); backend: the distance op's (searnn_ext.backends)."""
     if max_length is None:
         max_length = 2 * max((len(e.target) for e in examples), default=1)
     was_training = model.training
@@ -65,7 +66,7 @@ def error_rate(
             width = max_length if eos else batch.target.shape[1]
             tokens, lengths = decode(model, batch.src, batch.src_lengths, width, beam)
             distances = distance_op(
-                tokens, lengths, batch.target, reference_lengths, backend="auto"
+                tokens, lengths, batch.target, reference_lengths, backend=backend
             )
             total_distance += int(distances.sum())
             total_length += int(reference_lengths.sum())

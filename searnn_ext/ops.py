@@ -1,24 +1,32 @@
-"""The public cost ops: thin wrappers that pick a backend and call torch.ops.searnn.* (checked in
-C++) or the pure-PyTorch path (checked in Python, with the same errors)."""
+"""The public cost ops: thin wrappers that pick a backend (searnn_ext.backends) and call
+torch.ops.searnn.* (checked in C++) or the pure-PyTorch path (checked in Python, with the same
+errors)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from searnn_ext import _extension, torch_path
-
-BACKENDS = ("ext", "torch", "auto")
+from searnn_ext import _extension, backends, torch_path
 
 if _extension.available():
-    # Fake kernels: shapes only, so the ops trace under torch.compile and FakeTensor.
-    @torch.library.register_fake("searnn::edit_distance")
-    def _edit_distance_fake(hyp, hyp_lengths, ref, ref_lengths, ref_index):
-        return hyp.new_empty((hyp.shape[0],), dtype=torch.int64)
+    # Fake kernels: shapes only, so the ops trace under torch.compile and FakeTensor. They also
+    # run for a call that mixes meta and real tensors, so they check devices as the kernels do.
+    for _namespace in ("searnn", "searnn_emulated"):
+        for _op in ("edit_distance", "hamming_distance"):
 
-    @torch.library.register_fake("searnn::hamming_distance")
-    def _hamming_distance_fake(hyp, hyp_lengths, ref, ref_lengths, ref_index):
-        return hyp.new_empty((hyp.shape[0],), dtype=torch.int64)
+            @torch.library.register_fake(f"{_namespace}::{_op}")
+            def _cost_fake(hyp, hyp_lengths, ref, ref_lengths, ref_index, _op=_op):
+                torch_path.check_same_device(
+                    _op,
+                    "hyp",
+                    hyp,
+                    hyp_lengths=hyp_lengths,
+                    ref=ref,
+                    ref_lengths=ref_lengths,
+                    ref_index=ref_index,
+                )
+                return hyp.new_empty((hyp.shape[0],), dtype=torch.int64)
 
 
 def _check_tensors(op: str, **arguments) -> None:
@@ -29,16 +37,6 @@ def _check_tensors(op: str, **arguments) -> None:
             raise TypeError(
                 f"{op}: {name} must be an int32 or int64 tensor, got {type(value).__name__}"
             )
-
-
-def _use_extension(backend: str, op: str) -> bool:
-    if backend not in BACKENDS:
-        raise ValueError(f"{op}: backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "auto":
-        return _extension.available()
-    if backend == "ext":
-        _extension.require(f"{op}(backend='ext')")
-    return backend == "ext"
 
 
 def edit_distance(
@@ -61,7 +59,9 @@ def edit_distance(
         ref_lengths: int32/int64 [M], each in [0, Lr].
         ref_index: int32/int64 [N] with values in [0, M): hypothesis i is compared with
             reference row ``ref_index[i]``. Without it, M must equal N.
-        backend: "ext" (compiled kernels), "torch" (pure PyTorch), or "auto" (ext when built).
+        backend: "ext" (compiled kernels), "torch" (pure PyTorch), "auto" (ext where it can
+            run these inputs), or "cuda_emulated" (the CUDA kernels' code on CPU tensors); see
+            searnn_ext.backends.
 
     Returns:
         int64 [N] on the inputs' device: unnormalised distances.
@@ -70,20 +70,11 @@ def edit_distance(
         TypeError: a tensor is not int32/int64.
         ValueError: a wrong rank, a size mismatch, a length or index out of range, inputs on
             different devices, or an unknown backend.
+        RuntimeError: backend="ext" where the compiled kernels cannot run these inputs.
 
     Non-contiguous inputs are accepted (copied once when needed).
     """
-    _check_tensors(
-        "edit_distance",
-        hyp=hyp,
-        hyp_lengths=hyp_lengths,
-        ref=ref,
-        ref_lengths=ref_lengths,
-        ref_index=ref_index,
-    )
-    if _use_extension(backend, "edit_distance"):
-        return torch.ops.searnn.edit_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
-    return torch_path.edit_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return _cost("edit_distance", hyp, hyp_lengths, ref, ref_lengths, ref_index, backend)
 
 
 def hamming_distance(
@@ -97,14 +88,14 @@ def hamming_distance(
 ) -> Tensor:
     """Hamming distance of each hypothesis to its reference: mismatches over the common length
     plus the length difference. Arguments, result and errors as in :func:`edit_distance`."""
+    return _cost("hamming_distance", hyp, hyp_lengths, ref, ref_lengths, ref_index, backend)
+
+
+def _cost(op, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend) -> Tensor:
     _check_tensors(
-        "hamming_distance",
-        hyp=hyp,
-        hyp_lengths=hyp_lengths,
-        ref=ref,
-        ref_lengths=ref_lengths,
-        ref_index=ref_index,
+        op, hyp=hyp, hyp_lengths=hyp_lengths, ref=ref, ref_lengths=ref_lengths, ref_index=ref_index
     )
-    if _use_extension(backend, "hamming_distance"):
-        return torch.ops.searnn.hamming_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
-    return torch_path.hamming_distance(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    compiled = backends.compiled_ops(op, backend, hyp.device)
+    if compiled is not None:
+        return getattr(compiled, op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return getattr(torch_path, op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)

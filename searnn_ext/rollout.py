@@ -6,16 +6,14 @@ PyTorch, rollout_ext.py for the compiled loop), called in eval mode without grad
 from __future__ import annotations
 
 import contextlib
-import logging
+import functools
 
 import torch
 from torch import Tensor
 
-from searnn_ext import _extension, ops, rollout_ext, rollout_torch
+from searnn_ext import backends, ops, rollout_ext, rollout_torch
 from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
-
-logger = logging.getLogger(__name__)
 
 COSTS = {"hamming": ops.hamming_distance, "edit": ops.edit_distance}
 
@@ -36,7 +34,8 @@ def rollout_costs(
     generator: torch.Generator | None = None,
     backend: str = "ext",
 ) -> Tensor:
-    """Cost of every (sequence, step, candidate) roll-out: float [B, T, K] in the model's dtype.
+    """Cost of every (sequence, step, candidate) roll-out: float [B, T, K] in the model's dtype
+    (float32 for float16 and bfloat16 models).
 
     ``costs[b, t, k]`` scores the sequence made of the roll-in tokens of steps 0..t-1, then
     ``candidates[b, t, k]`` at step t, then the roll-out:
@@ -63,7 +62,13 @@ def rollout_costs(
         max_rows: decode at most this many roll-outs at once (bounds peak memory; the answer
             does not change).
         generator: draws of the mixed policy.
-        backend: ``"ext"`` (compiled decode loop), ``"torch"``, or ``"auto"``.
+        backend: ``"ext"`` (compiled decode loop and cost kernels), ``"torch"``, ``"auto"``
+            (ext where it can run this model on this device, else torch), or
+            ``"cuda_emulated"`` (the CUDA kernels' code on the CPU); see searnn_ext.backends.
+
+    float16 and bfloat16 models roll out in their dtype (the CPU decodes float16 in float32),
+    and so does a float32 model inside ``torch.autocast``: the decode loop's matrix products
+    then run in the autocast dtype, its per-row math accumulating in float32.
 
     Costs of unused slots and of steps at or past ``rollin.lengths[b]`` are +inf.
     """
@@ -74,7 +79,7 @@ def rollout_costs(
         raise ValueError(f"rollout_costs: max_rows must be positive, got {max_rows}")
     if max_length is not None and max_length < 1:
         raise ValueError(f"rollout_costs: max_length must be positive, got {max_length}")
-    greedy_decode = _decoder(backend, model)
+    greedy_decode = _decoder(backend, model, candidates.device)
     target_lengths = target_lengths.long()
     content_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
     batch, steps, width = candidates.shape
@@ -124,7 +129,8 @@ def rollout_costs(
     cost_op = COSTS[cost]
     content = target.long()
     distances = cost_op(sequences, lengths, content, content_lengths, cell_b, backend=backend)
-    values = distances.to(rollin.memory.outputs.dtype)
+    # At least float32: bfloat16 cannot tell 100/101 from 101/101.
+    values = distances.to(torch.promote_types(rollin.memory.outputs.dtype, torch.float32))
     if normalize:
         values = values / content_lengths[cell_b].clamp(min=1)
     costs = torch.full((batch, steps, width), float("inf"), dtype=values.dtype, device=device)
@@ -158,23 +164,21 @@ def _decode_in_chunks(greedy_decode, model, rollin, row_b, row_t, first, budgets
     return tokens, lengths
 
 
-def _decoder(backend: str, model: Seq2Seq):
-    if backend not in ops.BACKENDS:
-        raise ValueError(f"rollout_costs: backend must be one of {ops.BACKENDS}, got {backend!r}")
-    if backend == "torch":
+def _decoder(backend: str, model: Seq2Seq, device: torch.device):
+    """The greedy_decode that runs this call's learned roll-outs."""
+    compiled = backends.compiled_ops("greedy_rollout", backend, device)
+    if compiled is None:
         return rollout_torch.greedy_decode
     problem = rollout_ext.unsupported(model)
+    if problem is None:
+        return functools.partial(rollout_ext.greedy_decode, ops=compiled)
     if backend == "auto":
-        if problem:
-            logger.info("rollout_costs: the pure-PyTorch path decodes, because %s", problem)
-        return rollout_torch.greedy_decode if problem else rollout_ext.greedy_decode
-    _extension.require("rollout_costs(backend='ext')")
-    if problem:
-        raise ValueError(
-            f"rollout_costs(backend='ext'): the compiled decode loop cannot run this model: "
-            f"{problem}. Pass backend='auto' to fall back to the pure-PyTorch path."
-        )
-    return rollout_ext.greedy_decode
+        backends.log_once(f"rollout_costs: the pure-PyTorch path decodes, because {problem}")
+        return rollout_torch.greedy_decode
+    raise ValueError(
+        f"rollout_costs(backend={backend!r}): the compiled decode loop cannot run this model: "
+        f"{problem}. Pass backend='auto' to fall back to the pure-PyTorch path."
+    )
 
 
 def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:

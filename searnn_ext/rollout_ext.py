@@ -1,33 +1,53 @@
 """The compiled learned roll-out: torch.ops.searnn.greedy_rollout runs the whole decode loop in
-C++ (CPU) or C++/CUDA, with the same semantics as rollout_torch.greedy_decode."""
+C++ (CPU) or C++/CUDA (torch.ops.searnn_emulated.greedy_rollout: the CUDA kernels' code on the
+CPU), with the same semantics as rollout_torch.greedy_decode."""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 import torch
 from torch import Tensor
 
 from searnn_ext import _extension
 from searnn_ext.model import DecoderState, Memory, Seq2Seq
+from searnn_ext.torch_path import check_same_device
 
 if _extension.available():
+    for _namespace in ("searnn", "searnn_emulated"):
 
-    @torch.library.register_fake("searnn::greedy_rollout")
-    def _greedy_rollout_fake(
-        cell_hidden,
-        cell_feed,
-        row_cell,
-        row_batch,
-        first_tokens,
-        budgets,
-        memory_values,
-        memory_keys,
-        memory_lengths,
-        weights,
-        eos_id,
-    ):
-        steps = torch.library.get_ctx().new_dynamic_size()
-        rows = first_tokens.shape[0]
-        return first_tokens.new_empty((rows, steps)), first_tokens.new_empty((rows,))
+        @torch.library.register_fake(f"{_namespace}::greedy_rollout")
+        def _greedy_rollout_fake(
+            cell_hidden,
+            cell_feed,
+            row_cell,
+            row_batch,
+            first_tokens,
+            budgets,
+            memory_values,
+            memory_keys,
+            memory_lengths,
+            weights,
+            eos_id,
+        ):
+            # Also run for a call mixing meta and real tensors: check devices as the kernels do.
+            check_same_device(
+                "greedy_rollout",
+                "cell_hidden",
+                cell_hidden,
+                cell_feed=cell_feed,
+                row_cell=row_cell,
+                row_batch=row_batch,
+                first_tokens=first_tokens,
+                budgets=budgets,
+                memory_values=memory_values,
+                memory_keys=memory_keys,
+                memory_lengths=memory_lengths,
+                **{f"weights[{i}]": weight for i, weight in enumerate(weights)},
+            )
+            steps = torch.library.get_ctx().new_dynamic_size()
+            rows = first_tokens.shape[0]
+            return first_tokens.new_empty((rows, steps)), first_tokens.new_empty((rows,))
 
 
 def unsupported(model: Seq2Seq) -> str | None:
@@ -68,16 +88,19 @@ def greedy_decode(
     row_t: Tensor,
     first: Tensor,
     budgets: Tensor,
+    *,
+    ops: ModuleType = torch.ops.searnn,
 ) -> tuple[Tensor, Tensor]:
     """As rollout_torch.greedy_decode; the roll-outs of one cell share its prefix state,
-    passed once per cell."""
+    passed once per cell. ops: the namespace of the greedy_rollout op that runs (see
+    searnn_ext.backends)."""
     batch = states.hidden.shape[2]
     cells, row_cell = torch.unique(row_t * batch + row_b, return_inverse=True)
     cell_t, cell_b = cells // batch, cells % batch
     cell_hidden = states.hidden[cell_t, :, cell_b].transpose(0, 1).contiguous()
     cell_feed = None if states.feed is None else states.feed[cell_t, cell_b]
     attention = model.attention is not None
-    return torch.ops.searnn.greedy_rollout(
+    return ops.greedy_rollout(
         cell_hidden,
         cell_feed,
         row_cell,

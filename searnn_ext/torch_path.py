@@ -10,6 +10,17 @@ from torch import Tensor
 _INDEX_DTYPES = (torch.int32, torch.int64)
 
 
+def check_same_device(op: str, anchor_name: str, anchor: Tensor, **tensors: Tensor | None) -> None:
+    """A ValueError naming the first of `tensors` (None skipped) not on `anchor`'s device, with
+    the message of the C++ checks."""
+    for name, tensor in tensors.items():
+        if isinstance(tensor, Tensor) and tensor.device != anchor.device:
+            raise ValueError(
+                f"{op}: {name} is on {tensor.device} but {anchor_name} is on {anchor.device}; "
+                "all inputs must be on one device"
+            )
+
+
 def check_pair_inputs(
     op: str,
     hyp: Tensor,
@@ -19,6 +30,15 @@ def check_pair_inputs(
     ref_index: Tensor | None,
 ) -> None:
     """The checks of csrc/pair_inputs.cpp, with the same exception types and messages."""
+    check_same_device(
+        op,
+        "hyp",
+        hyp,
+        hyp_lengths=hyp_lengths,
+        ref=ref,
+        ref_lengths=ref_lengths,
+        ref_index=ref_index,
+    )
     named = [("hyp", hyp, 2), ("hyp_lengths", hyp_lengths, 1), ("ref", ref, 2)]
     named += [("ref_lengths", ref_lengths, 1)]
     if ref_index is not None:
@@ -29,11 +49,6 @@ def check_pair_inputs(
             raise TypeError(f"{op}: {name} must be an int32 or int64 tensor, got {got}")
         if tensor.dim() != dim:
             raise ValueError(f"{op}: {name} must be {dim}-D, got shape {list(tensor.shape)}")
-        if tensor.device != hyp.device:
-            raise ValueError(
-                f"{op}: {name} is on {tensor.device} but hyp is on {hyp.device}; "
-                "all inputs must be on one device"
-            )
     n, m = hyp.shape[0], ref.shape[0]
     if hyp_lengths.shape[0] != n:
         raise ValueError(

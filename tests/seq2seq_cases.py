@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import torch
@@ -16,6 +17,11 @@ class Task:
     src_lengths: torch.Tensor
     target: torch.Tensor
     target_lengths: torch.Tensor
+
+    def to(self, device) -> Task:
+        """A copy on `device` (the model copied too)."""
+        moved = [t.to(device) for t in (self.src, self.src_lengths, self.target)]
+        return Task(copy.deepcopy(self.model).to(device), *moved, self.target_lengths.to(device))
 
 
 CONFIGS = {

@@ -5,10 +5,13 @@ import itertools
 
 import pytest
 import torch
+from conftest import TARGETS, needs_gpu
+from oracles import levenshtein
 
 from searnn_ext import Seq2Seq
 from searnn_ext.beam import beam_search
-from searnn_ext.evaluation import greedy_outputs
+from searnn_ext.data.batching import Example
+from searnn_ext.evaluation import error_rate, greedy_outputs
 
 
 def small_model(eos_id, vocab=3, seed=0):
@@ -69,14 +72,50 @@ def test_a_full_beam_finds_the_most_probable_sequence(eos_id, seed):
     assert got == want
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, needs_gpu])]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("eos_id", [None, 2], ids=["fixed-length", "eos"])
-def test_beam_one_is_greedy(eos_id):
-    model = small_model(eos_id, vocab=7, seed=3)
-    src = torch.randint(0, 5, (16, 9), generator=torch.Generator().manual_seed(1))
+def test_beam_one_is_greedy(device, eos_id):
+    model = small_model(eos_id, vocab=7, seed=3).to(device)
+    src = torch.randint(0, 5, (16, 9), generator=torch.Generator().manual_seed(1)).to(device)
     src_lengths = torch.randint(1, 10, (16,), generator=torch.Generator().manual_seed(2))
+    src_lengths = src_lengths.to(device)
     greedy = greedy_outputs(model, src, src_lengths, 9)
     beam = beam_search(model, src, src_lengths, 9, beam=1)
     assert strip(*beam) == strip(*greedy)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_error_rate_of_a_beam_scores_its_outputs(target):
+    """error_rate(beam=3) on every target: the edit distance of beam_search's outputs, counted
+    by the plain-Python oracle."""
+    model = small_model(2, vocab=5, seed=1)
+    generator = torch.Generator().manual_seed(4)
+    examples = [
+        Example(
+            torch.randint(0, 5, (n,), generator=generator),
+            torch.cat([torch.randint(3, 5, (n,), generator=generator), torch.tensor([2])]),
+        )
+        for n in (1, 3, 4, 2, 4)
+    ]
+    distance = total = 0
+    for example in examples:
+        src, reference = example.source[None], example.target[:-1].tolist()
+        tokens, lengths = beam_search(model, src, torch.tensor([len(example.source)]), 10, 3)
+        distance += levenshtein(strip(tokens, lengths)[0], reference)
+        total += len(reference)
+    got = error_rate(
+        target.put(model),
+        examples,
+        cost="edit",
+        beam=3,
+        max_length=10,
+        device=target.device,
+        backend=target.backend,
+    )
+    assert got == pytest.approx(100 * distance / total)
 
 
 def test_a_beam_must_be_positive():

@@ -1,10 +1,11 @@
 """Bad inputs to the cost ops: a TypeError or ValueError naming the argument, on every path
-(the Python wrappers with either backend, and torch.ops.searnn directly)."""
+(the Python wrappers with every backend, and torch.ops.searnn / searnn_emulated directly)."""
 
 import re
 
 import pytest
 import torch
+from conftest import BACKENDS, needs_gpu
 
 import searnn_ext
 
@@ -14,16 +15,18 @@ def call_wrapper(name, backend):
     return lambda *args: op(*args, backend=backend)
 
 
-def call_registered(name):
-    return getattr(torch.ops.searnn, name)
+def call_registered(namespace, name):
+    return getattr(getattr(torch.ops, namespace), name)
 
 
-PATHS = [
+WRAPPERS = [
     pytest.param(call_wrapper(name, backend), id=f"{name}-{backend}")
     for name in ("edit_distance", "hamming_distance")
-    for backend in ("ext", "torch")
-] + [
-    pytest.param(call_registered(name), id=f"torch.ops.searnn.{name}")
+    for backend in BACKENDS
+]
+PATHS = WRAPPERS + [
+    pytest.param(call_registered(namespace, name), id=f"torch.ops.{namespace}.{name}")
+    for namespace in ("searnn", "searnn_emulated")
     for name in ("edit_distance", "hamming_distance")
 ]
 
@@ -116,7 +119,7 @@ def test_good_inputs_pass(call):
     assert call(*good_inputs().values()).shape == (4,)
 
 
-@pytest.mark.parametrize("call", PATHS[:4])
+@pytest.mark.parametrize("call", WRAPPERS)
 def test_non_tensor_argument(call):
     inputs = good_inputs()
     inputs["hyp_lengths"] = [0, 6, 3, 1]
@@ -124,26 +127,35 @@ def test_non_tensor_argument(call):
         call(*inputs.values())
 
 
-@pytest.mark.parametrize("name", ["edit_distance", "hamming_distance"])
-def test_inputs_on_different_devices(name):
-    """Without a GPU the torch path is tried with a meta tensor; the ext path with CUDA below."""
+@pytest.mark.parametrize("call", PATHS)
+@pytest.mark.parametrize("argument", ["hyp", "hyp_lengths", "ref", "ref_lengths", "ref_index"])
+def test_a_meta_tensor_among_cpu_inputs_is_named(call, argument):
+    """Not uninitialised memory from the fake kernel (which runs when any input is meta)."""
     inputs = good_inputs()
-    inputs["ref"] = inputs["ref"].to("meta")
-    with pytest.raises(ValueError, match="ref is on meta but hyp is on cpu"):
-        getattr(searnn_ext, name)(*inputs.values(), backend="torch")
+    inputs[argument] = inputs[argument].to("meta")
+    named, other = (argument, "hyp") if argument != "hyp" else ("hyp_lengths", "hyp")
+    devices = ("meta", "cpu") if argument != "hyp" else ("cpu", "meta")
+    message = f"{named} is on {devices[0]} but {other} is on {devices[1]}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(*inputs.values())
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU is visible")
+@needs_gpu
+@pytest.mark.cuda
 @pytest.mark.parametrize("name", ["edit_distance", "hamming_distance"])
-@pytest.mark.parametrize("argument", ["hyp_lengths", "ref", "ref_lengths", "ref_index"])
+@pytest.mark.parametrize("argument", ["hyp", "hyp_lengths", "ref", "ref_lengths", "ref_index"])
 def test_inputs_on_different_devices_cuda(name, argument):
     inputs = {key: value.cuda() for key, value in good_inputs().items()}
     inputs[argument] = inputs[argument].cpu()
-    with pytest.raises(ValueError, match=f"{argument} is on cpu but hyp is on cuda"):
-        getattr(searnn_ext, name)(*inputs.values(), backend="ext")
+    named, other = (argument, "hyp") if argument != "hyp" else ("hyp_lengths", "hyp")
+    devices = ("cpu", "cuda:0") if argument != "hyp" else ("cuda:0", "cpu")
+    message = f"{named} is on {devices[0]} but {other} is on {devices[1]}"
+    for call in (getattr(searnn_ext, name), getattr(torch.ops.searnn, name)):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            call(*inputs.values())
 
 
 @pytest.mark.parametrize("name", ["edit_distance", "hamming_distance"])
 def test_unknown_backend(name):
-    with pytest.raises(ValueError, match=r"backend must be one of \('ext', 'torch', 'auto'\)"):
+    with pytest.raises(ValueError, match=r"backend must be one of \('ext', 'torch', 'auto', "):
         getattr(searnn_ext, name)(*good_inputs().values(), backend="cuda")

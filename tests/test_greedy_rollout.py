@@ -1,14 +1,15 @@
-"""The compiled decode loop behind rollout_costs(backend="ext"): its op contract, its checks,
-and the fallback for models it cannot run."""
+"""The compiled decode loop behind rollout_costs(backend="ext"): its op contract (on the CPU, in
+emulated CUDA and on CUDA), its checks, autocast, and the fallback for models it cannot run."""
 
 import re
 
 import pytest
 import torch
+from conftest import KERNELS, needs_gpu
 from seq2seq_cases import make_task
 
 import searnn_ext
-from searnn_ext import rollout_ext, rollout_torch
+from searnn_ext import backends, rollout_ext, rollout_torch
 from searnn_ext.rollout import _prefix_states, eval_mode
 
 
@@ -41,32 +42,142 @@ def op_arguments(config="spelling-feeding"):
     ]
 
 
+NAMESPACES = [
+    pytest.param("searnn", "cpu", id="searnn-cpu"),
+    pytest.param("searnn_emulated", "cpu", id="searnn_emulated-cpu"),
+    pytest.param("searnn", "cuda", id="searnn-cuda", marks=[pytest.mark.cuda, needs_gpu]),
+]
+
+
+def on_device(arguments, device):
+    return [
+        [w.to(device) for w in a]
+        if isinstance(a, list)
+        else a.to(device)
+        if isinstance(a, torch.Tensor)
+        else a
+        for a in arguments
+    ]
+
+
+@pytest.mark.parametrize("namespace, device", NAMESPACES)
 @pytest.mark.parametrize("config", ["ocr-2layers", "spelling-feeding", "chunking"])
-def test_opcheck(config):
+def test_opcheck(namespace, device, config):
     torch.library.opcheck(
-        torch.ops.searnn.greedy_rollout,
-        op_arguments(config),
+        getattr(torch.ops, namespace).greedy_rollout,
+        on_device(op_arguments(config), device),
         test_utils=("test_schema", "test_autograd_registration", "test_faketensor"),
     )
 
 
+@pytest.mark.parametrize("namespace", ["searnn", "searnn_emulated"])
 @pytest.mark.parametrize(
-    "position, value, message",
+    "position, value, error, message",
     [
-        (9, [], "expected 11 weights for 1 layers with attention, got 0"),
-        (5, torch.tensor([1, 3, 3, 4]), "budgets must be sorted in non-increasing order"),
-        (4, torch.tensor([1, 3, 9, 0]), "first_tokens values must lie in [0, 6)"),
-        (2, torch.tensor([0, 1, 2, 3]), "row_cell values must lie in [0, 3)"),
-        (2, torch.tensor([0, 1, 2]), "row_cell must have shape [4]"),
-        (10, 7, "eos_id must be below the vocabulary size 5"),
-        (8, torch.tensor([0, 5, 5]), "memory_lengths must lie in [1, 5] with attention"),
+        (9, [], ValueError, "expected 11 weights for 1 layers with attention, got 0"),
+        (5, torch.tensor([1, 3, 3, 4]), ValueError, "budgets must be sorted in non-increasing"),
+        (5, torch.tensor([2**40, 3, 3, 1]), ValueError, "budgets values must lie in [0, 1048577)"),
+        (4, torch.tensor([1, 3, 9, 0]), ValueError, "first_tokens values must lie in [0, 6)"),
+        (2, torch.tensor([0, 1, 2, 3]), ValueError, "row_cell values must lie in [0, 3)"),
+        (2, torch.tensor([0, 1, 2]), ValueError, "row_cell must have shape [4]"),
+        (2, torch.tensor([0, 1, 2, 2], dtype=torch.int32), TypeError, "row_cell must be int64"),
+        (10, 7, ValueError, "eos_id must be below the vocabulary size 5"),
+        (
+            8,
+            torch.tensor([0, 5, 5]),
+            ValueError,
+            "memory_lengths must lie in [1, 5] with attention",
+        ),
+        (8, torch.tensor([5, 5]), ValueError, "memory_lengths must have shape [3], got [2]"),
+        (8, torch.tensor([5, 5, 9]), ValueError, "memory_lengths values must lie in [0, 6)"),
+        (0, torch.zeros((0, 3, 8)), ValueError, "cell_hidden must be [L, C, H] with at least one"),
+        (0, torch.zeros((1, 3, 8), dtype=torch.int64), TypeError, "cell_hidden must be float32"),
+        (1, torch.zeros((3, 7)), ValueError, "cell_feed must have shape [3, 8], got [3, 7]"),
+        (6, None, ValueError, "memory_keys and memory_values come together"),
     ],
 )
-def test_bad_arguments_are_named(position, value, message):
+def test_bad_arguments_are_named(namespace, position, value, error, message):
     arguments = op_arguments()
     arguments[position] = value
+    with pytest.raises(error, match=re.escape(message)):
+        getattr(torch.ops, namespace).greedy_rollout(*arguments)
+
+
+@pytest.mark.parametrize("namespace", ["searnn", "searnn_emulated"])
+@pytest.mark.parametrize("position", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+def test_a_meta_tensor_among_cpu_inputs_is_named(namespace, position):
+    """Not uninitialised memory from the fake kernel, which runs when any input is meta."""
+    names = [
+        "cell_hidden",
+        "cell_feed",
+        "row_cell",
+        "row_batch",
+        "first_tokens",
+        "budgets",
+        "memory_values",
+        "memory_keys",
+        "memory_lengths",
+        "weights[3]",
+    ]
+    arguments = op_arguments()
+    if position == 9:
+        arguments[9] = [*arguments[9][:3], arguments[9][3].to("meta"), *arguments[9][4:]]
+    else:
+        arguments[position] = arguments[position].to("meta")
+    named, anchor = (names[position], "cell_hidden") if position else ("cell_feed", "cell_hidden")
+    devices = ("meta", "cpu") if position else ("cpu", "meta")
+    message = f"{named} is on {devices[0]} but {anchor} is on {devices[1]}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        getattr(torch.ops, namespace).greedy_rollout(*arguments)
+
+
+@needs_gpu
+@pytest.mark.cuda
+@pytest.mark.parametrize("position", [1, 2, 5, 7, 8])
+def test_a_cpu_tensor_among_cuda_inputs_is_named(position):
+    names = {1: "cell_feed", 2: "row_cell", 5: "budgets", 7: "memory_keys", 8: "memory_lengths"}
+    arguments = on_device(op_arguments(), "cuda")
+    arguments[position] = arguments[position].cpu()
+    message = f"{names[position]} is on cpu but cell_hidden is on cuda:0"
     with pytest.raises(ValueError, match=re.escape(message)):
         torch.ops.searnn.greedy_rollout(*arguments)
+
+
+def autocast_namespaces():
+    return [
+        pytest.param("searnn", "cpu", id="searnn-cpu"),
+        pytest.param("searnn_emulated", "cpu", id="searnn_emulated-cpu"),
+        pytest.param("searnn", "cuda", id="searnn-cuda", marks=[pytest.mark.cuda, needs_gpu]),
+    ]
+
+
+@pytest.mark.parametrize("namespace, device", autocast_namespaces())
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("config", ["ocr-2layers", "spelling-feeding"])
+def test_autocast_runs_the_loop_in_its_dtype(namespace, device, dtype, config):
+    """Inside torch.autocast the op decodes exactly as with its float inputs cast by hand."""
+    op = getattr(torch.ops, namespace).greedy_rollout
+    arguments = on_device(op_arguments(config), device)
+    arguments = [
+        [w.float() for w in a]
+        if isinstance(a, list)
+        else a.float()
+        if isinstance(a, torch.Tensor) and a.is_floating_point()
+        else a
+        for a in arguments
+    ]
+    cast = [
+        [w.to(dtype) for w in a]
+        if isinstance(a, list)
+        else a.to(dtype)
+        if isinstance(a, torch.Tensor) and a.is_floating_point()
+        else a
+        for a in arguments
+    ]
+    with torch.autocast(device, dtype=dtype):
+        tokens, lengths = op(*arguments)
+    want_tokens, want_lengths = op(*cast)
+    assert torch.equal(tokens, want_tokens) and torch.equal(lengths, want_lengths)
 
 
 class ScaledLogits(searnn_ext.Seq2Seq):
@@ -91,11 +202,13 @@ def test_unsupported_model_is_refused_by_ext_and_falls_back_with_auto():
     assert torch.equal(auto, searnn_ext.rollout_costs(*args, backend="torch"))
 
 
+@pytest.mark.parametrize("target", KERNELS)
 @pytest.mark.parametrize("config", ["ocr-2layers", "spelling", "chunking"])
-def test_float32_decodes_match_the_torch_path(config):
+def test_float32_decodes_match_the_torch_path(target, config):
     """float32 takes the CPU's AVX2 kernels where the CPU has them (3.5-ULP tanh, fused GRU and
-    attention): its roll-outs must still be the pure-PyTorch path's, but for rare near-ties."""
-    task = make_task(config, batch=12, length=9, vocab=7)
+    attention), and the GPU's warp reductions sum in another order: their roll-outs must still
+    be the pure-PyTorch path's, but for rare near-ties."""
+    task = make_task(config, batch=12, length=9, vocab=7).to(target.device)
     model = task.model.float()
     src = task.src.float() if task.src.is_floating_point() else task.src
     memory = model.encode(src, task.src_lengths).detach()
@@ -107,15 +220,19 @@ def test_float32_decodes_match_the_torch_path(config):
             torch.arange(batch), torch.arange(steps), torch.arange(7), indexing="ij"
         )
     )
+    cell_b, cell_t, first = (target.put(x) for x in (cell_b, cell_t, first))
     budgets = (2 * steps if model.eos_id is not None else steps) - cell_t - 1
     order = torch.argsort(budgets, descending=True, stable=True)
     with eval_mode(model):
         states = _prefix_states(model, rollin)
         arguments = (model, memory, states, cell_b[order], cell_t[order], first[order])
-        ext_tokens, ext_lengths = rollout_ext.greedy_decode(*arguments, budgets[order])
+        compiled = backends.compiled_ops("greedy_rollout", target.backend, first.device)
+        ext_tokens, ext_lengths = rollout_ext.greedy_decode(
+            *arguments, budgets[order], ops=compiled
+        )
         torch_tokens, torch_lengths = rollout_torch.greedy_decode(*arguments, budgets[order])
     width = min(ext_tokens.shape[1], torch_tokens.shape[1])
-    positions = torch.arange(width)
+    positions = torch.arange(width, device=first.device)
     same = (ext_lengths == torch_lengths) & (
         (ext_tokens[:, :width] == torch_tokens[:, :width]) | (positions >= ext_lengths[:, None])
     ).all(1)

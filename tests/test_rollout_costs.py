@@ -1,16 +1,19 @@
-"""rollout_costs on both backends against the brute-force oracle (float64 models, so argmax
-ties cannot blur the comparison: the answers must match exactly)."""
+"""rollout_costs on every target (the compiled loop on the CPU, emulated CUDA and CUDA, and the
+pure-PyTorch path) against the brute-force oracle, with float64 models so that argmax ties
+cannot blur the comparison: the answers must match exactly. Then float16, bfloat16 and
+autocast roll-outs, which must at least count the same cells."""
 
 import math
 import re
 
 import pytest
 import torch
-from conftest import BACKENDS
+from conftest import TARGETS
 from rollout_oracle import oracle_costs
 from seq2seq_cases import CONFIGS, make_task
 
 import searnn_ext
+from searnn_ext import Memory, RollIn
 
 
 def rolled_in(task, policy="learned"):
@@ -22,6 +25,32 @@ def all_candidates(task, rollin):
     batch, steps = rollin.tokens.shape
     vocab = task.model.target_vocab
     return torch.arange(vocab).expand(batch, steps, vocab).clone()
+
+
+def moved(rollin, device):
+    memory = rollin.memory
+    keys = None if memory.keys is None else memory.keys.to(device)
+    memory = Memory(
+        memory.outputs.to(device), keys, memory.lengths.to(device), memory.final.to(device)
+    )
+    return RollIn(
+        rollin.tokens.to(device), rollin.logits.to(device), rollin.lengths.to(device), memory
+    )
+
+
+def costs_on(target, task, rollin, candidates, **options):
+    """rollout_costs on `target` (the task and roll-in moved there), back on the CPU."""
+    task = task.to(target.device)
+    costs = searnn_ext.rollout_costs(
+        task.model,
+        moved(rollin, target.device),
+        target.put(candidates),
+        task.target,
+        task.target_lengths,
+        backend=target.backend,
+        **options,
+    )
+    return costs.cpu()
 
 
 def expected(task, rollin, candidates, learned, cost, normalize=True, max_length=None):
@@ -40,65 +69,51 @@ def expected(task, rollin, candidates, learned, cost, normalize=True, max_length
     )
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("rollout", ["learned", "reference"])
 @pytest.mark.parametrize("rollin_policy", ["reference", "learned"])
 @pytest.mark.parametrize("cost", ["hamming", "edit"])
-def test_matches_brute_force(backend, config, rollout, rollin_policy, cost):
+def test_matches_brute_force(target, config, rollout, rollin_policy, cost):
     task = make_task(config)
     rollin = rolled_in(task, rollin_policy)
     candidates = all_candidates(task, rollin)
-    costs = searnn_ext.rollout_costs(
-        task.model,
-        rollin,
-        candidates,
-        task.target,
-        task.target_lengths,
-        rollout=rollout,
-        cost=cost,
-        backend=backend,
-    )
+    costs = costs_on(target, task, rollin, candidates, rollout=rollout, cost=cost)
     want = expected(task, rollin, candidates, rollout == "learned", cost)
     assert costs.dtype == torch.float64 and costs.shape == candidates.shape
     assert torch.equal(costs, want)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("config", ["ocr", "spelling"])
-def test_unnormalised_sampled_candidates_and_short_max_length(backend, config):
+def test_unnormalised_sampled_candidates_and_short_max_length(target, config):
     task = make_task(config, batch=5, length=7, vocab=6, seed=3)
     rollin = rolled_in(task)
     generator = torch.Generator().manual_seed(1)
     candidates = torch.randint(-1, 6, (*rollin.tokens.shape, 3), generator=generator)
-    costs = searnn_ext.rollout_costs(
-        task.model,
-        rollin,
-        candidates,
-        task.target,
-        task.target_lengths,
-        normalize=False,
-        max_length=4,
-        cost="edit",
-        backend=backend,
-    )
+    costs = costs_on(target, task, rollin, candidates, normalize=False, max_length=4, cost="edit")
     want = expected(task, rollin, candidates, True, "edit", normalize=False, max_length=4)
     assert torch.equal(costs, want)
     assert torch.isinf(costs[candidates < 0]).all()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("config", ["chunking", "spelling"])
-def test_mixed_policy(backend, config):
+def test_mixed_policy(target, config):
     task = make_task(config, batch=24, length=8, seed=5)
     rollin = rolled_in(task)
     candidates = all_candidates(task, rollin)
-    args = (task.model, rollin, candidates, task.target, task.target_lengths)
 
     def costs(rollout, seed=None, mix_prob=0.5):
         generator = None if seed is None else torch.Generator().manual_seed(seed)
-        return searnn_ext.rollout_costs(
-            *args, rollout=rollout, mix_prob=mix_prob, generator=generator, backend=backend
+        return costs_on(
+            target,
+            task,
+            rollin,
+            candidates,
+            rollout=rollout,
+            mix_prob=mix_prob,
+            generator=generator,
         )
 
     learned, reference, mixed = costs("learned"), costs("reference"), costs("mixed", seed=7)
@@ -113,62 +128,48 @@ def test_mixed_policy(backend, config):
     assert torch.equal(costs("mixed", seed=3, mix_prob=0.0), reference)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_max_rows_chunks_give_identical_costs(backend):
+@pytest.mark.parametrize("target", TARGETS)
+def test_max_rows_chunks_give_identical_costs(target):
     task = make_task("chunking", batch=6, length=7)
     rollin = rolled_in(task)
     candidates = all_candidates(task, rollin)
-    args = (task.model, rollin, candidates, task.target, task.target_lengths)
-    whole = searnn_ext.rollout_costs(*args, backend=backend)
+    whole = costs_on(target, task, rollin, candidates)
     for max_rows in (1, 7, 100):
-        assert torch.equal(
-            whole, searnn_ext.rollout_costs(*args, max_rows=max_rows, backend=backend)
-        )
+        assert torch.equal(whole, costs_on(target, task, rollin, candidates, max_rows=max_rows))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_dropout_is_off_in_rollouts_and_mode_is_restored(backend):
-    task = make_task("chunking")
+@pytest.mark.parametrize("target", TARGETS)
+def test_dropout_is_off_in_rollouts_and_mode_is_restored(target):
+    task = make_task("chunking").to(target.device)
     task.model.train()
     rollin = rolled_in(task)
-    candidates = all_candidates(task, rollin)
+    candidates = target.put(all_candidates(task, rollin))
     costs = searnn_ext.rollout_costs(
-        task.model, rollin, candidates, task.target, task.target_lengths, backend=backend
+        task.model, rollin, candidates, task.target, task.target_lengths, backend=target.backend
     )
     assert task.model.training
-    assert torch.equal(costs, expected(task, rollin, candidates, True, "hamming"))
+    want = expected(task.to("cpu"), moved(rollin, "cpu"), candidates.cpu(), True, "hamming")
+    assert torch.equal(costs.cpu(), want)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_empty_and_unused_candidates(backend):
+@pytest.mark.parametrize("target", TARGETS)
+def test_empty_and_unused_candidates(target):
     task = make_task("spelling")
     rollin = rolled_in(task)
-    args = (task.model, rollin)
     for width in (0, 3):
         candidates = torch.full((*rollin.tokens.shape, width), -1)
-        costs = searnn_ext.rollout_costs(
-            *args, candidates, task.target, task.target_lengths, backend=backend
-        )
+        costs = costs_on(target, task, rollin, candidates)
         assert costs.shape == candidates.shape and bool(torch.isinf(costs).all())
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_float32_model(backend):
+@pytest.mark.parametrize("target", TARGETS)
+def test_float32_model(target):
     """float32 costs; with reference roll-outs no argmax is involved, so they are exact."""
     task = make_task("spelling")
     task.model.float()
     rollin = rolled_in(task)
     candidates = all_candidates(task, rollin)
-    costs = searnn_ext.rollout_costs(
-        task.model,
-        rollin,
-        candidates,
-        task.target,
-        task.target_lengths,
-        rollout="reference",
-        cost="edit",
-        backend=backend,
-    )
+    costs = costs_on(target, task, rollin, candidates, rollout="reference", cost="edit")
     assert costs.dtype == torch.float32
     want = expected(task, rollin, candidates, False, "edit")
     assert torch.equal(costs, want.float())
@@ -187,7 +188,7 @@ def bad_call(task, rollin, **change):
     return lambda: searnn_ext.rollout_costs(**arguments, **options)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["ext", "cuda_emulated", "torch"])
 @pytest.mark.parametrize(
     "change, error, message",
     [
@@ -226,7 +227,7 @@ def test_bad_inputs(backend, change, error, message):
         call()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["ext", "cuda_emulated", "torch"])
 def test_fixed_length_target_longer_than_rollin(backend):
     task = make_task("ocr")
     rollin = rolled_in(task)
@@ -235,7 +236,7 @@ def test_fixed_length_target_longer_than_rollin(backend):
         bad_call(task, rollin, backend=backend)()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["ext", "cuda_emulated", "torch"])
 def test_eos_target_without_eos(backend):
     task = make_task("spelling")
     rollin = rolled_in(task)
@@ -266,3 +267,43 @@ def test_inf_only_outside_trajectories():
     inside = steps < rollin.lengths[:, None]
     assert torch.isfinite(costs[inside]).all() and torch.isinf(costs[~inside]).all()
     assert not math.isnan(costs.sum().item())
+
+
+def low_precision_costs(target, task, dtype, autocast=False):
+    """Costs of a reference roll-in's cells with the task's model in `dtype` (or in float32
+    under autocast to `dtype`), every token a candidate, on `target`."""
+    task = task.to(target.device)
+    model = task.model.eval() if autocast else task.model.eval().to(dtype)
+    src = task.src.to(dtype) if task.src.is_floating_point() and not autocast else task.src
+    with torch.autocast(torch.device(target.device).type, dtype=dtype, enabled=autocast):
+        memory = model.encode(src, task.src_lengths)
+        rollin = model.roll_in(memory, task.target, task.target_lengths)
+        candidates = all_candidates(task, rollin).to(target.device)
+        return searnn_ext.rollout_costs(
+            model,
+            rollin,
+            candidates,
+            task.target,
+            task.target_lengths,
+            cost="edit",
+            backend=target.backend,
+        ).cpu()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", ["ocr-2layers", "chunking", "spelling-feeding"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("autocast", [False, True], ids=["model", "autocast"])
+def test_low_precision_counts_the_float32_cells(target, config, dtype, autocast):
+    """float16 and bfloat16 models, and float32 ones under autocast, roll out: costs in float32,
+    +inf exactly where float32's are, and equal to float32's but for rare near-ties."""
+    task = make_task(config, batch=8, length=7)
+    task.model.float()
+    if task.src.is_floating_point():
+        task.src = task.src.float()
+    full = low_precision_costs(target, task, torch.float32)
+    low = low_precision_costs(target, task, dtype, autocast)
+    assert low.dtype == torch.float32
+    assert torch.equal(low.isinf(), full.isinf())
+    finite = full.isfinite()
+    assert (low[finite] == full[finite]).double().mean() >= 0.9

@@ -3,6 +3,7 @@ rate against a plain decode-and-count oracle."""
 
 import pytest
 import torch
+from conftest import TARGETS, Target
 from oracles import levenshtein
 from seq2seq_cases import make_task
 
@@ -58,6 +59,35 @@ def test_a_step_updates_the_model(config, eos):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+def ll_step(target: Target, eos: bool):
+    """One float64 LL step (learned roll-in, mixed roll-out, edit costs) on `target`: its loss
+    and the updated weights, on the CPU."""
+    model, batch, _ = small_setup(eos)
+    model = model.double().to(target.device)
+    config = SearnnConfig(loss="ll", cost="edit", backend=target.backend)
+    trainer = SearnnTrainer(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        config,
+        generator=torch.Generator().manual_seed(0),
+    )
+    result = trainer.step(batch.to(target.device))
+    return result.loss, [p.detach().cpu() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("eos", [False, True])
+def test_a_step_is_the_same_on_every_target(target, eos):
+    """The roll-out costs are exact in float64, so a step's loss and update are the CPU pure-
+    PyTorch step's: exactly on the CPU, up to float rounding on a GPU."""
+    loss, weights = ll_step(target, eos)
+    want_loss, want_weights = ll_step(Target("torch", "cpu"), eos)
+    exact = target.device == "cpu"
+    assert loss == (want_loss if exact else pytest.approx(want_loss, rel=1e-9))
+    for got, want in zip(weights, want_weights, strict=True):
+        assert torch.equal(got, want) if exact else torch.allclose(got, want, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     "config, message",
     [
@@ -89,8 +119,9 @@ def plain_greedy(model, example, width):
     return out
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("config", ["ocr", "spelling"])
-def test_error_rate_matches_a_plain_decode(config):
+def test_error_rate_matches_a_plain_decode(target, config):
     task = make_task(config, batch=6, length=5)
     model = task.model.eval()
     eos = model.eos_id is not None
@@ -110,7 +141,14 @@ def test_error_rate_matches_a_plain_decode(config):
             distance += sum(a != b for a, b in zip(decoded, reference, strict=True))
         total += len(reference)
     cost = "edit" if eos else "hamming"
-    got = error_rate(model, examples, cost=cost, batch_size=4)
+    got = error_rate(
+        target.put(model),
+        examples,
+        cost=cost,
+        batch_size=4,
+        device=target.device,
+        backend=target.backend,
+    )
     assert got == pytest.approx(100 * distance / total)
 
 

@@ -21,6 +21,10 @@ namespace {
 constexpr int64_t kDecodeRowsPerBlock = 256;
 constexpr int64_t kAttentionRowsPerBlock = 64;
 
+// Reduced precision without float accumulation between ATen's element-wise ops: the portable
+// functors instead.
+bool use_portable(const at::Tensor& t) { return t.scalar_type() == at::kBFloat16; }
+
 bool use_avx2(const at::Tensor& t) {
 #ifdef SEARNN_HAS_AVX2_KERNELS
   return t.scalar_type() == at::kFloat && avx2::available();
@@ -32,10 +36,12 @@ bool use_avx2(const at::Tensor& t) {
 // The GRU update and additive attention are transcendental-heavy, and a scalar loop over
 // decoder_math.h is several times slower than vectorised tanh / sigmoid. float32 on an AVX2 CPU
 // runs the fused kernels of avx2_decoder_math.h (one pass over each row, no temporaries);
-// float64, or a CPU without AVX2, runs ATen's vectorised ops in the order torch.nn.GRUCell and
-// Seq2Seq.attend use. The CUDA kernels use decoder_math.h; the C++ test checks all of them
-// against each other.
+// float64, or float32 on a CPU without AVX2, runs ATen's vectorised ops in the order
+// torch.nn.GRUCell and Seq2Seq.attend use; bfloat16 runs the GPU's functors of decoder_math.h
+// row by row (a SerialWarp), accumulating in float. The C++ test checks them against each other.
 struct CpuKernels {
+  static constexpr int64_t kStepsBetweenEndChecks = 1;  // a host read costs nothing here
+
   // Each thread takes a share of the rows and runs the step on blocks of kDecodeRowsPerBlock:
   // a block's gates, logits and attention stay in cache from the GEMM that writes them to the
   // kernel that reads them. ATen ops inside run on the calling thread (ATen does not nest
@@ -51,17 +57,29 @@ struct CpuKernels {
 
   static void gru_update(const GateRows& input, const GateRows& hidden_gates,
                          const at::Tensor& hidden_bias, at::Tensor& hidden) {
+    if (use_portable(hidden)) {
+      using T = at::BFloat16;
+      const GruUpdate<T> update{input.gates.const_data_ptr<T>(),
+                                input.row_data(),
+                                hidden_gates.gates.const_data_ptr<T>(),
+                                hidden_gates.row_data(),
+                                hidden_bias.const_data_ptr<T>(),
+                                hidden.data_ptr<T>(),
+                                hidden.numel(),
+                                hidden.size(1)};
+      for (int64_t unit = 0; unit < hidden.numel(); ++unit) {
+        update(unit);
+      }
+      return;
+    }
 #ifdef SEARNN_HAS_AVX2_KERNELS
     if (use_avx2(hidden)) {
       TORCH_INTERNAL_ASSERT(input.gates.is_contiguous() && hidden_gates.gates.is_contiguous() &&
                             hidden.is_contiguous());
-      auto rows = [](const GateRows& g) {
-        return g.rows ? g.rows->const_data_ptr<int64_t>() : nullptr;
-      };
       const avx2::GruStep step{input.gates.const_data_ptr<float>(),
-                               rows(input),
+                               input.row_data(),
                                hidden_gates.gates.const_data_ptr<float>(),
-                               rows(hidden_gates),
+                               hidden_gates.row_data(),
                                hidden_bias.const_data_ptr<float>(),
                                hidden.data_ptr<float>(),
                                hidden.size(1)};
@@ -92,6 +110,10 @@ struct CpuKernels {
                                  const at::Tensor& values, const at::Tensor& lengths,
                                  const at::Tensor& row_batch, const at::Tensor& score_weight,
                                  at::Tensor& context) {
+    if (use_portable(query)) {
+      attention_portable(query, keys, values, lengths, row_batch, score_weight, context);
+      return;
+    }
 #ifdef SEARNN_HAS_AVX2_KERNELS
     if (use_avx2(query)) {
       attention_avx2(query, keys, values, lengths, row_batch, score_weight, context);
@@ -99,6 +121,31 @@ struct CpuKernels {
     }
 #endif
     attention_aten(query, keys, values, lengths, row_batch, score_weight, context);
+  }
+
+  static void attention_portable(const at::Tensor& query, const at::Tensor& keys,
+                                 const at::Tensor& values, const at::Tensor& lengths,
+                                 const at::Tensor& row_batch, const at::Tensor& score_weight,
+                                 at::Tensor& context) {
+    using T = at::BFloat16;
+    const int64_t rows = query.size(0), source = keys.size(1);
+    at::Tensor scores = at::empty({rows, source}, query.options().dtype(at::kFloat));
+    const AdditiveAttention<T> attend{query.const_data_ptr<T>(),
+                                      keys.const_data_ptr<T>(),
+                                      values.const_data_ptr<T>(),
+                                      lengths.const_data_ptr<int64_t>(),
+                                      row_batch.const_data_ptr<int64_t>(),
+                                      score_weight.const_data_ptr<T>(),
+                                      scores.data_ptr<float>(),
+                                      context.data_ptr<T>(),
+                                      context.stride(0),
+                                      rows,
+                                      source,
+                                      keys.size(2),
+                                      values.size(2)};
+    for (int64_t r = 0; r < rows; ++r) {
+      attend(SerialWarp{}, r);
+    }
   }
 
   // Blocks of rows, each with its rows' source memory gathered, as Seq2Seq.attend computes it.
@@ -153,16 +200,14 @@ struct CpuKernels {
   static void greedy_pick(const at::Tensor& logits, int64_t eos_id, int64_t step,
                           at::Tensor alive, at::Tensor next_input, at::Tensor tokens,
                           at::Tensor lengths) {
-    const int64_t vocab = logits.size(1), width = tokens.size(1);
-    AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "greedy_pick_cpu", [&] {
-      const scalar_t* scores = logits.const_data_ptr<scalar_t>();
-      bool* is_alive = alive.data_ptr<bool>();
-      int64_t* next = next_input.data_ptr<int64_t>();
-      int64_t* out = tokens.data_ptr<int64_t>();
-      int64_t* length = lengths.data_ptr<int64_t>();
-      for (int64_t r = 0; r < logits.size(0); ++r) {
-        greedy_pick_row(scores + r * vocab, vocab, eos_id, step, is_alive + r, next + r,
-                        out + r * width, length + r);
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, logits.scalar_type(), "greedy_pick_cpu", [&] {
+      const int64_t rows = logits.size(0);
+      const GreedyPick<scalar_t> pick{logits.const_data_ptr<scalar_t>(), rows, logits.size(1),
+                                      eos_id, step, alive.data_ptr<bool>(),
+                                      next_input.data_ptr<int64_t>(), tokens.data_ptr<int64_t>(),
+                                      tokens.size(1), lengths.data_ptr<int64_t>()};
+      for (int64_t r = 0; r < rows; ++r) {
+        pick(SerialWarp{}, r);
       }
     });
   }
@@ -177,6 +222,11 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_cpu(
   const RolloutInputs inputs = check_rollout_inputs(
       cell_hidden, cell_feed, row_cell, row_batch, first_tokens, budgets, memory_values,
       memory_keys, memory_lengths, weights.vec(), eos_id);
+  // float16 decodes in float32: this CPU path has no float16 arithmetic, and ATen's float16
+  // GEMMs on CPUs run far slower than float32 ones.
+  if (inputs.cell_hidden.scalar_type() == at::kHalf) {
+    return greedy_rollout_loop<CpuKernels>(with_dtype(inputs, at::kFloat));
+  }
   return greedy_rollout_loop<CpuKernels>(inputs);
 }
 

@@ -1,6 +1,7 @@
-// The per-row decoder math of greedy_rollout without Python: decoder_math.h (the CUDA kernels'
-// code, run here on the host) against ATen formulas written as Seq2Seq writes them, in float64
-// and float32, and the CPU's AVX2 float32 kernels against decoder_math.h.
+// The per-row decoder math of greedy_rollout without Python: the functors of decoder_math.h (the
+// CUDA kernels' code, run here on the host by a serial lane and by an emulated 32-lane warp)
+// against ATen formulas written as Seq2Seq writes them, in float64, float32 and bfloat16
+// storage, and the CPU's AVX2 float32 kernels against the same formulas.
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "cpu/avx2_decoder_math.h"
+#include "emulated/launcher.h"
 #include "searnn_ext/decoder_math.h"
 
 namespace {
@@ -26,7 +28,16 @@ double max_difference(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
 
-double tolerance(at::ScalarType dtype) { return dtype == at::kFloat ? 2e-6 : 1e-13; }
+double tolerance(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kDouble:
+      return 1e-13;
+    case at::kFloat:
+      return 2e-6;
+    default:
+      return 1e-2;  // bfloat16 storage: results rounded to 8 significant bits
+  }
+}
 
 // torch.nn.GRUCell's update from its gate pre-activations.
 at::Tensor gru_cell(const at::Tensor& input_gates, const at::Tensor& hidden_gates,
@@ -55,15 +66,20 @@ void test_gru_update(at::ScalarType dtype) {
     const at::Tensor hidden_gates = at::randn({rows, 3 * hidden_size}, options) * 3;
     const at::Tensor hidden_bias = at::randn({3 * hidden_size}, options);
     const at::Tensor hidden = at::rand({rows, hidden_size}, options) * 2 - 1;
-    const at::Tensor want = gru_cell(input_gates, hidden_gates + hidden_bias, hidden);
+    const auto wide = [](const at::Tensor& t) { return t.to(at::kDouble); };
+    const at::Tensor want =
+        gru_cell(wide(input_gates), wide(hidden_gates) + wide(hidden_bias), wide(hidden));
     at::Tensor got = hidden.clone();
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t j = 0; j < hidden_size; ++j) {
-        searnn::gru_update_unit(input_gates[r].const_data_ptr<T>(),
-                                hidden_gates[r].const_data_ptr<T>(),
-                                hidden_bias.const_data_ptr<T>(), got[r].data_ptr<T>(), j,
-                                hidden_size);
-      }
+    const searnn::GruUpdate<T> update{input_gates.const_data_ptr<T>(),
+                                      nullptr,
+                                      hidden_gates.const_data_ptr<T>(),
+                                      nullptr,
+                                      hidden_bias.const_data_ptr<T>(),
+                                      got.data_ptr<T>(),
+                                      rows * hidden_size,
+                                      hidden_size};
+    for (int64_t unit = 0; unit < rows * hidden_size + 3; ++unit) {  // past the end, as a launch
+      update(unit);
     }
     const std::string where = std::string(c10::toString(dtype)) + " H " +
                               std::to_string(hidden_size);
@@ -92,72 +108,126 @@ void test_gru_update(at::ScalarType dtype) {
   }
 }
 
+// Runs an AdditiveAttention over `rows` rows with a warp (serial or emulated) per row.
+template <typename T, typename Warp>
+at::Tensor attend_rows(const Warp& warp, const at::Tensor& query, const at::Tensor& keys,
+                       const at::Tensor& values, const at::Tensor& lengths,
+                       const at::Tensor& row_batch, const at::Tensor& score_weight) {
+  using Acc = searnn::accumulate_t<T>;
+  const int64_t rows = query.size(0), source = keys.size(1);
+  at::Tensor scores = at::empty({rows, source}, at::TensorOptions().dtype(
+                                                    c10::CppTypeToScalarType<Acc>()));
+  at::Tensor context = at::full({rows, values.size(2)}, NAN, values.options());
+  const searnn::AdditiveAttention<T> attention{query.const_data_ptr<T>(),
+                                               keys.const_data_ptr<T>(),
+                                               values.const_data_ptr<T>(),
+                                               lengths.const_data_ptr<int64_t>(),
+                                               row_batch.const_data_ptr<int64_t>(),
+                                               score_weight.const_data_ptr<T>(),
+                                               scores.data_ptr<Acc>(),
+                                               context.data_ptr<T>(),
+                                               context.stride(0),
+                                               rows,
+                                               source,
+                                               keys.size(2),
+                                               values.size(2)};
+  for (int64_t r = 0; r < rows + 2; ++r) {  // past the end, as a launch
+    attention(warp, r);
+  }
+  return context;
+}
+
 template <typename T>
 void test_additive_attention(at::ScalarType dtype) {
   const auto options = at::TensorOptions().dtype(dtype);
   for (int64_t source : {1, 3, 10, 70}) {
     for (int64_t hidden_size : {1, 9, 100}) {
-      const int64_t value_size = 12;
-      const at::Tensor query = at::randn({hidden_size}, options);
-      const at::Tensor keys = at::randn({source, hidden_size}, options);
-      const at::Tensor values = at::randn({source, value_size}, options);
-      const at::Tensor score_weight = at::randn({hidden_size}, options);
-      for (int64_t length : {int64_t{1}, (source + 1) / 2, source}) {
-        const at::Tensor want = attend(query, keys, values, length, score_weight);
-        std::vector<T> scores(source);
-        at::Tensor got = at::empty({value_size}, options);
-        searnn::additive_attention_row(query.const_data_ptr<T>(), keys.const_data_ptr<T>(),
-                                       values.const_data_ptr<T>(), length,
-                                       score_weight.const_data_ptr<T>(), hidden_size,
-                                       value_size, scores.data(), got.data_ptr<T>());
-        const std::string where = std::string(c10::toString(dtype)) + " S " +
-                                  std::to_string(source) + " H " +
-                                  std::to_string(hidden_size) + " length " +
-                                  std::to_string(length);
-        // Sums over H units: allow H ulps of float rounding.
-        const double allowed = tolerance(dtype) * static_cast<double>(hidden_size);
-        expect(max_difference(got, want) < allowed, "additive_attention_row " + where);
-#ifdef SEARNN_HAS_AVX2_KERNELS
-        if constexpr (std::is_same_v<T, float>) {
-          if (searnn::avx2::available()) {
-            at::Tensor fused = at::empty({value_size}, options);
-            searnn::avx2::additive_attention_row(
-                query.const_data_ptr<float>(), keys.const_data_ptr<float>(),
-                values.const_data_ptr<float>(), length, score_weight.const_data_ptr<float>(),
-                hidden_size, value_size, scores.data(), fused.data_ptr<float>());
-            expect(max_difference(fused, want) < allowed,
-                   "avx2::additive_attention_row " + where);
-          }
-        }
-#endif
+      const int64_t value_size = 40, batch = 3;  // value_size > 32: lanes take two units
+      const at::Tensor keys = at::randn({batch, source, hidden_size}).to(dtype);
+      const at::Tensor values = at::randn({batch, source, value_size}).to(dtype);
+      const at::Tensor score_weight = at::randn({hidden_size}).to(dtype);
+      const at::Tensor lengths =
+          at::tensor(at::ArrayRef<int64_t>({int64_t{1}, (source + 1) / 2, source}));
+      const at::Tensor row_batch = at::tensor(at::ArrayRef<int64_t>({2, 0, 1, 1, 2}));
+      const at::Tensor query = at::randn({row_batch.size(0), hidden_size}).to(dtype);
+      const auto wide = [](const at::Tensor& t) { return t.to(at::kDouble); };
+      std::vector<at::Tensor> want_rows;
+      for (int64_t r = 0; r < row_batch.size(0); ++r) {
+        const int64_t b = row_batch[r].item<int64_t>();
+        want_rows.push_back(attend(wide(query[r]), wide(keys[b]), wide(values[b]),
+                                   lengths[b].item<int64_t>(), wide(score_weight)));
       }
+      const at::Tensor want = at::stack(want_rows);
+      const std::string where = std::string(c10::toString(dtype)) + " S " +
+                                std::to_string(source) + " H " + std::to_string(hidden_size);
+      // Sums over H units: allow H ulps of float rounding.
+      const double allowed = tolerance(dtype) * static_cast<double>(hidden_size);
+      const at::Tensor serial = attend_rows<T>(searnn::SerialWarp{}, query, keys, values,
+                                               lengths, row_batch, score_weight);
+      expect(max_difference(serial, want) < allowed, "AdditiveAttention, serial " + where);
+      const at::Tensor warp = attend_rows<T>(searnn::EmulatedWarp{}, query, keys, values,
+                                             lengths, row_batch, score_weight);
+      expect(max_difference(warp, want) < allowed, "AdditiveAttention, warp " + where);
+#ifdef SEARNN_HAS_AVX2_KERNELS
+      if constexpr (std::is_same_v<T, float>) {
+        if (searnn::avx2::available()) {
+          std::vector<float> scores(source);
+          at::Tensor fused = at::empty({value_size}, options);
+          const int64_t b = row_batch[0].item<int64_t>();
+          searnn::avx2::additive_attention_row(
+              query[0].const_data_ptr<float>(), keys[b].const_data_ptr<float>(),
+              values[b].const_data_ptr<float>(), lengths[b].item<int64_t>(),
+              score_weight.const_data_ptr<float>(), hidden_size, value_size, scores.data(),
+              fused.data_ptr<float>());
+          expect(max_difference(fused, want[0]) < allowed,
+                 "avx2::additive_attention_row " + where);
+        }
+      }
+#endif
     }
   }
 }
 
-void test_greedy_pick() {
-  // Ties go to the first maximum; an EOS pick ends the row without being written; a finished
-  // row keeps feeding its argmax forward but writes nothing.
-  const std::vector<double> logits = {0.5, 2.0, 2.0, -1.0};
-  const int64_t vocab = 4, width = 3;
-  bool alive = true;
-  int64_t next = -1, length = 0;
-  std::vector<int64_t> tokens(width, -7);
-  searnn::greedy_pick_row(logits.data(), vocab, /*eos=*/3, /*step=*/0, &alive, &next,
-                          tokens.data(), &length);
-  expect(next == 1 && alive && length == 1 && tokens[0] == 1,
-         "greedy_pick_row takes the first maximum");
-  searnn::greedy_pick_row(logits.data(), vocab, /*eos=*/1, /*step=*/1, &alive, &next,
-                          tokens.data(), &length);
-  expect(next == 1 && !alive && length == 1 && tokens[1] == -7, "greedy_pick_row stops at EOS");
-  searnn::greedy_pick_row(logits.data(), vocab, /*eos=*/3, /*step=*/2, &alive, &next,
-                          tokens.data(), &length);
-  expect(next == 1 && length == 1 && tokens[2] == -7, "greedy_pick_row leaves ended rows");
-  bool fixed_alive = true;
-  int64_t fixed_length = 0;
-  searnn::greedy_pick_row(logits.data(), vocab, /*eos=*/-1, /*step=*/0, &fixed_alive, &next,
-                          tokens.data(), &fixed_length);
-  expect(fixed_alive && fixed_length == 1, "greedy_pick_row never ends a fixed-length row");
+// One greedy choice of each of three rows, with a warp (serial or emulated) per row.
+template <typename Warp>
+void pick(const Warp& warp, const std::vector<double>& logits, int64_t vocab, int64_t eos,
+          int64_t step, std::vector<uint8_t>& alive, std::vector<int64_t>& next,
+          std::vector<int64_t>& tokens, std::vector<int64_t>& lengths) {
+  const int64_t rows = static_cast<int64_t>(next.size()), width = tokens.size() / rows;
+  bool alive_rows[8];
+  for (int64_t r = 0; r < rows; ++r) alive_rows[r] = alive[r];
+  const searnn::GreedyPick<double> greedy{logits.data(), rows,  vocab,        eos,
+                                          step,          alive_rows, next.data(), tokens.data(),
+                                          width,         lengths.data()};
+  for (int64_t r = 0; r < rows + 2; ++r) {  // past the end, as a launch
+    greedy(warp, r);
+  }
+  for (int64_t r = 0; r < rows; ++r) alive[r] = alive_rows[r];
+}
+
+template <typename Warp>
+void test_greedy_pick(const Warp& warp, const std::string& name) {
+  // Ties go to the first maximum, NaN above all (as torch.argmax); an EOS pick ends the row
+  // without being written; a finished row keeps feeding its argmax forward but writes nothing.
+  // Row 0's maximum sits past lane 32, row 2 has a NaN.
+  const int64_t vocab = 70, width = 3;
+  std::vector<double> logits(3 * vocab, 0.0);
+  logits[40] = logits[45] = 2.0;
+  logits[vocab + 1] = logits[vocab + 2] = 1.0;
+  logits[2 * vocab + 50] = 3.0;
+  logits[2 * vocab + 60] = NAN;
+  std::vector<uint8_t> alive = {1, 1, 1};
+  std::vector<int64_t> next(3, -1), tokens(3 * width, -7), lengths(3, 0);
+  pick(warp, logits, vocab, /*eos=*/45, /*step=*/0, alive, next, tokens, lengths);
+  expect(next == std::vector<int64_t>({40, 1, 60}), name + ": the first maximum, NaN first");
+  expect(tokens[0] == 40 && tokens[width] == 1 && lengths[0] == 1, name + ": tokens written");
+  pick(warp, logits, vocab, /*eos=*/1, /*step=*/1, alive, next, tokens, lengths);
+  expect(!alive[1] && alive[0] && lengths[1] == 1 && tokens[width + 1] == -7,
+         name + ": EOS ends a row unwritten");
+  pick(warp, logits, vocab, /*eos=*/-1, /*step=*/2, alive, next, tokens, lengths);
+  expect(next[1] == 1 && lengths[1] == 1 && tokens[width + 2] == -7,
+         name + ": an ended row writes nothing");
+  expect(alive[0] && lengths[0] == 3, name + ": fixed-length rows never end");
 }
 
 }  // namespace
@@ -166,9 +236,12 @@ int main() {
   at::manual_seed(0);
   test_gru_update<double>(at::kDouble);
   test_gru_update<float>(at::kFloat);
+  test_gru_update<at::BFloat16>(at::kBFloat16);
   test_additive_attention<double>(at::kDouble);
   test_additive_attention<float>(at::kFloat);
-  test_greedy_pick();
+  test_additive_attention<at::BFloat16>(at::kBFloat16);
+  test_greedy_pick(searnn::SerialWarp{}, "serial GreedyPick");
+  test_greedy_pick(searnn::EmulatedWarp{}, "warp GreedyPick");
   if (failures) {
     std::cerr << failures << " checks failed\n";
     return 1;

@@ -1,6 +1,7 @@
-// The shared per-pair kernels without Python: the CPU path (PatternMaskTable) and the CUDA
-// thread body (scanned_edit_distance_row, swept over every index of a launch on the host)
-// against a plain Wagner-Fischer DP, and the registered ops through the dispatcher.
+// The shared per-pair kernels without Python: the CPU path (PatternMaskTable) and the GPU
+// threads (the SortedMaskTables build and EditDistanceThreads / HammingDistanceThreads, swept
+// over every index of a launch on the host) against a plain Wagner-Fischer DP, and the
+// registered ops through the dispatcher.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
@@ -14,7 +15,7 @@
 #include "searnn_ext/bit_parallel_edit_distance.h"
 #include "searnn_ext/hamming_distance.h"
 #include "searnn_ext/pattern_mask_table.h"
-#include "searnn_ext/scanned_pattern_masks.h"
+#include "searnn_ext/sorted_pattern_masks.h"
 
 namespace {
 
@@ -82,8 +83,26 @@ void test_shared_kernels(std::mt19937_64& rng) {
       const int64_t words = searnn::words_for_length(width);
       searnn::PatternMaskTable table(width);
       std::vector<searnn::VerticalDeltas> columns(std::max<int64_t>(words, 1));
-      // The CUDA kernel's scratch layout: [words, count], one column per thread.
+      // The GPU's buffers: match tables of every reference row, and scratch [words, count].
+      const int64_t slots = std::min<int64_t>(64, width), tables = pairs.count * words;
+      std::vector<int64_t> symbols(std::max<int64_t>(tables * slots, 1), -1),
+          counts(std::max<int64_t>(tables, 1), -1);
+      std::vector<uint64_t> masks(symbols.size());
       std::vector<searnn::VerticalDeltas> launch_scratch(std::max<int64_t>(words * pairs.count, 1));
+      const searnn::SortedMaskTables<int64_t> sorted{
+          pairs.ref.data(), width,  pairs.ref_lengths.data(), pairs.count, words,
+          slots,            symbols.data(), masks.data(),      counts.data()};
+      for (int64_t thread = 0; thread < tables + 7; ++thread) {  // past the end, as a launch
+        sorted(thread);
+      }
+      std::vector<int64_t> edit(pairs.count + 7, -1), hamming(pairs.count + 7, -1);
+      const searnn::EditDistanceThreads<int64_t> edit_threads{
+          batch, sorted, words > 1 ? launch_scratch.data() : nullptr, edit.data()};
+      const searnn::HammingDistanceThreads<int64_t> hamming_threads{batch, hamming.data()};
+      for (int64_t thread = 0; thread < pairs.count + 7; ++thread) {
+        edit_threads(thread);
+        hamming_threads(thread);
+      }
       for (int64_t i = 0; i < pairs.count; ++i) {
         const int64_t row = batch.ref_row(i);
         const int64_t* hyp = batch.hyp_tokens(i);
@@ -95,12 +114,13 @@ void test_shared_kernels(std::mt19937_64& rng) {
         table.assign(ref, m);
         expect(searnn::edit_distance_pair(hyp, n, m, table, columns.data(), 1) == want,
                "CPU edit distance" + where);
-        expect(searnn::scanned_edit_distance_row(batch, i, launch_scratch.data() + i,
-                                                 pairs.count) == want,
-               "CUDA thread body edit distance" + where);
+        expect(edit[i] == want, "GPU threads edit distance" + where);
         expect(searnn::hamming_distance_row(batch, i) == plain_hamming(hyp, n, ref, m),
-               "hamming distance" + where);
+               "CPU hamming distance" + where);
+        expect(hamming[i] == plain_hamming(hyp, n, ref, m), "GPU threads hamming" + where);
       }
+      expect(edit[pairs.count] == -1 && hamming[pairs.count] == -1,
+             "threads past the batch write nothing");
     }
   }
 }

@@ -1,6 +1,8 @@
-// Element-wise and per-row math of one greedy decoder step, shared by the CPU loops and the
-// CUDA kernels of greedy_rollout: the GRU gate update, additive attention, and the argmax with
-// the end-of-sequence bookkeeping.
+// The element-wise and per-row math of one greedy decoder step, written once for every executor
+// of greedy_rollout: the CUDA kernels (one thread per hidden unit; a warp per row for the
+// attention and the argmax), the emulated CUDA backend (the same launches, run on the CPU), and
+// the CPU's portable path (a SerialWarp per row). Storage may be float16 or bfloat16; the math
+// accumulates in float (double for double).
 #pragma once
 
 #include <math.h>
@@ -8,17 +10,29 @@
 #include <cstdint>
 
 #include "searnn_ext/macros.h"
+#include "searnn_ext/warp.h"
 
 namespace searnn {
+
+template <typename T>
+struct AccumulateType {
+  using type = float;  // float, and the float16 / bfloat16 storage types
+};
+template <>
+struct AccumulateType<double> {
+  using type = double;
+};
+template <typename T>
+using accumulate_t = typename AccumulateType<T>::type;
 
 SEARNN_HOST_DEVICE_INLINE float exponential(float x) { return expf(x); }
 SEARNN_HOST_DEVICE_INLINE double exponential(double x) { return exp(x); }
 SEARNN_HOST_DEVICE_INLINE float hyperbolic_tangent(float x) { return tanhf(x); }
 SEARNN_HOST_DEVICE_INLINE double hyperbolic_tangent(double x) { return tanh(x); }
 
-template <typename T>
-SEARNN_HOST_DEVICE_INLINE T sigmoid(T x) {
-  return T(1) / (T(1) + exponential(-x));
+template <typename Acc>
+SEARNN_HOST_DEVICE_INLINE Acc sigmoid(Acc x) {
+  return Acc(1) / (Acc(1) + exponential(-x));
 }
 
 // Unit j of one row of a GRU step (gates r, z, n in torch.nn.GRUCell's order): the row's
@@ -28,69 +42,164 @@ template <typename T>
 SEARNN_HOST_DEVICE_INLINE void gru_update_unit(const T* input_gates, const T* hidden_gates,
                                                const T* hidden_bias, T* hidden, int64_t j,
                                                int64_t hidden_size) {
+  using Acc = accumulate_t<T>;
   const int64_t u = hidden_size + j, n = 2 * hidden_size + j;
-  const T reset = sigmoid(input_gates[j] + (hidden_gates[j] + hidden_bias[j]));
-  const T update = sigmoid(input_gates[u] + (hidden_gates[u] + hidden_bias[u]));
-  const T candidate =
-      hyperbolic_tangent(input_gates[n] + reset * (hidden_gates[n] + hidden_bias[n]));
-  hidden[j] = (hidden[j] - candidate) * update + candidate;
+  const Acc reset = sigmoid(Acc(input_gates[j]) + (Acc(hidden_gates[j]) + Acc(hidden_bias[j])));
+  const Acc update = sigmoid(Acc(input_gates[u]) + (Acc(hidden_gates[u]) + Acc(hidden_bias[u])));
+  const Acc candidate = hyperbolic_tangent(Acc(input_gates[n]) +
+                                           reset * (Acc(hidden_gates[n]) + Acc(hidden_bias[n])));
+  // (1 - z) * n + z * h, in torch's gru_cell form.
+  hidden[j] = T((Acc(hidden[j]) - candidate) * update + candidate);
 }
 
-// Bahdanau attention of one roll-out over its source sequence: score_s = v . tanh(k_s + q),
-// softmax over the first `length` positions, context = sum_s weight_s * value_s.
-// query [H], keys [S, H], values [S, D] of this row's sequence; scores: [S] scratch.
+// A GRU step of `rows` rows, one thread per hidden unit. Row r reads its gate rows
+// input_gates[input_rows ? input_rows[r] : r] and likewise hidden_gates (see GateRows).
 template <typename T>
-SEARNN_HOST_DEVICE_INLINE void additive_attention_row(const T* query, const T* keys,
-                                                      const T* values, int64_t length,
-                                                      const T* score_weight, int64_t hidden_size,
-                                                      int64_t value_size, T* scores,
-                                                      T* context) {
-  T best = 0;
-  for (int64_t s = 0; s < length; ++s) {
-    T energy = 0;
-    for (int64_t h = 0; h < hidden_size; ++h) {
-      energy += score_weight[h] * hyperbolic_tangent(keys[s * hidden_size + h] + query[h]);
-    }
-    scores[s] = energy;
-    best = (s == 0 || energy > best) ? energy : best;
-  }
-  T total = 0;
-  for (int64_t s = 0; s < length; ++s) {
-    scores[s] = exponential(scores[s] - best);
-    total += scores[s];
-  }
-  for (int64_t d = 0; d < value_size; ++d) {
-    context[d] = 0;
-  }
-  for (int64_t s = 0; s < length; ++s) {
-    const T weight = scores[s] / total;
-    for (int64_t d = 0; d < value_size; ++d) {
-      context[d] += weight * values[s * value_size + d];
-    }
-  }
-}
+struct GruUpdate {
+  const T* input_gates;
+  const int64_t* input_rows;
+  const T* hidden_gates;
+  const int64_t* hidden_rows;
+  const T* hidden_bias;
+  T* hidden;  // [rows, H]
+  int64_t units;  // rows * H
+  int64_t hidden_size;
 
-// One roll-out's greedy choice at decode step `step`: the first maximal logit (as
-// torch.argmax) becomes the next input; while the row is alive it is written to `tokens`,
-// unless it is EOS, which ends the row. eos < 0: a fixed-length task, rows never end here.
-template <typename T>
-SEARNN_HOST_DEVICE_INLINE void greedy_pick_row(const T* logits, int64_t vocab, int64_t eos,
-                                               int64_t step, bool* alive, int64_t* next_input,
-                                               int64_t* tokens, int64_t* length) {
-  int64_t best = 0;
-  for (int64_t a = 1; a < vocab; ++a) {
-    best = logits[a] > logits[best] ? a : best;
+  SEARNN_HOST_DEVICE void operator()(int64_t unit) const {
+    if (unit >= units) {
+      return;
+    }
+    const int64_t row = unit / hidden_size, gates_stride = 3 * hidden_size;
+    gru_update_unit(input_gates + (input_rows ? input_rows[row] : row) * gates_stride,
+                    hidden_gates + (hidden_rows ? hidden_rows[row] : row) * gates_stride,
+                    hidden_bias, hidden + row * hidden_size, unit % hidden_size, hidden_size);
   }
-  *next_input = best;
+};
+
+// Bahdanau attention of each roll-out over the source memory of its sequence row_batch[r], one
+// warp per row: score_s = v . tanh(k_s + q) over the first lengths[b] positions, softmax,
+// context = sum_s weight_s * value_s. Lanes split the hidden units of each score (a key row is
+// read coalesced) and then the context's units (so are the value rows).
+template <typename T>
+struct AdditiveAttention {
+  using Acc = accumulate_t<T>;
+  const T* query;            // [rows, H]
+  const T* keys;             // [B, S, H]
+  const T* values;           // [B, S, D]
+  const int64_t* lengths;    // [B], each in [1, S]
+  const int64_t* row_batch;  // [rows]
+  const T* score_weight;     // [H]
+  Acc* scores;               // [rows, S] scratch
+  T* context;                // rows context_stride apart, [D] each
+  int64_t context_stride;
+  int64_t rows, source, hidden_size, value_size;
+
+  template <typename Warp>
+  SEARNN_HOST_DEVICE void operator()(const Warp& warp, int64_t r) const {
+    if (r >= rows) {
+      return;
+    }
+    const int64_t b = row_batch[r], length = lengths[b];
+    const int stride = warp.size();
+    const T* row_query = query + r * hidden_size;
+    const T* row_keys = keys + b * source * hidden_size;
+    const T* row_values = values + b * source * value_size;
+    Acc* row_scores = scores + r * source;
+    Acc best = 0;
+    for (int64_t s = 0; s < length; ++s) {
+      const T* key = row_keys + s * hidden_size;
+      const auto partial = warp.lanes([&](int lane) {
+        Acc energy = 0;
+        for (int64_t h = lane; h < hidden_size; h += stride) {
+          energy += Acc(score_weight[h]) * hyperbolic_tangent(Acc(key[h]) + Acc(row_query[h]));
+        }
+        return energy;
+      });
+      const Acc energy = warp.sum(partial);
+      best = (s == 0 || energy > best) ? energy : best;
+      // Lane s % size keeps position s: the lane that turns it into a weight below.
+      warp.lanes([&](int lane) {
+        if (s % stride == lane) {
+          row_scores[s] = energy;
+        }
+      });
+    }
+    warp.lanes([&](int lane) {
+      for (int64_t s = lane; s < length; s += stride) {
+        row_scores[s] = exponential(row_scores[s] - best);
+      }
+    });
+    warp.sync();  // every lane reads every weight below
+    T* row_context = context + r * context_stride;
+    warp.lanes([&](int lane) {
+      Acc total = 0;
+      for (int64_t s = 0; s < length; ++s) {
+        total += row_scores[s];
+      }
+      for (int64_t d = lane; d < value_size; d += stride) {
+        Acc sum = 0;
+        for (int64_t s = 0; s < length; ++s) {
+          sum += row_scores[s] * Acc(row_values[s * value_size + d]);
+        }
+        row_context[d] = T(sum / total);
+      }
+    });
+  }
+};
+
+// One roll-out's greedy choice at decode step `step`: `token` (the argmax) becomes the next
+// input; while the row is alive it is written to `tokens`, unless it is EOS, which ends the row.
+// eos < 0: a fixed-length task, rows never end here.
+SEARNN_HOST_DEVICE_INLINE void record_pick(int64_t token, int64_t eos, int64_t step, bool* alive,
+                                           int64_t* next_input, int64_t* tokens,
+                                           int64_t* length) {
+  *next_input = token;
   if (!*alive) {
     return;
   }
-  if (best == eos) {
+  if (token == eos) {
     *alive = false;
     return;
   }
-  tokens[step] = best;
+  tokens[step] = token;
   *length += 1;
 }
+
+// The greedy choice of every roll-out, one warp per row: lanes scan strided logits, and their
+// candidates meet in an all-reduce (torch.argmax's order, see first_of).
+template <typename T>
+struct GreedyPick {
+  using Acc = accumulate_t<T>;
+  const T* logits;  // [rows, vocab]
+  int64_t rows, vocab, eos_id, step;
+  bool* alive;           // [rows]
+  int64_t* next_input;   // [rows]
+  int64_t* tokens;       // [rows, width]
+  int64_t width;
+  int64_t* lengths;      // [rows]
+
+  template <typename Warp>
+  SEARNN_HOST_DEVICE void operator()(const Warp& warp, int64_t r) const {
+    if (r >= rows) {
+      return;
+    }
+    const T* row = logits + r * vocab;
+    const int stride = warp.size();
+    const auto partial = warp.lanes([&](int lane) {
+      ArgMax<Acc> best{Acc(0), -1};
+      for (int64_t a = lane; a < vocab; a += stride) {
+        best = first_of(best, ArgMax<Acc>{Acc(row[a]), a});
+      }
+      return best;
+    });
+    const ArgMax<Acc> best = warp.best(partial);
+    warp.lanes([&](int lane) {
+      if (lane == 0) {
+        record_pick(best.index, eos_id, step, alive + r, next_input + r, tokens + r * width,
+                    lengths + r);
+      }
+    });
+  }
+};
 
 }  // namespace searnn

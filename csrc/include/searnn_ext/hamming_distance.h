@@ -24,12 +24,25 @@ SEARNN_HOST_DEVICE_INLINE int64_t hamming_distance_pair(const Token* hyp, int64_
   return mismatches + length_difference;
 }
 
-// The whole job of one CPU iteration or one CUDA thread.
+// The whole job of one CPU iteration.
 template <typename Token>
 SEARNN_HOST_DEVICE_INLINE int64_t hamming_distance_row(const PairBatch<Token>& batch, int64_t i) {
   const int64_t row = batch.ref_row(i);
   return hamming_distance_pair(batch.hyp_tokens(i), batch.hyp_lengths[i], batch.ref_tokens(row),
                                batch.ref_lengths[row]);
 }
+
+// One GPU thread per pair.
+template <typename Token>
+struct HammingDistanceThreads {
+  PairBatch<Token> batch;
+  int64_t* out;
+
+  SEARNN_HOST_DEVICE void operator()(int64_t i) const {
+    if (i < batch.size) {
+      out[i] = hamming_distance_row(batch, i);
+    }
+  }
+};
 
 }  // namespace searnn

@@ -1,0 +1,86 @@
+// The GPU kernels of the roll-out decode loop (the Kernels policy of greedy_rollout_loop.h),
+// written once over a Launcher: compiled by nvcc for CUDA (cuda/greedy_rollout.cu) and by the
+// C++ compiler for the emulated backend (emulated/greedy_rollout.cpp). The threads run the
+// functors of searnn_ext/decoder_math.h.
+#pragma once
+
+#include <ATen/Dispatch.h>
+
+#include "../greedy_rollout_loop.h"
+#include "launch_plan.h"
+#include "searnn_ext/decoder_math.h"
+
+namespace searnn {
+
+template <typename Launcher>
+struct GpuKernels {
+  // Reading `alive` on the host synchronises with the device: the loop checks for "every row
+  // has ended" once per this many steps, not at every step.
+  static constexpr int64_t kStepsBetweenEndChecks = 8;
+
+  // One block of all rows: each launch covers the whole step.
+  template <typename Decode>
+  static void for_row_blocks(int64_t rows, const Decode& decode) {
+    decode(0, rows);
+  }
+
+  static void gru_update(const GateRows& input, const GateRows& hidden_gates,
+                         const at::Tensor& hidden_bias, at::Tensor& hidden) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, hidden.scalar_type(),
+                                    "gru_update_gpu", [&] {
+      Launcher::threads(plan_threads(hidden.numel()),
+                        GruUpdate<scalar_t>{input.gates.const_data_ptr<scalar_t>(),
+                                            input.row_data(),
+                                            hidden_gates.gates.const_data_ptr<scalar_t>(),
+                                            hidden_gates.row_data(),
+                                            hidden_bias.const_data_ptr<scalar_t>(),
+                                            hidden.data_ptr<scalar_t>(),
+                                            hidden.numel(),
+                                            hidden.size(1)});
+    });
+  }
+
+  static void additive_attention(const at::Tensor& query, const at::Tensor& keys,
+                                 const at::Tensor& values, const at::Tensor& lengths,
+                                 const at::Tensor& row_batch, const at::Tensor& score_weight,
+                                 at::Tensor& context) {
+    const int64_t rows = query.size(0), source = keys.size(1);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, query.scalar_type(),
+                                    "additive_attention_gpu", [&] {
+      using Acc = accumulate_t<scalar_t>;
+      at::Tensor scores =
+          Launcher::empty({rows, source}, query.options().dtype(c10::CppTypeToScalarType<Acc>()));
+      Launcher::warps(plan_warps(rows),
+                      AdditiveAttention<scalar_t>{query.const_data_ptr<scalar_t>(),
+                                                  keys.const_data_ptr<scalar_t>(),
+                                                  values.const_data_ptr<scalar_t>(),
+                                                  lengths.const_data_ptr<int64_t>(),
+                                                  row_batch.const_data_ptr<int64_t>(),
+                                                  score_weight.const_data_ptr<scalar_t>(),
+                                                  scores.data_ptr<Acc>(),
+                                                  context.data_ptr<scalar_t>(),
+                                                  context.stride(0),
+                                                  rows,
+                                                  source,
+                                                  keys.size(2),
+                                                  values.size(2)});
+    });
+  }
+
+  static void greedy_pick(const at::Tensor& logits, int64_t eos_id, int64_t step,
+                          at::Tensor alive, at::Tensor next_input, at::Tensor tokens,
+                          at::Tensor lengths) {
+    const int64_t rows = logits.size(0);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
+                                    "greedy_pick_gpu", [&] {
+      Launcher::warps(plan_warps(rows),
+                      GreedyPick<scalar_t>{logits.const_data_ptr<scalar_t>(), rows,
+                                           logits.size(1), eos_id, step, alive.data_ptr<bool>(),
+                                           next_input.data_ptr<int64_t>(),
+                                           tokens.data_ptr<int64_t>(), tokens.size(1),
+                                           lengths.data_ptr<int64_t>()});
+    });
+  }
+};
+
+}  // namespace searnn
