@@ -3,8 +3,9 @@ rapidfuzz.process.cpdist (workers=-1) on the same pairs as int lists and as chr(
 fastest form. One run, medians over interleaved repeats; conversions are not timed. Every
 method's answers are compared before anything is timed.
 
-    searnn bench costs            # the cases of benchmarks/RESULTS.md
-    searnn bench costs --quick    # small sizes, a smoke test
+    searnn bench costs                  # the cases of benchmarks/RESULTS.md
+    searnn bench costs --quick          # small sizes, a smoke test
+    searnn bench costs --device cuda    # the CUDA kernels and the PyTorch path on a GPU
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from rapidfuzz import process
 from rapidfuzz.distance import Hamming, Levenshtein
 
 import searnn_ext
-from searnn_ext.bench.timing import machine_description, median_seconds, print_table
+from searnn_ext.bench.timing import (
+    bench_device,
+    machine_description,
+    median_seconds,
+    print_table,
+)
 
 
 @dataclasses.dataclass
@@ -51,6 +57,7 @@ def random_rows(count: int, case: Case, generator: torch.Generator):
 
 
 def make_pairs(case: Case, seed: int = 0):
+    """(hyp, hyp_lengths, ref, ref_lengths, ref_index) on the CPU."""
     generator = torch.Generator().manual_seed(seed)
     hyp, hyp_lengths = random_rows(case.pairs, case, generator)
     refs = -(-case.pairs // case.hyps_per_ref)
@@ -70,8 +77,9 @@ def as_strings(rows: list[list[int]]) -> list[str]:
     return ["".join(map(chr, row)) for row in rows]
 
 
-def methods(op: str, pairs) -> dict:
-    """name -> a function computing the op's distances on the benchmark pairs."""
+def methods(op: str, pairs, device: torch.device) -> dict:
+    """name -> a function computing the op's distances on the benchmark pairs: searnn_ext and
+    the pure-PyTorch path on `device`, rapidfuzz on the CPU."""
     hyp, hyp_lengths, ref, ref_lengths, ref_index = pairs
     hyp_lists = as_lists(hyp, hyp_lengths)
     ref_lists = as_lists(ref, ref_lengths, ref_index)
@@ -82,35 +90,36 @@ def methods(op: str, pairs) -> dict:
     def rapidfuzz(queries, choices):
         return lambda: process.cpdist(queries, choices, scorer=scorer, workers=-1)
 
+    on_device = [None if t is None else t.to(device) for t in pairs]
     return {
-        "searnn_ext": lambda: function(*pairs, backend="ext"),
-        "pure PyTorch": lambda: function(*pairs, backend="torch"),
+        "searnn_ext": lambda: function(*on_device, backend="ext"),
+        "pure PyTorch": lambda: function(*on_device, backend="torch"),
         "rapidfuzz cpdist, chr strings": rapidfuzz(hyp_strings, ref_strings),
         "rapidfuzz cpdist, int lists": rapidfuzz(hyp_lists, ref_lists),
     }
 
 
 def check_agreement(case: Case, op: str, candidates: dict) -> None:
-    results = {name: torch.as_tensor(run()).long() for name, run in candidates.items()}
+    results = {name: torch.as_tensor(run()).long().cpu() for name, run in candidates.items()}
     expected = results["searnn_ext"]
     for name, result in results.items():
         if not torch.equal(result, expected):
             raise AssertionError(f"{case.name}, {op}: {name} disagrees with searnn_ext")
 
 
-def run(cases: list[Case], repeats: int, slow_repeats: int) -> None:
-    print(f"Machine: {machine_description()}\n")
+def run(cases: list[Case], repeats: int, slow_repeats: int, device: torch.device) -> None:
+    print(f"Machine: {machine_description()}; searnn_ext and PyTorch on {device}\n")
     header = ["case", "op", "method", "median ms", "x searnn_ext time"]
     rows = []
     for case in cases:
         pairs = make_pairs(case)
         for op in ("edit_distance", "hamming_distance"):
-            candidates = methods(op, pairs)
+            candidates = methods(op, pairs, device)
             check_agreement(case, op, candidates)
             counts = {
                 name: slow_repeats if name == "pure PyTorch" else repeats for name in candidates
             }
-            timings = median_seconds(candidates, counts)
+            timings = median_seconds(candidates, counts, device)
             for name, seconds in timings.items():
                 ratio = seconds / timings["searnn_ext"]
                 rows.append([case.name, op, name, f"{seconds * 1e3:.1f}", f"{ratio:.1f}"])
@@ -127,14 +136,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--quick", action="store_true", help="1/100 of the pairs, 2 repeats")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     args = parser.parse_args(argv)
+    device = bench_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     cases = CASES
     if args.quick:
         cases = [dataclasses.replace(c, pairs=c.pairs // 100) for c in CASES]
         args.repeats = args.slow_repeats = 2
-    run(cases, args.repeats, args.slow_repeats)
+    run(cases, args.repeats, args.slow_repeats, device)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Speed of rollout_costs with learned roll-outs: the compiled decode loop against the
 pure-PyTorch path on three shapes from the paper, float32, with the GEMM floor: the time the
-roll-outs' matrix-multiply FLOPs take as a few large torch.mm calls on this machine.
+roll-outs' matrix-multiply FLOPs take as a few large torch.mm calls (MKL or cuBLAS) on the
+device.
 
-    searnn bench rollout            # the shapes of benchmarks/RESULTS.md
-    searnn bench rollout --quick    # smaller batches, a smoke test
+    searnn bench rollout                  # the shapes of benchmarks/RESULTS.md
+    searnn bench rollout --quick          # smaller batches, a smoke test
+    searnn bench rollout --device cuda    # on a GPU
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import dataclasses
 import torch
 
 import searnn_ext
-from searnn_ext.bench.timing import machine_description, median_seconds, print_table
+from searnn_ext.bench.timing import (
+    bench_device,
+    machine_description,
+    median_seconds,
+    print_table,
+)
 
 OCR_MODEL = dict(source_features=128, hidden_size=128)
 SPELLING_MODEL = dict(source_vocab=43, hidden_size=100, attention="additive", eos_id=0)
@@ -45,7 +52,8 @@ SHAPES = [
 ]
 
 
-def make_problem(shape: Shape, seed: int = 0):
+def make_problem(shape: Shape, device: torch.device, seed: int = 0):
+    """(model, rollin, candidates, target, target lengths) on `device`."""
     torch.manual_seed(seed)
     model = searnn_ext.Seq2Seq(target_vocab=shape.vocab, **shape.model).eval()
     batch, length = shape.batch, shape.length
@@ -60,12 +68,13 @@ def make_problem(shape: Shape, seed: int = 0):
     if model.eos_id is not None:
         target = torch.cat([target, torch.full((batch, 1), model.eos_id)], dim=1)
         lengths = lengths + 1
-    with torch.no_grad():
-        memory = model.encode(src, torch.full((batch,), length))
-        rollin = model.roll_in(memory, target, lengths)
-    steps = rollin.tokens.shape[1]
+    steps = target.shape[1]
     candidates = torch.arange(shape.vocab).expand(batch, steps, shape.vocab).contiguous()
-    return model, rollin, candidates, target, lengths
+    model = model.to(device)
+    with torch.no_grad():
+        memory = model.encode(src.to(device), torch.full((batch,), length, device=device))
+        rollin = model.roll_in(memory, target.to(device), lengths.to(device))
+    return model, rollin, candidates.to(device), target.to(device), lengths.to(device)
 
 
 def gemm_row_steps(shape: Shape, max_length: int) -> int:
@@ -90,12 +99,16 @@ def gemm_shapes(model: searnn_ext.Seq2Seq) -> list[tuple[int, int]]:
     return shapes + [(hidden, model.target_vocab)]
 
 
-def gemm_floor(shapes, rows: int) -> tuple[callable, float]:
+def gemm_floor(shapes, rows: int, device: torch.device) -> tuple[callable, float]:
     """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows,
     into preallocated outputs: a function running one block, and the number of blocks."""
     block = min(rows, 65536)
     operands = [
-        (torch.rand(block, n_in), torch.rand(n_in, n_out), torch.empty(block, n_out))
+        (
+            torch.rand(block, n_in, device=device),
+            torch.rand(n_in, n_out, device=device),
+            torch.empty(block, n_out, device=device),
+        )
         for n_in, n_out in shapes
     ]
 
@@ -106,8 +119,8 @@ def gemm_floor(shapes, rows: int) -> tuple[callable, float]:
     return run, rows / block
 
 
-def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
-    model, rollin, candidates, target, lengths = make_problem(shape)
+def measure(shape: Shape, repeats: int, slow_repeats: int, device) -> list[list[str]]:
+    model, rollin, candidates, target, lengths = make_problem(shape, device)
     max_length = 2 * target.shape[1]
 
     def costs(backend):
@@ -121,9 +134,10 @@ def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
     agreement = (ext == torch_costs).double().mean().item()
     print(f"{shape.name}: float32 costs of the two backends equal on {agreement:.1%} of cells")
     row_steps = gemm_row_steps(shape, max_length)
-    floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps)
+    floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps, device)
     runs = {"ext": lambda: costs("ext"), "torch": lambda: costs("torch"), "floor": floor_block}
-    seconds = median_seconds(runs, {"ext": repeats, "torch": slow_repeats, "floor": repeats})
+    repeats_of = {"ext": repeats, "torch": slow_repeats, "floor": repeats}
+    seconds = median_seconds(runs, repeats_of, device)
     seconds["floor"] *= blocks
     bound = "" if model.eos_id is None else " (upper bound: full budgets)"
     count = f"{int((candidates >= 0).sum()):,}"
@@ -144,9 +158,9 @@ def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
     ]
 
 
-def run(shapes: list[Shape], repeats: int, slow_repeats: int) -> None:
-    print(f"Machine: {machine_description()}\n")
-    rows = [row for shape in shapes for row in measure(shape, repeats, slow_repeats)]
+def run(shapes: list[Shape], repeats: int, slow_repeats: int, device: torch.device) -> None:
+    print(f"Machine: {machine_description()}; roll-outs on {device}\n")
+    rows = [row for shape in shapes for row in measure(shape, repeats, slow_repeats, device)]
     print()
     print_table(["shape", "roll-outs", "method", "median ms", "x searnn_ext time"], rows)
 
@@ -162,13 +176,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--shapes", nargs="+", choices=[s.name for s in SHAPES], help="default: all"
     )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     args = parser.parse_args(argv)
+    device = bench_device(args.device)
     torch.set_num_threads(args.threads)
     shapes = [s for s in SHAPES if not args.shapes or s.name in args.shapes]
     if args.quick:
         shapes = [dataclasses.replace(s, batch=min(s.batch, 4)) for s in shapes]
         args.repeats = args.slow_repeats = 1
-    run(shapes, args.repeats, args.slow_repeats)
+    run(shapes, args.repeats, args.slow_repeats, device)
 
 
 if __name__ == "__main__":

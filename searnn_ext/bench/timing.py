@@ -14,19 +14,38 @@ import torch
 import searnn_ext
 
 
-def median_seconds(runs: dict[str, Callable[[], object]], repeats: dict[str, int]) -> dict:
+def bench_device(name: str) -> torch.device:
+    """The device a benchmark runs on: "cpu", or "cuda" where a GPU is visible."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no GPU is visible to torch")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def median_seconds(
+    runs: dict[str, Callable[[], object]], repeats: dict[str, int], device=None
+) -> dict:
     """name -> median wall time of runs[name] over repeats[name] timed calls, after one warm-up
     call each. The calls are interleaved round-robin, so that a slow spell of a shared machine
-    falls on every method rather than on whichever ran then."""
-    for run in runs.values():
+    falls on every method rather than on whichever ran then. On a GPU each call is timed until
+    the device has finished it."""
+    finish = torch.cuda.synchronize if torch.device(device or "cpu").type == "cuda" else None
+
+    def timed(run) -> float:
+        start = time.perf_counter()
         run()
+        if finish:
+            finish()
+        return time.perf_counter() - start
+
+    for run in runs.values():
+        timed(run)
     times: dict[str, list[float]] = {name: [] for name in runs}
     for round_ in range(max(repeats.values())):
         for name, run in runs.items():
             if round_ < repeats[name]:
-                start = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(timed(run))
     return {name: statistics.median(values) for name, values in times.items()}
 
 
