@@ -62,7 +62,7 @@ SEARNN_AVX2 inline float horizontal_sum(__m256 x) {
   return _mm_cvtss_f32(sum);
 }
 
-SEARNN_AVX2 void gru_update_avx2(const GruStep& step, int64_t rows) {
+SEARNN_AVX2 void gru_update_avx2(const GruRows<float>& step, int64_t rows) {
   const int64_t hidden_size = step.hidden_size, gates_stride = 3 * hidden_size;
   for (int64_t row = 0; row < rows; ++row) {
     const float* gi =
@@ -132,7 +132,7 @@ bool available() {
   return supported;
 }
 
-void gru_update(const GruStep& step, int64_t rows) { gru_update_avx2(step, rows); }
+void gru_update(const GruRows<float>& step, int64_t rows) { gru_update_avx2(step, rows); }
 
 void additive_attention_row(const float* query, const float* keys, const float* values,
                             int64_t length, const float* score_weight, int64_t hidden_size,

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "gru_rows.h"
+
 // Built with GCC or Clang for x86-64 (function-level target attributes); elsewhere the loop
 // only has its ATen path.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -17,20 +19,8 @@ namespace searnn::avx2 {
 // True when this CPU can run the AVX2 + FMA kernels.
 bool available();
 
-// `rows` rows of a GRU step, as gru_update_unit of decoder_math.h: row r reads its [3H]
-// gate rows input_gates[input_rows ? input_rows[r] : r] and likewise hidden_gates, adds
-// hidden_bias [3H] to the hidden side, and updates hidden[r] ([H]) in place.
-struct GruStep {
-  const float* input_gates;
-  const int64_t* input_rows;  // may be null
-  const float* hidden_gates;
-  const int64_t* hidden_rows;  // may be null
-  const float* hidden_bias;
-  float* hidden;
-  int64_t hidden_size;
-};
-
-void gru_update(const GruStep& step, int64_t rows);
+// `rows` rows of a GRU step (see gru_rows.h).
+void gru_update(const GruRows<float>& step, int64_t rows);
 
 // Additive attention of one row, as additive_attention_row of decoder_math.h: query [H],
 // keys [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S]

@@ -10,6 +10,8 @@
 
 #include "../greedy_rollout_loop.h"
 #include "avx2_decoder_math.h"
+#include "avx512_decoder_math.h"
+#include "kernel_choice.h"
 #include "searnn_ext/decoder_math.h"
 
 namespace searnn {
@@ -21,24 +23,27 @@ namespace {
 constexpr int64_t kDecodeRowsPerBlock = 256;
 constexpr int64_t kAttentionRowsPerBlock = 64;
 
-// Reduced precision without float accumulation between ATen's element-wise ops: the portable
-// functors instead.
-bool use_portable(const at::Tensor& t) { return t.scalar_type() == at::kBFloat16; }
-
-bool use_avx2(const at::Tensor& t) {
-#ifdef SEARNN_HAS_AVX2_KERNELS
-  return t.scalar_type() == at::kFloat && avx2::available();
-#else
-  return false;
-#endif
+// A block's GRU rows as the fused kernels read them.
+template <typename T>
+GruRows<T> gru_rows(const GateRows& input, const GateRows& hidden_gates,
+                    const at::Tensor& hidden_bias, at::Tensor& hidden) {
+  TORCH_INTERNAL_ASSERT(input.gates.is_contiguous() && hidden_gates.gates.is_contiguous() &&
+                        hidden.is_contiguous());
+  return GruRows<T>{input.gates.const_data_ptr<T>(),
+                    input.row_data(),
+                    hidden_gates.gates.const_data_ptr<T>(),
+                    hidden_gates.row_data(),
+                    hidden_bias.const_data_ptr<T>(),
+                    hidden.data_ptr<T>(),
+                    hidden.size(1)};
 }
 
-// The GRU update and additive attention are transcendental-heavy, and a scalar loop over
-// decoder_math.h is several times slower than vectorised tanh / sigmoid. float32 on an AVX2 CPU
-// runs the fused kernels of avx2_decoder_math.h (one pass over each row, no temporaries);
-// float64, or float32 on a CPU without AVX2, runs ATen's vectorised ops in the order
-// torch.nn.GRUCell and Seq2Seq.attend use; bfloat16 runs the GPU's functors of decoder_math.h
-// row by row (a SerialWarp), accumulating in float. The C++ test checks them against each other.
+// The GRU update and additive attention are transcendental-heavy, and a scalar loop is several
+// times slower than vectorised tanh / sigmoid: float32 and bfloat16 run the fused kernels of
+// avx512_decoder_math.h or avx2_decoder_math.h (one pass over each row, no temporaries) where
+// the CPU has them (kernel_choice.h); float64 runs ATen's ops in the order torch.nn.GRUCell and
+// Seq2Seq.attend use; bfloat16 without AVX512_BF16 runs the GPU's functors of decoder_math.h row
+// by row (a SerialWarp). The C++ test checks them against each other.
 struct CpuKernels {
   static constexpr int64_t kStepsBetweenEndChecks = 1;  // a host read costs nothing here
 
@@ -57,41 +62,48 @@ struct CpuKernels {
 
   static void gru_update(const GateRows& input, const GateRows& hidden_gates,
                          const at::Tensor& hidden_bias, at::Tensor& hidden) {
-    if (use_portable(hidden)) {
-      using T = at::BFloat16;
-      const GruUpdate<T> update{input.gates.const_data_ptr<T>(),
-                                input.row_data(),
-                                hidden_gates.gates.const_data_ptr<T>(),
-                                hidden_gates.row_data(),
-                                hidden_bias.const_data_ptr<T>(),
-                                hidden.data_ptr<T>(),
-                                hidden.numel(),
-                                hidden.size(1)};
-      for (int64_t unit = 0; unit < hidden.numel(); ++unit) {
-        update(unit);
-      }
-      return;
-    }
-#ifdef SEARNN_HAS_AVX2_KERNELS
-    if (use_avx2(hidden)) {
-      TORCH_INTERNAL_ASSERT(input.gates.is_contiguous() && hidden_gates.gates.is_contiguous() &&
-                            hidden.is_contiguous());
-      const avx2::GruStep step{input.gates.const_data_ptr<float>(),
-                               input.row_data(),
-                               hidden_gates.gates.const_data_ptr<float>(),
-                               hidden_gates.row_data(),
-                               hidden_bias.const_data_ptr<float>(),
-                               hidden.data_ptr<float>(),
-                               hidden.size(1)};
-      avx2::gru_update(step, hidden.size(0));
-      return;
-    }
+    switch (decoder_kernels(hidden.scalar_type())) {
+#ifdef SEARNN_HAS_AVX512_KERNELS
+      case DecoderKernels::kAvx512:
+        if (hidden.scalar_type() == at::kFloat) {
+          avx512::gru_update(gru_rows<float>(input, hidden_gates, hidden_bias, hidden),
+                             hidden.size(0));
+        } else {
+          avx512::gru_update(gru_rows<at::BFloat16>(input, hidden_gates, hidden_bias, hidden),
+                             hidden.size(0));
+        }
+        return;
 #endif
-    gru_update_aten(input.gathered(), hidden_gates.gathered() + hidden_bias, hidden);
+#ifdef SEARNN_HAS_AVX2_KERNELS
+      case DecoderKernels::kAvx2:
+        avx2::gru_update(gru_rows<float>(input, hidden_gates, hidden_bias, hidden),
+                         hidden.size(0));
+        return;
+#endif
+      case DecoderKernels::kPortable:
+        gru_update_portable(input, hidden_gates, hidden_bias, hidden);
+        return;
+      default:
+        gru_update_aten(input.gathered(), hidden_gates.gathered() + hidden_bias, hidden);
+    }
   }
 
-  // input_gates is consumed. Each step works on contiguous [n, 2H] and [n, H] pieces, where
-  // ATen's vectorised sigmoid / tanh run several times faster than on strided views.
+  static void gru_update_portable(const GateRows& input, const GateRows& hidden_gates,
+                                  const at::Tensor& hidden_bias, at::Tensor& hidden) {
+    using T = at::BFloat16;
+    const GruUpdate<T> update{input.gates.const_data_ptr<T>(),
+                              input.row_data(),
+                              hidden_gates.gates.const_data_ptr<T>(),
+                              hidden_gates.row_data(),
+                              hidden_bias.const_data_ptr<T>(),
+                              hidden.data_ptr<T>(),
+                              hidden.numel(),
+                              hidden.size(1)};
+    for (int64_t unit = 0; unit < hidden.numel(); ++unit) {
+      update(unit);
+    }
+  }
+
   static void gru_update_aten(at::Tensor input_gates, const at::Tensor& hidden_gates,
                               at::Tensor& hidden) {
     const int64_t hidden_size = hidden.size(1);
@@ -110,17 +122,70 @@ struct CpuKernels {
                                  const at::Tensor& values, const at::Tensor& lengths,
                                  const at::Tensor& row_batch, const at::Tensor& score_weight,
                                  at::Tensor& context) {
-    if (use_portable(query)) {
-      attention_portable(query, keys, values, lengths, row_batch, score_weight, context);
-      return;
-    }
-#ifdef SEARNN_HAS_AVX2_KERNELS
-    if (use_avx2(query)) {
-      attention_avx2(query, keys, values, lengths, row_batch, score_weight, context);
-      return;
-    }
+    switch (decoder_kernels(query.scalar_type())) {
+#ifdef SEARNN_HAS_AVX512_KERNELS
+      case DecoderKernels::kAvx512:
+        if (query.scalar_type() == at::kFloat) {
+          attention_by_rows<float>(avx512::additive_attention_row<float>, query, keys, values,
+                                   lengths, row_batch, score_weight, context);
+        } else {
+          attention_by_rows<at::BFloat16>(avx512::additive_attention_row<at::BFloat16>, query,
+                                          keys, values, lengths, row_batch, score_weight,
+                                          context);
+        }
+        return;
 #endif
-    attention_aten(query, keys, values, lengths, row_batch, score_weight, context);
+#ifdef SEARNN_HAS_AVX2_KERNELS
+      case DecoderKernels::kAvx2:
+        attention_by_rows<float>(avx2_attention_row, query, keys, values, lengths, row_batch,
+                                 score_weight, context);
+        return;
+#endif
+      case DecoderKernels::kPortable:
+        attention_portable(query, keys, values, lengths, row_batch, score_weight, context);
+        return;
+      default:
+        attention_aten(query, keys, values, lengths, row_batch, score_weight, context);
+    }
+  }
+
+#ifdef SEARNN_HAS_AVX2_KERNELS
+  // avx2::additive_attention_row with the per-row scratch the AVX-512 kernels take.
+  static void avx2_attention_row(const float* query, const float* keys, const float* values,
+                                 int64_t length, const float* score_weight, int64_t hidden_size,
+                                 int64_t value_size, float* scores, float* /*unit_scratch*/,
+                                 float* context) {
+    avx2::additive_attention_row(query, keys, values, length, score_weight, hidden_size,
+                                 value_size, scores, context);
+  }
+#endif
+
+  // A fused kernel of one row at a time, each reading its sequence's memory in place.
+  template <typename T, typename AttendRow>
+  static void attention_by_rows(const AttendRow& attend_row, const at::Tensor& query,
+                                const at::Tensor& keys, const at::Tensor& values,
+                                const at::Tensor& lengths, const at::Tensor& row_batch,
+                                const at::Tensor& score_weight, at::Tensor& context) {
+    const int64_t source = keys.size(1), hidden_size = keys.size(2), value_size = values.size(2);
+    TORCH_INTERNAL_ASSERT(query.is_contiguous() && keys.is_contiguous() &&
+                          values.is_contiguous() && score_weight.is_contiguous() &&
+                          row_batch.is_contiguous() && context.stride(1) == 1);
+    const T* q = query.const_data_ptr<T>();
+    const T* k = keys.const_data_ptr<T>();
+    const T* v = values.const_data_ptr<T>();
+    const T* score = score_weight.const_data_ptr<T>();
+    const int64_t* length = lengths.const_data_ptr<int64_t>();
+    const int64_t* batch = row_batch.const_data_ptr<int64_t>();
+    T* out = context.data_ptr<T>();
+    const int64_t context_stride = context.stride(0);
+    std::vector<float> scores(static_cast<size_t>(source));
+    std::vector<float> unit_scratch(static_cast<size_t>(2 * hidden_size));
+    for (int64_t r = 0; r < query.size(0); ++r) {
+      const int64_t b = batch[r];
+      attend_row(q + r * hidden_size, k + b * source * hidden_size, v + b * source * value_size,
+                 length[b], score, hidden_size, value_size, scores.data(), unit_scratch.data(),
+                 out + r * context_stride);
+    }
   }
 
   static void attention_portable(const at::Tensor& query, const at::Tensor& keys,
@@ -169,33 +234,6 @@ struct CpuKernels {
     }
   }
 
-#ifdef SEARNN_HAS_AVX2_KERNELS
-  // One row at a time, reading its sequence's memory in place.
-  static void attention_avx2(const at::Tensor& query, const at::Tensor& keys,
-                             const at::Tensor& values, const at::Tensor& lengths,
-                             const at::Tensor& row_batch, const at::Tensor& score_weight,
-                             at::Tensor& context) {
-    const int64_t source = keys.size(1), hidden_size = keys.size(2), value_size = values.size(2);
-    TORCH_INTERNAL_ASSERT(query.is_contiguous() && keys.is_contiguous() &&
-                          values.is_contiguous() && score_weight.is_contiguous() &&
-                          row_batch.is_contiguous() && context.stride(1) == 1);
-    const float* q = query.const_data_ptr<float>();
-    const float* k = keys.const_data_ptr<float>();
-    const float* v = values.const_data_ptr<float>();
-    const float* score = score_weight.const_data_ptr<float>();
-    const int64_t* length = lengths.const_data_ptr<int64_t>();
-    const int64_t* batch = row_batch.const_data_ptr<int64_t>();
-    float* out = context.data_ptr<float>();
-    const int64_t context_stride = context.stride(0);
-    std::vector<float> scores(static_cast<size_t>(source));
-    for (int64_t r = 0; r < query.size(0); ++r) {
-      const int64_t b = batch[r];
-      avx2::additive_attention_row(q + r * hidden_size, k + b * source * hidden_size,
-                                   v + b * source * value_size, length[b], score, hidden_size,
-                                   value_size, scores.data(), out + r * context_stride);
-    }
-  }
-#endif
 
   static void greedy_pick(const at::Tensor& logits, int64_t eos_id, int64_t step,
                           at::Tensor alive, at::Tensor next_input, at::Tensor tokens,

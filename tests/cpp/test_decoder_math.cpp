@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/avx2_decoder_math.h"
+#include "cpu/avx512_decoder_math.h"
 #include "emulated/launcher.h"
 #include "searnn_ext/decoder_math.h"
 
@@ -83,25 +84,42 @@ void test_gru_update(at::ScalarType dtype) {
     }
     const std::string where = std::string(c10::toString(dtype)) + " H " +
                               std::to_string(hidden_size);
-    expect(max_difference(got, want) < tolerance(dtype), "gru_update_unit " + where);
+    expect(max_difference(got, want) < tolerance(dtype), "GruUpdate " + where);
+    // The fused CPU kernels, with rows looked up through indices as the loop reads the
+    // embedding's table.
+    const std::vector<int64_t> input_rows = {4, 0, 4, 2, 1}, hidden_rows = {1, 1, 0, 3, 2};
+    const at::Tensor gathered =
+        gru_cell(wide(input_gates).index_select(0, at::tensor(at::ArrayRef<int64_t>(input_rows))),
+                 wide(hidden_gates).index_select(0, at::tensor(at::ArrayRef<int64_t>(hidden_rows))) +
+                     wide(hidden_bias),
+                 wide(hidden));
+    const auto fused = [&](const auto& kernel) {
+      at::Tensor out = hidden.clone();
+      kernel(searnn::GruRows<T>{input_gates.const_data_ptr<T>(), input_rows.data(),
+                                hidden_gates.const_data_ptr<T>(), hidden_rows.data(),
+                                hidden_bias.const_data_ptr<T>(), out.data_ptr<T>(), hidden_size},
+             rows);
+      return out;
+    };
+#ifdef SEARNN_HAS_AVX512_KERNELS
+    const bool avx512 = std::is_same_v<T, float> ? searnn::avx512::available()
+                                                 : searnn::avx512::available_bfloat16();
+    if constexpr (!std::is_same_v<T, double>) {
+      if (avx512) {
+        const at::Tensor out = fused([](const auto& step, int64_t n) {
+          searnn::avx512::gru_update(step, n);
+        });
+        expect(max_difference(out, gathered) < tolerance(dtype), "avx512::gru_update " + where);
+      }
+    }
+#endif
 #ifdef SEARNN_HAS_AVX2_KERNELS
     if constexpr (std::is_same_v<T, float>) {
       if (searnn::avx2::available()) {
-        // Rows looked up through indices, as the loop reads the embedding's table.
-        const std::vector<int64_t> input_rows = {4, 0, 4, 2, 1}, hidden_rows = {1, 1, 0, 3, 2};
-        const at::Tensor input_index = at::tensor(at::ArrayRef<int64_t>(input_rows));
-        const at::Tensor hidden_index = at::tensor(at::ArrayRef<int64_t>(hidden_rows));
-        at::Tensor fused = hidden.clone();
-        searnn::avx2::gru_update({input_gates.const_data_ptr<float>(), input_rows.data(),
-                                  hidden_gates.const_data_ptr<float>(), hidden_rows.data(),
-                                  hidden_bias.const_data_ptr<float>(), fused.data_ptr<float>(),
-                                  hidden_size},
-                                 rows);
-        const at::Tensor gathered = gru_cell(input_gates.index_select(0, input_index),
-                                             hidden_gates.index_select(0, hidden_index) +
-                                                 hidden_bias,
-                                             hidden);
-        expect(max_difference(fused, gathered) < tolerance(dtype), "avx2::gru_update " + where);
+        const at::Tensor out = fused([](const auto& step, int64_t n) {
+          searnn::avx2::gru_update(step, n);
+        });
+        expect(max_difference(out, gathered) < tolerance(dtype), "avx2::gru_update " + where);
       }
     }
 #endif
@@ -168,6 +186,24 @@ void test_additive_attention(at::ScalarType dtype) {
       const at::Tensor warp = attend_rows<T>(searnn::EmulatedWarp{}, query, keys, values,
                                              lengths, row_batch, score_weight);
       expect(max_difference(warp, want) < allowed, "AdditiveAttention, warp " + where);
+#ifdef SEARNN_HAS_AVX512_KERNELS
+      const bool avx512 = std::is_same_v<T, float> ? searnn::avx512::available()
+                                                   : searnn::avx512::available_bfloat16();
+      if constexpr (!std::is_same_v<T, double>) {
+        if (avx512) {
+          std::vector<float> scores(source), unit_scratch(2 * hidden_size);
+          at::Tensor fused = at::empty({value_size}, options);
+          const int64_t b = row_batch[0].item<int64_t>();
+          searnn::avx512::additive_attention_row(
+              query[0].const_data_ptr<T>(), keys[b].const_data_ptr<T>(),
+              values[b].const_data_ptr<T>(), lengths[b].item<int64_t>(),
+              score_weight.const_data_ptr<T>(), hidden_size, value_size, scores.data(),
+              unit_scratch.data(), fused.data_ptr<T>());
+          expect(max_difference(fused, want[0]) < allowed,
+                 "avx512::additive_attention_row " + where);
+        }
+      }
+#endif
 #ifdef SEARNN_HAS_AVX2_KERNELS
       if constexpr (std::is_same_v<T, float>) {
         if (searnn::avx2::available()) {

@@ -1,0 +1,179 @@
+// AVX-512 versions of the float32 and bfloat16 decoder math (see avx512_decoder_math.h). Only
+// this file's own functions are compiled for AVX-512 (function target attributes), so nothing
+// here leaks AVX-512 code into inline functions that other files share.
+#include "avx512_decoder_math.h"
+
+#ifdef SEARNN_HAS_AVX512_KERNELS
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#define SEARNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
+
+// SLEEF's AVX-512 functions, exported by libtorch_cpu (ATen's Vectorized<float> calls them).
+// tanh is the 3.5-ULP version, as in avx2_decoder_math.cpp.
+extern "C" {
+SEARNN_AVX512 __m512 Sleef_expf16_u10avx512f(__m512);
+SEARNN_AVX512 __m512 Sleef_tanhf16_u35avx512f(__m512);
+}
+
+namespace searnn::avx512 {
+namespace {
+
+constexpr int64_t kLanes = 16;
+
+SEARNN_AVX512 inline __mmask16 lane_mask(int64_t count) {
+  return static_cast<__mmask16>(count >= kLanes ? 0xffff : (1u << count) - 1);
+}
+
+// Loads and stores of `count` (1..16) lanes widened to / narrowed from float32; masked lanes
+// read as 0 and are not written, so rows need no padding.
+SEARNN_AVX512 inline __m512 load(const float* p, int64_t count) {
+  return _mm512_maskz_loadu_ps(lane_mask(count), p);
+}
+
+SEARNN_AVX512 inline __m512 load(const c10::BFloat16* p, int64_t count) {
+  const __m256i bits = _mm256_maskz_loadu_epi16(lane_mask(count), p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
+
+SEARNN_AVX512 inline void store(float* p, __m512 value, int64_t count) {
+  _mm512_mask_storeu_ps(p, lane_mask(count), value);
+}
+
+SEARNN_AVX512 inline void store(c10::BFloat16* p, __m512 value, int64_t count) {
+  const __m256i bits = (__m256i)_mm512_cvtneps_pbh(value);
+  _mm256_mask_storeu_epi16(p, lane_mask(count), bits);
+}
+
+template <typename T>
+SEARNN_AVX512 inline __m512 load_sum(const T* a, const T* b, int64_t count) {
+  return _mm512_add_ps(load(a, count), load(b, count));
+}
+
+// 1 / (1 + exp(-x)), as ATen's vectorised sigmoid.
+SEARNN_AVX512 inline __m512 sigmoid16(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 exp_negative = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_setzero_ps(), x));
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp_negative));
+}
+
+template <typename T>
+SEARNN_AVX512 void gru_update_avx512(const GruRows<T>& step, int64_t rows) {
+  const int64_t hidden_size = step.hidden_size, gates_stride = 3 * hidden_size;
+  for (int64_t row = 0; row < rows; ++row) {
+    const T* gi = step.input_gates + (step.input_rows ? step.input_rows[row] : row) * gates_stride;
+    const T* gh =
+        step.hidden_gates + (step.hidden_rows ? step.hidden_rows[row] : row) * gates_stride;
+    const T* bias = step.hidden_bias;
+    T* h = step.hidden + row * hidden_size;
+    for (int64_t j = 0; j < hidden_size; j += kLanes) {
+      const int64_t count = std::min(kLanes, hidden_size - j);
+      const int64_t u = hidden_size + j, n = 2 * hidden_size + j;
+      const __m512 reset =
+          sigmoid16(_mm512_add_ps(load(gi + j, count), load_sum(gh + j, bias + j, count)));
+      const __m512 update =
+          sigmoid16(_mm512_add_ps(load(gi + u, count), load_sum(gh + u, bias + u, count)));
+      const __m512 candidate = Sleef_tanhf16_u35avx512f(
+          _mm512_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
+      // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
+      const __m512 updated =
+          _mm512_fmadd_ps(_mm512_sub_ps(load(h + j, count), candidate), update, candidate);
+      store(h + j, updated, count);
+    }
+  }
+}
+
+template <typename T>
+SEARNN_AVX512 void additive_attention_row_avx512(const T* query, const T* keys, const T* values,
+                                                 int64_t length, const T* score_weight,
+                                                 int64_t hidden_size, int64_t value_size,
+                                                 float* scores, float* unit_scratch,
+                                                 T* context) {
+  // The query and the score weights serve every position: widened once.
+  const float* q = nullptr;
+  const float* w = nullptr;
+  if constexpr (std::is_same_v<T, float>) {
+    q = query;
+    w = score_weight;
+  } else {
+    for (int64_t j = 0; j < hidden_size; j += kLanes) {
+      const int64_t count = std::min(kLanes, hidden_size - j);
+      store(unit_scratch + j, load(query + j, count), count);
+      store(unit_scratch + hidden_size + j, load(score_weight + j, count), count);
+    }
+    q = unit_scratch;
+    w = unit_scratch + hidden_size;
+  }
+  float best = -INFINITY;
+  for (int64_t s = 0; s < length; ++s) {
+    const T* key = keys + s * hidden_size;
+    __m512 energy = _mm512_setzero_ps();
+    for (int64_t j = 0; j < hidden_size; j += kLanes) {
+      const int64_t count = std::min(kLanes, hidden_size - j);
+      const __m512 unit =
+          Sleef_tanhf16_u35avx512f(_mm512_add_ps(load(key + j, count), load(q + j, count)));
+      energy = _mm512_fmadd_ps(load(w + j, count), unit, energy);
+    }
+    scores[s] = _mm512_reduce_add_ps(energy);
+    best = std::max(best, scores[s]);
+  }
+  float total = 0;
+  for (int64_t s = 0; s < length; ++s) {
+    scores[s] = std::exp(scores[s] - best);
+    total += scores[s];
+  }
+  for (int64_t s = 0; s < length; ++s) {
+    scores[s] /= total;
+  }
+  for (int64_t d = 0; d < value_size; d += kLanes) {
+    const int64_t count = std::min(kLanes, value_size - d);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t s = 0; s < length; ++s) {
+      sum = _mm512_fmadd_ps(_mm512_set1_ps(scores[s]), load(values + s * value_size + d, count),
+                            sum);
+    }
+    store(context + d, sum, count);
+  }
+}
+
+}  // namespace
+
+bool available() {
+  static const bool supported =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return supported;
+}
+
+bool available_bfloat16() {
+  static const bool supported = available() && __builtin_cpu_supports("avx512bf16");
+  return supported;
+}
+
+template <typename T>
+void gru_update(const GruRows<T>& step, int64_t rows) {
+  gru_update_avx512(step, rows);
+}
+
+template <typename T>
+void additive_attention_row(const T* query, const T* keys, const T* values, int64_t length,
+                            const T* score_weight, int64_t hidden_size, int64_t value_size,
+                            float* scores, float* unit_scratch, T* context) {
+  additive_attention_row_avx512(query, keys, values, length, score_weight, hidden_size,
+                                value_size, scores, unit_scratch, context);
+}
+
+template void gru_update(const GruRows<float>&, int64_t);
+template void gru_update(const GruRows<c10::BFloat16>&, int64_t);
+template void additive_attention_row(const float*, const float*, const float*, int64_t,
+                                     const float*, int64_t, int64_t, float*, float*, float*);
+template void additive_attention_row(const c10::BFloat16*, const c10::BFloat16*,
+                                     const c10::BFloat16*, int64_t, const c10::BFloat16*, int64_t,
+                                     int64_t, float*, float*, c10::BFloat16*);
+
+}  // namespace searnn::avx512
+
+#endif

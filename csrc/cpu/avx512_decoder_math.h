@@ -1,0 +1,39 @@
+// float32 and bfloat16 decoder math vectorised with AVX-512, sixteen units per instruction,
+// with SLEEF's exp (1 ULP) and tanh (3.5 ULP) from the SLEEF build that ATen's vectorised
+// kernels call. bfloat16 storage is widened to float32 in registers (the math accumulates in
+// float32, as decoder_math.h does) and rounded back to nearest even with AVX512_BF16's
+// conversion. Selected at run time (cpu/greedy_rollout.cpp): AVX-512, then AVX2, then the
+// portable or ATen paths. The C++ test checks them against the same formulas.
+#pragma once
+
+#include <c10/util/BFloat16.h>
+
+#include <cstdint>
+
+#include "gru_rows.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEARNN_HAS_AVX512_KERNELS 1
+
+namespace searnn::avx512 {
+
+// True when this CPU can run the float32 kernels (AVX-512 F, BW, DQ, VL).
+bool available();
+// True when it can also run the bfloat16 kernels (AVX512_BF16).
+bool available_bfloat16();
+
+// `rows` rows of a GRU step (see gru_rows.h); T is float or c10::BFloat16.
+template <typename T>
+void gru_update(const GruRows<T>& step, int64_t rows);
+
+// Additive attention of one row, as AdditiveAttention of decoder_math.h: query [H], keys
+// [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S] and
+// unit_scratch: [2H] float scratch; context [D] is written.
+template <typename T>
+void additive_attention_row(const T* query, const T* keys, const T* values, int64_t length,
+                            const T* score_weight, int64_t hidden_size, int64_t value_size,
+                            float* scores, float* unit_scratch, T* context);
+
+}  // namespace searnn::avx512
+
+#endif

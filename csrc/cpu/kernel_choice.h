@@ -1,0 +1,20 @@
+// Which of the CPU's element-wise decoder kernels runs for a dtype, chosen at run time from
+// what this CPU can do: AVX-512, then AVX2, then the portable functors of decoder_math.h or
+// ATen's ops. ATEN_CPU_CAPABILITY (e.g. "avx2", "default") caps the choice as it caps ATen's
+// own kernels, so that one variable runs every tier on one machine, side by side.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace searnn {
+
+enum class DecoderKernels {
+  kAten,      // ATen's vectorised ops, in torch.nn.GRUCell's and Seq2Seq.attend's order
+  kPortable,  // decoder_math.h's functors, a row at a time, accumulating in float
+  kAvx2,      // avx2_decoder_math.h (float32)
+  kAvx512,    // avx512_decoder_math.h (float32, bfloat16)
+};
+
+DecoderKernels decoder_kernels(at::ScalarType dtype);
+
+}  // namespace searnn
