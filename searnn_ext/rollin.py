@@ -19,12 +19,15 @@ class RollIn:
     """tokens: int64 [B, T], the token chosen at each step and fed forward; logits: [B, T, A]
     the model's scores at each step (with grad, for the loss); lengths: int64 [B], the steps of
     each trajectory that count (fixed-length tasks: the target's length; EOS tasks: up to and
-    including the first EOS); memory: the encoder's output the trajectory was decoded from."""
+    including the first EOS); memory: the encoder's output the trajectory was decoded from;
+    greedy: the trajectory is the model's own greedy decoding without dropout (a learned
+    roll-in), so that rollout_costs can reuse it as the roll-out of each chosen token."""
 
     tokens: Tensor
     logits: Tensor
     lengths: Tensor
     memory: Memory
+    greedy: bool = False
 
 
 def check_policy(name: str, policy: str, mix_prob: float) -> None:
@@ -79,7 +82,9 @@ def roll_in(
         if steps
         else memory.outputs.new_zeros((batch, 0, model.target_vocab))
     )
-    return RollIn(tokens, logits, trajectory_lengths(model, policy, tokens, target_lengths), memory)
+    lengths = trajectory_lengths(model, policy, tokens, target_lengths)
+    dropout_off = not model.training or model.dropout == 0
+    return RollIn(tokens, logits, lengths, memory, greedy=policy == "learned" and dropout_off)
 
 
 def trajectory_lengths(model: Seq2Seq, policy: str, tokens: Tensor, target_lengths: Tensor):

@@ -101,13 +101,23 @@ def rollout_costs(
     if model.eos_id is not None:
         after = torch.where(learned, max_length - cell_t - 1, after)
     after = after.clamp(min=0).masked_fill(ends, 0)
-    decode = (learned & ~ends & (after > 0)).nonzero().squeeze(1)
+    continuation_ends = _greedy_continuation_ends(model, rollin, content_lengths, max_length)
+    reuse = torch.zeros_like(learned)
+    if continuation_ends is not None:
+        own = first == rollin.tokens[cell_b, cell_t]
+        reuse = learned & ~ends & own & (continuation_ends[cell_b] >= 0)
+    decode = (learned & ~ends & ~reuse & (after > 0)).nonzero().squeeze(1)
     suffix_width = max(int(after.max()) if rows else 0, 1)  # one column keeps gathers simple
     suffix = target.new_zeros((rows, suffix_width)).long()
     target_positions = (cell_t + 1)[:, None] + torch.arange(suffix_width, device=device)
     if target.shape[1]:
         suffix = target.long()[cell_b[:, None], target_positions.clamp(max=target.shape[1] - 1)]
     suffix_lengths = torch.where(learned, 0, after)
+    if reuse.any():
+        rollin_positions = target_positions.clamp(max=rollin.tokens.shape[1] - 1)
+        suffix[reuse] = rollin.tokens.long()[cell_b[:, None], rollin_positions][reuse]
+        reused_lengths = (continuation_ends[cell_b] - cell_t - 1).clamp(min=0)
+        suffix_lengths = torch.where(reuse, reused_lengths, suffix_lengths)
     if decode.numel():
         with eval_mode(model):
             decoded, decoded_lengths = _decode_in_chunks(
@@ -227,6 +237,26 @@ def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:
             f"rollout_costs: each target must end with eos_id={model.eos_id} at target_lengths - 1"
         )
     return target_lengths - 1
+
+
+def _greedy_continuation_ends(model, rollin, content_lengths, max_length) -> Tensor | None:
+    """A greedy roll-in is itself the learned roll-out of the token it chose at each step (the
+    same model, the same greedy policy, no dropout, the same precision): those roll-outs need
+    no decoding. Returns where each sequence's continuation ends, [B] (-1 where the roll-in
+    stops before the roll-out would), or None when the roll-in is not such a roll-out."""
+    if not rollin.greedy or torch.is_autocast_enabled(rollin.tokens.device.type):
+        return None
+    if model.eos_id is None:
+        return content_lengths  # fixed length: the roll-in covers the whole target
+    steps = rollin.tokens.shape[1]
+    last = rollin.tokens.gather(1, (rollin.lengths - 1).clamp(min=0)[:, None]).squeeze(1)
+    ended = (rollin.lengths > 0) & (last == model.eos_id)  # the trajectory ends with EOS
+    eos_at = rollin.lengths - 1
+    # The roll-out stops at the roll-in's EOS if its budget reaches it, else at max_length;
+    # either way the roll-in must have decoded that far.
+    stop = torch.where(ended, eos_at.clamp(max=max_length), torch.full_like(eos_at, max_length))
+    covered = (ended & (eos_at <= max_length)) | (max_length <= steps)
+    return torch.where(covered, stop, -1)
 
 
 def _learned_cells(rollout, mix_prob, batch, steps, generator, device) -> Tensor:

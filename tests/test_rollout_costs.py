@@ -3,6 +3,7 @@ pure-PyTorch path) against the brute-force oracle, with float64 models so that a
 cannot blur the comparison: the answers must match exactly. Then float16, bfloat16 and
 autocast roll-outs, which must at least count the same cells."""
 
+import dataclasses
 import math
 import re
 
@@ -13,7 +14,7 @@ from rollout_oracle import oracle_costs
 from seq2seq_cases import CONFIGS, make_task
 
 import searnn_ext
-from searnn_ext import Memory, RollIn
+from searnn_ext import Memory, RollIn, rollout_ext
 
 
 def rolled_in(task, policy="learned"):
@@ -307,3 +308,54 @@ def test_low_precision_counts_the_float32_cells(target, config, dtype, autocast)
     assert torch.equal(low.isinf(), full.isinf())
     finite = full.isfinite()
     assert (low[finite] == full[finite]).double().mean() >= 0.9
+
+
+EOS_BIAS = {"spelling": 0.15, "spelling-feeding": -0.15}
+
+
+@pytest.mark.parametrize("config", ["ocr", "spelling", "spelling-feeding"])
+@pytest.mark.parametrize("max_length", [None, 3])
+def test_a_greedy_rollin_is_the_rollout_of_its_own_tokens(config, max_length, monkeypatch):
+    """Those roll-outs are not decoded again, and the costs are the same as when they are."""
+    task = make_task(config, batch=6, length=6)
+    if task.model.eos_id is not None:  # so that some trajectories end within the target's width
+        with torch.no_grad():
+            task.model.output.bias[task.model.eos_id] += EOS_BIAS[config]
+    rollin = rolled_in(task)
+    assert rollin.greedy
+    decoded = []
+    decode = rollout_ext.greedy_decode
+
+    def counting(*arguments, **options):
+        decoded.append(arguments[5].shape[0])
+        return decode(*arguments, **options)
+
+    monkeypatch.setattr(rollout_ext, "greedy_decode", counting)
+    candidates = all_candidates(task, rollin)
+    args = (task.model, task.target, task.target_lengths)
+
+    def costs(trajectory):
+        return searnn_ext.rollout_costs(
+            args[0], trajectory, candidates, *args[1:], max_length=max_length, cost="edit"
+        )
+
+    reused, decoded_again = costs(rollin), costs(dataclasses.replace(rollin, greedy=False))
+    assert torch.equal(reused, decoded_again)
+    assert decoded[0] < decoded[1]
+    with_eos = task.model.eos_id is not None
+    if not with_eos or max_length is None:  # every decoded cell's own token, EOS excepted
+        own = rollin.tokens[:, :, None] == candidates
+        last = rollin.lengths - (0 if with_eos else 1)  # a fixed-length last step: no decoding
+        inside = torch.arange(rollin.tokens.shape[1]) < last[:, None]
+        not_eos = rollin.tokens != task.model.eos_id if with_eos else True
+        ended = (rollin.tokens == task.model.eos_id).any(1, keepdim=True) if with_eos else True
+        reusable = own.any(2) & inside & not_eos & ended
+        assert decoded[1] - decoded[0] == int(reusable.sum()) > 0
+
+
+def test_a_rollin_with_dropout_is_not_greedy():
+    task = make_task("chunking")
+    task.model.train()
+    assert not rolled_in(task).greedy
+    task.model.eval()
+    assert rolled_in(task).greedy and not rolled_in(task, "reference").greedy
