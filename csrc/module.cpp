@@ -2,6 +2,8 @@
 #include <ATen/Parallel.h>
 #include <torch/extension.h>
 
+#include "cpu/kernel_choice.h"
+
 #ifndef SEARNN_CUDA_ARCHS
 #define SEARNN_CUDA_ARCHS ""
 #endif
@@ -24,6 +26,13 @@ pybind11::dict build_info() {
 #else
   info["openmp"] = false;
 #endif
+  // The CPU roll-outs' element-wise kernels per dtype, as chosen on this CPU (kernel_choice.h).
+  pybind11::dict kernels;
+  for (const auto dtype : {at::kFloat, at::kBFloat16, at::kDouble}) {
+    kernels[std::string(c10::getDtypeNames(dtype).first).c_str()] =
+        searnn::kernels_name(searnn::decoder_kernels(dtype));
+  }
+  info["cpu_decoder_kernels"] = kernels;
   return info;
 }
 

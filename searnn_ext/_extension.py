@@ -38,7 +38,9 @@ def build_info() -> dict:
 
     Keys: ``torch_version`` (the running torch), ``extension_loaded``, and when it is loaded
     ``compiled_torch_version``, ``cuda_compiled``, ``cuda_archs`` (list of ``sm_XX`` names),
-    ``openmp`` and ``num_threads`` (intra-op threads the CPU kernels use).
+    ``openmp``, ``num_threads`` (intra-op threads the CPU kernels use) and
+    ``cpu_decoder_kernels`` (per dtype, the CPU roll-outs' element-wise kernels on this CPU:
+    "avx512", "avx2", "portable" or "aten"; ATEN_CPU_CAPABILITY caps them).
     """
     info: dict = {"torch_version": torch.__version__, "extension_loaded": _C is not None}
     if _C is None:

@@ -16,8 +16,12 @@ def test_quick_benchmarks_print_their_tables(device, capsys):
     rollout.main(["--quick", "--shapes", "OCR", "Spelling", "--threads", "1", "--device", device])
     out = capsys.readouterr().out
     assert f"on {device}" in out
-    assert out.count("| searnn_ext ") == 6 + 2  # 3 cases x 2 ops, then 2 roll-out shapes
-    assert "GEMM floor" in out
+    assert out.count("| searnn_ext ") == 6  # 3 cases x 2 ops
+    table = "\n".join(line for line in out.splitlines() if line.startswith("| "))
+    for row in ("searnn_ext, float32", "searnn_ext, bfloat16 (autocast)", "floor, bfloat16"):
+        assert table.count(row) == 2, row  # a table row per roll-out shape
+    assert out.count("bfloat16 against float32 roll-outs: costs equal on") == 2
+    assert out.count("bfloat16 (autocast) roll-outs took") == 2
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")

@@ -1,3 +1,5 @@
+import ast
+import os
 import subprocess
 import sys
 
@@ -32,3 +34,28 @@ def test_module_prints_build_info():
         [sys.executable, "-m", "searnn_ext"], check=True, capture_output=True, text=True
     ).stdout
     assert "cuda_compiled:" in output and "torch_version:" in output
+
+
+def decoder_kernels(capability: str | None) -> dict:
+    """build_info()'s CPU decoder kernels in a fresh process capped at `capability`."""
+    environment = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    if capability:
+        environment["ATEN_CPU_CAPABILITY"] = capability
+    code = "import searnn_ext; print(searnn_ext.build_info()['cpu_decoder_kernels'])"
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=environment
+    ).stdout
+    return ast.literal_eval(output)
+
+
+def test_cpu_decoder_kernels_follow_aten_cpu_capability():
+    widest = decoder_kernels(None)
+    assert set(widest) == {"float32", "bfloat16", "float64"}
+    assert widest["float64"] == "aten"  # float64 keeps ATen's own rounding
+    assert widest["float32"] in ("avx512", "avx2", "aten")
+    assert widest["bfloat16"] in ("avx512", "portable")
+    none = {"float32": "aten", "bfloat16": "portable", "float64": "aten"}
+    assert decoder_kernels("default") == none
+    if widest["float32"] == "avx512":
+        capped = decoder_kernels("avx2")
+        assert capped == {"float32": "avx2", "bfloat16": "portable", "float64": "aten"}

@@ -52,4 +52,17 @@ DecoderKernels decoder_kernels(at::ScalarType dtype) {
   }
 }
 
+const char* kernels_name(DecoderKernels kernels) {
+  switch (kernels) {
+    case DecoderKernels::kPortable:
+      return "portable";
+    case DecoderKernels::kAvx2:
+      return "avx2";
+    case DecoderKernels::kAvx512:
+      return "avx512";
+    default:
+      return "aten";
+  }
+}
+
 }  // namespace searnn

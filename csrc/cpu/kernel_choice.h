@@ -17,4 +17,7 @@ enum class DecoderKernels {
 
 DecoderKernels decoder_kernels(at::ScalarType dtype);
 
+// "aten", "portable", "avx2" or "avx512", as build_info() reports them.
+const char* kernels_name(DecoderKernels kernels);
+
 }  // namespace searnn

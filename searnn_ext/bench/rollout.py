@@ -1,7 +1,8 @@
 """Speed of rollout_costs with learned roll-outs: the compiled decode loop against the
-pure-PyTorch path on three shapes from the paper, float32, with the GEMM floor: the time the
-roll-outs' matrix-multiply FLOPs take as a few large torch.mm calls (MKL or cuBLAS) on the
-device.
+pure-PyTorch path on three shapes from the paper, in float32 and in bfloat16 (a float32 model
+under torch.autocast), with the GEMM floors: the time the roll-outs' matrix-multiply FLOPs take
+as a few large torch.mm calls (MKL, oneDNN or cuBLAS) on the device, in each dtype. The
+bfloat16 roll-outs' agreement with float32's is printed too (see bench/precision.py).
 
     searnn bench rollout                  # the shapes of benchmarks/RESULTS.md
     searnn bench rollout --quick          # smaller batches, a smoke test
@@ -16,6 +17,7 @@ import dataclasses
 import torch
 
 import searnn_ext
+from searnn_ext.bench.precision import agreement
 from searnn_ext.bench.timing import (
     bench_device,
     machine_description,
@@ -33,6 +35,10 @@ CHUNKING_MODEL = dict(
     attention="additive",
     input_feeding=True,
 )
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 
 @dataclasses.dataclass
@@ -99,15 +105,15 @@ def gemm_shapes(model: searnn_ext.Seq2Seq) -> list[tuple[int, int]]:
     return shapes + [(hidden, model.target_vocab)]
 
 
-def gemm_floor(shapes, rows: int, device: torch.device) -> tuple[callable, float]:
+def gemm_floor(shapes, rows: int, device: torch.device, dtype) -> tuple[callable, float]:
     """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows,
     into preallocated outputs: a function running one block, and the number of blocks."""
     block = min(rows, 65536)
     operands = [
         (
-            torch.rand(block, n_in, device=device),
-            torch.rand(n_in, n_out, device=device),
-            torch.empty(block, n_out, device=device),
+            torch.rand(block, n_in, device=device, dtype=dtype),
+            torch.rand(n_in, n_out, device=device, dtype=dtype),
+            torch.empty(block, n_out, device=device, dtype=dtype),
         )
         for n_in, n_out in shapes
     ]
@@ -119,50 +125,68 @@ def gemm_floor(shapes, rows: int, device: torch.device) -> tuple[callable, float
     return run, rows / block
 
 
-def measure(shape: Shape, repeats: int, slow_repeats: int, device) -> list[list[str]]:
+def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> list[list[str]]:
     model, rollin, candidates, target, lengths = make_problem(shape, device)
     max_length = 2 * target.shape[1]
 
-    def costs(backend):
-        return searnn_ext.rollout_costs(
-            model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
-        )
+    def costs(backend, dtype=torch.float32):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            return searnn_ext.rollout_costs(
+                model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
+            )
 
     ext, torch_costs = costs("ext"), costs("torch")
     if not torch.equal(ext.isinf(), torch_costs.isinf()):
         raise AssertionError(f"{shape.name}: the backends disagree on which cells count")
-    agreement = (ext == torch_costs).double().mean().item()
-    print(f"{shape.name}: float32 costs of the two backends equal on {agreement:.1%} of cells")
+    same = (ext == torch_costs).double().mean().item()
+    print(f"{shape.name}: float32 costs of the two backends equal on {same:.1%} of entries")
+    truth = torch.where(torch.arange(target.shape[1], device=device) < lengths[:, None], target, -1)
+    for dtype in dtypes[1:]:
+        print(
+            f"{shape.name}: {DTYPE_NAMES[dtype]} against float32 roll-outs: "
+            f"{agreement(candidates, ext, costs('ext', dtype), truth).describe()}"
+        )
     row_steps = gemm_row_steps(shape, max_length)
-    floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps, device)
-    runs = {"ext": lambda: costs("ext"), "torch": lambda: costs("torch"), "floor": floor_block}
-    repeats_of = {"ext": repeats, "torch": slow_repeats, "floor": repeats}
+    runs, repeats_of, labels, scales = {}, {}, {}, {}
+    for dtype in dtypes:
+        name = DTYPE_NAMES[dtype]
+        runs[f"ext {name}"] = lambda dtype=dtype: costs("ext", dtype)
+        floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps, device, dtype)
+        runs[f"floor {name}"] = floor_block
+        scales[f"floor {name}"] = blocks
+        repeats_of[f"ext {name}"] = repeats_of[f"floor {name}"] = repeats
+        autocast = "" if dtype == torch.float32 else " (autocast)"
+        labels[f"ext {name}"] = f"searnn_ext, {name}{autocast}"
+        bound = "" if model.eos_id is None else ", upper bound: full budgets"
+        labels[f"floor {name}"] = f"GEMM floor, {name}, {row_steps:,} row-steps{bound}"
+    runs["torch"] = lambda: costs("torch")
+    repeats_of["torch"] = slow_repeats
+    labels["torch"] = "pure PyTorch, float32"
     seconds = median_seconds(runs, repeats_of, device)
-    seconds["floor"] *= blocks
-    bound = "" if model.eos_id is None else " (upper bound: full budgets)"
+    for key, scale in scales.items():
+        seconds[key] *= scale
+    base = seconds["ext float32"]
     count = f"{int((candidates >= 0).sum()):,}"
-    labels = {
-        "ext": "searnn_ext",
-        "torch": "pure PyTorch",
-        "floor": f"GEMM floor, {row_steps:,} row-steps{bound}",
-    }
     return [
-        [
-            shape.name,
-            count,
-            label,
-            f"{seconds[key] * 1e3:.1f}",
-            f"{seconds[key] / seconds['ext']:.2f}",
-        ]
-        for key, label in labels.items()
+        [shape.name, count, labels[key], f"{seconds[key] * 1e3:.1f}", f"{seconds[key] / base:.2f}"]
+        for key in labels
     ]
 
 
-def run(shapes: list[Shape], repeats: int, slow_repeats: int, device: torch.device) -> None:
+def run(shapes: list[Shape], repeats: int, slow_repeats: int, device, dtypes) -> None:
     print(f"Machine: {machine_description()}; roll-outs on {device}\n")
-    rows = [row for shape in shapes for row in measure(shape, repeats, slow_repeats, device)]
+    rows = [
+        row for shape in shapes for row in measure(shape, repeats, slow_repeats, device, dtypes)
+    ]
     print()
-    print_table(["shape", "roll-outs", "method", "median ms", "x searnn_ext time"], rows)
+    print_table(["shape", "roll-outs", "method", "median ms", "x searnn_ext float32 time"], rows)
+    for row in rows:
+        if row[2].startswith("searnn_ext, ") and "float32" not in row[2]:
+            verdict = "faster" if float(row[4]) < 1 else "not faster"
+            print(
+                f"{row[0]}: {row[2]} roll-outs took {row[4]}x the float32 time: {verdict} "
+                f"on this {device.type}"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -177,14 +201,22 @@ def main(argv: list[str] | None = None) -> None:
         "--shapes", nargs="+", choices=[s.name for s in SHAPES], help="default: all"
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    parser.add_argument(
+        "--dtypes",
+        nargs="+",
+        choices=list(DTYPES),
+        default=["float32", "bfloat16"],
+        help="roll-out precisions beside float32 (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     device = bench_device(args.device)
+    dtypes = [torch.float32] + [DTYPES[name] for name in args.dtypes if name != "float32"]
     torch.set_num_threads(args.threads)
     shapes = [s for s in SHAPES if not args.shapes or s.name in args.shapes]
     if args.quick:
         shapes = [dataclasses.replace(s, batch=min(s.batch, 4)) for s in shapes]
         args.repeats = args.slow_repeats = 1
-    run(shapes, args.repeats, args.slow_repeats, device)
+    run(shapes, args.repeats, args.slow_repeats, device, dtypes)
 
 
 if __name__ == "__main__":
