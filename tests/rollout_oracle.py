@@ -11,9 +11,12 @@ from oracles import hamming, levenshtein
 ORACLE_COSTS = {"hamming": hamming, "edit": levenshtein}
 
 
-def greedy_finish(model, memory_b, prefix: list[int], length: int | None, max_length: int):
+def greedy_finish(
+    model, memory_b, prefix: list[int], length: int | None, max_length: int, margins=None
+):
     """prefix then argmax tokens, in eval mode, until `length` tokens (fixed-length tasks) or
-    EOS / max_length (EOS tasks). Returns the tokens before EOS."""
+    EOS / max_length (EOS tasks). Returns the tokens before EOS. margins: a list that gets each
+    greedy choice's margin, its best logit minus the runner-up."""
     state = model.initial_state(memory_b)
     logits = None
     for token in [model.bos_id, *prefix]:
@@ -24,6 +27,9 @@ def greedy_finish(model, memory_b, prefix: list[int], length: int | None, max_le
     stop = length if model.eos_id is None else max_length
     while len(sequence) < stop:
         token = int(logits[0].argmax())
+        if margins is not None:
+            best, runner_up = logits[0].double().topk(2).values.tolist()
+            margins.append(best - runner_up)
         if token == model.eos_id:
             break
         sequence.append(token)
@@ -63,3 +69,22 @@ def oracle_costs(
                     costs[b, t, k] = value / max(len(truth), 1) if normalize else value
     model.train(was_training)
     return costs
+
+
+def decision_margins(model, rollin, candidates, target_lengths, *, max_length):
+    """The smallest margin of the greedy choices of each learned roll-out, float64 [B, T, K]
+    (+inf where a roll-out makes no choice)."""
+    batch, steps, width = candidates.shape
+    smallest = torch.full((batch, steps, width), math.inf, dtype=torch.float64)
+    with torch.no_grad():
+        for b in range(batch):
+            length = int(target_lengths[b]) - (model.eos_id is not None)
+            memory_b = rollin.memory.select(torch.tensor([b]))
+            for t in range(int(rollin.lengths[b])):
+                prefix = rollin.tokens[b, :t].tolist()
+                for k in range(width):
+                    margins = []
+                    token = int(candidates[b, t, k])
+                    greedy_finish(model, memory_b, [*prefix, token], length, max_length, margins)
+                    smallest[b, t, k] = min(margins, default=math.inf)
+    return smallest

@@ -10,7 +10,7 @@ import re
 import pytest
 import torch
 from conftest import TARGETS
-from rollout_oracle import oracle_costs
+from rollout_oracle import decision_margins, oracle_costs
 from seq2seq_cases import CONFIGS, make_task
 
 import searnn_ext
@@ -359,3 +359,30 @@ def test_a_rollin_with_dropout_is_not_greedy():
     assert not rolled_in(task).greedy
     task.model.eval()
     assert rolled_in(task).greedy and not rolled_in(task, "reference").greedy
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", ["ocr", "spelling", "spelling-feeding", "chunking"])
+def test_bfloat16_costs_are_float32_costs_where_choices_are_clear(target, config):
+    """Where every greedy choice of a roll-out wins by a clear margin (0.05 in logits, several
+    times bfloat16's rounding of them), bfloat16 roll-outs must cost exactly what float32 ones
+    do: only near-ties may differ."""
+    task = make_task(config, batch=8, length=7)
+    task.model.float().eval()
+    if task.src.is_floating_point():
+        task.src = task.src.float()
+    model = task.model
+    rollin = model.roll_in(
+        model.encode(task.src, task.src_lengths), task.target, task.target_lengths
+    )
+    candidates = all_candidates(task, rollin)
+    max_length = 2 * task.target.shape[1]
+    clear = (
+        decision_margins(model, rollin, candidates, task.target_lengths, max_length=max_length)
+        > 0.05
+    )
+    full = low_precision_costs(target, task, torch.float32)
+    low = low_precision_costs(target, task, torch.bfloat16, autocast=True)
+    counted = torch.isfinite(full)
+    assert (clear & counted).sum() >= 0.25 * counted.sum()  # not an empty claim
+    assert torch.equal(full[clear & counted], low[clear & counted])
