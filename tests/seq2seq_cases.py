@@ -44,10 +44,18 @@ CONFIGS = {
         source_vocab=9, hidden_size=8, attention="additive", input_feeding=True, eos_id=2
     ),
 }
+# Wider than a GPU warp (32 lanes) in every dimension a warp splits: hidden units, source
+# positions, output tokens; used with vocab > 64.
+WIDE_CONFIGS = {
+    "ocr-wide": dict(source_features=6, hidden_size=70),
+    "spelling-wide": dict(
+        source_vocab=9, hidden_size=70, attention="additive", input_feeding=True, eos_id=0
+    ),
+}
 
 
 def make_task(name: str, batch: int = 4, length: int = 6, vocab: int = 5, seed: int = 0) -> Task:
-    config = CONFIGS[name]
+    config = {**CONFIGS, **WIDE_CONFIGS}[name]
     torch.manual_seed(seed)
     model = Seq2Seq(target_vocab=vocab, **config).double()
     generator = torch.Generator().manual_seed(seed)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import TARGETS
 from rollout_oracle import decision_margins, oracle_costs
-from seq2seq_cases import CONFIGS, make_task
+from seq2seq_cases import CONFIGS, WIDE_CONFIGS, make_task
 
 import searnn_ext
 from searnn_ext import Memory, RollIn, rollout_ext
@@ -386,3 +386,23 @@ def test_bfloat16_costs_are_float32_costs_where_choices_are_clear(target, config
     counted = torch.isfinite(full)
     assert (clear & counted).sum() >= 0.25 * counted.sum()  # not an empty claim
     assert torch.equal(full[clear & counted], low[clear & counted])
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", WIDE_CONFIGS)
+def test_wide_models_match_brute_force(target, config):
+    """70 hidden units, 70 output tokens and 40 source positions: every lane of a warp has
+    several of each, so a lane's stride is exercised, not just its first element."""
+    task = make_task(config, batch=2, length=40, vocab=70, seed=1)
+    task.src_lengths[:] = 40
+    task.target = task.target[:, :4]
+    if task.model.eos_id is None:
+        task.target_lengths[:] = 4
+    else:
+        task.target[:, 3] = task.model.eos_id
+        task.target_lengths[:] = 4
+    rollin = rolled_in(task)
+    candidates = all_candidates(task, rollin)
+    costs = costs_on(target, task, rollin, candidates, cost="edit", max_length=6)
+    want = expected(task, rollin, candidates, True, "edit", max_length=6)
+    assert torch.equal(costs, want)
