@@ -1,8 +1,7 @@
 // float32 decoder math vectorised with AVX2 + FMA, eight units per instruction, with SLEEF's
 // exp (1 ULP) and tanh (3.5 ULP) from the SLEEF build that ATen's vectorised kernels call.
-// Selected at run time: on a CPU without AVX2 (or for float64) the roll-out loop uses ATen ops
-// instead. The formulas are those of searnn_ext/decoder_math.h; the C++ test checks both
-// against each other.
+// Selected at run time (kernel_choice.h) where AVX-512 is not available. The formulas are those
+// of searnn_ext/decoder_math.h; the C++ test checks both against the same formulas.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +21,7 @@ bool available();
 // `rows` rows of a GRU step (see gru_rows.h).
 void gru_update(const GruRows<float>& step, int64_t rows);
 
-// Additive attention of one row, as additive_attention_row of decoder_math.h: query [H],
+// Additive attention of one row, as AdditiveAttention of decoder_math.h: query [H],
 // keys [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S]
 // scratch; context [D] is written.
 void additive_attention_row(const float* query, const float* keys, const float* values,

@@ -1,5 +1,5 @@
 // Match words of one reference, built once and looked up per hypothesis symbol: the CPU's
-// source of Myers' match words (on the GPU, see scanned_pattern_masks.h). Host only.
+// source of Myers' match words (on the GPU, see sorted_pattern_masks.h). Host only.
 #pragma once
 
 #include <algorithm>
