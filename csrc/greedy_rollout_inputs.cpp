@@ -72,8 +72,9 @@ void check_index(const char* name, const at::Tensor& t, int64_t rows, int64_t bo
                     rows, "], got ", t.sizes());
   if (rows > 0) {
     const auto [low, high] = at::aminmax(t);
-    TORCH_CHECK_VALUE(low.item<int64_t>() >= 0 && high.item<int64_t>() < bound, kOp, ": ", name,
-                      " values must lie in [0, ", bound, ")");
+    const at::Tensor bounds = at::stack({low, high}).to(at::kCPU);  // one device read
+    TORCH_CHECK_VALUE(bounds[0].item<int64_t>() >= 0 && bounds[1].item<int64_t>() < bound, kOp,
+                      ": ", name, " values must lie in [0, ", bound, ")");
   }
 }
 

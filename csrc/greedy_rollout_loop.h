@@ -77,7 +77,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   }
 
   // Work buffers allocated once: the live rows of each step are a prefix of them, so the
-  // loop allocates nothing (large per-step allocations cost page faults every step).
+  // loop allocates none of them again (large per-step allocations cost page faults every step).
   const auto options = in.cell_hidden.options();
   at::Tensor input_gates_buffer = at::empty({rows, 3 * hidden_size}, options);
   at::Tensor hidden_gates_buffer = at::empty({rows, 3 * hidden_size}, options);

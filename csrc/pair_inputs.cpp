@@ -31,8 +31,9 @@ void check_range(const char* op, const char* name, const at::Tensor& t, int64_t 
     return;
   }
   const auto [min, max] = at::aminmax(t);
-  const int64_t min_value = min.item<int64_t>();
-  const int64_t max_value = max.item<int64_t>();
+  const at::Tensor bounds = at::stack({min, max}).to(at::kCPU);
+  const int64_t min_value = bounds[0].item<int64_t>();
+  const int64_t max_value = bounds[1].item<int64_t>();
   TORCH_CHECK_VALUE(min_value >= low && max_value <= high, op, ": ", name,
                     " values must lie in [", low, ", ", high, "] (", bound, "), got values in [",
                     min_value, ", ", max_value, "]");

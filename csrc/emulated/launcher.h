@@ -21,8 +21,11 @@ struct LaneValues {
 };
 
 // A warp whose 32 lanes run each phase (each lanes() call) to the end before the next phase
-// starts, in descending lane order: a phase that read another lane's write of the same phase
-// would see stale data here, as it could on a GPU.
+// starts, in descending lane order: a phase that read a lower lane's write of the same phase
+// would see stale data here, as it could on a GPU. A read of another lane's write from an
+// earlier phase without a sync() in between is not caught here (every earlier phase has
+// finished); the C++ test runs the cooperative functors on real lane threads for that
+// (tests/cpp/simt_warp.h).
 struct EmulatedWarp {
   int size() const { return kWarpSize; }
 
@@ -75,10 +78,15 @@ struct EmulatedWarp {
 struct EmulatedLauncher {
   static at::Tensor empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
     at::Tensor fresh = at::empty(sizes, options);
-    if (fresh.numel() > 0) {
-      fresh.view(at::kByte).fill_(0xff);
-    }
+    poison(fresh);
     return fresh;
+  }
+
+  // A buffer the next launch must write whole: NaN, or -1 in integers.
+  static void poison(at::Tensor buffer) {
+    if (buffer.numel() > 0) {
+      buffer.is_floating_point() ? buffer.fill_(NAN) : buffer.fill_(-1);
+    }
   }
 
   template <typename Threads>

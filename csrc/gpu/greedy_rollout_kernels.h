@@ -26,6 +26,8 @@ struct GpuKernels {
 
   static void gru_update(const GateRows& input, const GateRows& hidden_gates,
                          const at::Tensor& hidden_bias, at::Tensor& hidden) {
+    TORCH_INTERNAL_ASSERT(input.gates.is_contiguous() && hidden_gates.gates.is_contiguous() &&
+                          hidden.is_contiguous());
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, hidden.scalar_type(),
                                     "gru_update_gpu", [&] {
       Launcher::threads(plan_threads(hidden.numel()),
@@ -45,6 +47,9 @@ struct GpuKernels {
                                  const at::Tensor& row_batch, const at::Tensor& score_weight,
                                  at::Tensor& context) {
     const int64_t rows = query.size(0), source = keys.size(1);
+    TORCH_INTERNAL_ASSERT(query.is_contiguous() && keys.is_contiguous() &&
+                          values.is_contiguous() && context.stride(1) == 1);
+    Launcher::poison(context);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, query.scalar_type(),
                                     "additive_attention_gpu", [&] {
       using Acc = accumulate_t<scalar_t>;
@@ -71,6 +76,7 @@ struct GpuKernels {
                           at::Tensor alive, at::Tensor next_input, at::Tensor tokens,
                           at::Tensor lengths) {
     const int64_t rows = logits.size(0);
+    TORCH_INTERNAL_ASSERT(logits.is_contiguous() && tokens.stride(1) == 1);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
                                     "greedy_pick_gpu", [&] {
       Launcher::warps(plan_warps(rows),

@@ -13,6 +13,7 @@
 #include "cpu/avx512_decoder_math.h"
 #include "emulated/launcher.h"
 #include "searnn_ext/decoder_math.h"
+#include "simt_warp.h"
 
 namespace {
 
@@ -126,9 +127,29 @@ void test_gru_update(at::ScalarType dtype) {
   }
 }
 
-// Runs an AdditiveAttention over `rows` rows with a warp (serial or emulated) per row.
-template <typename T, typename Warp>
-at::Tensor attend_rows(const Warp& warp, const at::Tensor& query, const at::Tensor& keys,
+// Each way of running a cooperative functor's row: a SerialWarp, an EmulatedWarp, and real lane
+// threads in ascending and descending order (simt_warp.h).
+enum class Lanes { kSerial, kEmulated, kAscending, kDescending };
+
+template <typename Functor>
+void run_row(Lanes lanes, const Functor& functor, int64_t row) {
+  switch (lanes) {
+    case Lanes::kSerial:
+      functor(searnn::SerialWarp{}, row);
+      return;
+    case Lanes::kEmulated:
+      functor(searnn::EmulatedWarp{}, row);
+      return;
+    default:
+      const auto order =
+          lanes == Lanes::kAscending ? searnn::ascending_lanes() : searnn::descending_lanes();
+      expect(searnn::run_simt_warp(functor, row, order), "every lane reaches every collective");
+  }
+}
+
+// Runs an AdditiveAttention over `rows` rows, a warp per row.
+template <typename T>
+at::Tensor attend_rows(Lanes lanes, const at::Tensor& query, const at::Tensor& keys,
                        const at::Tensor& values, const at::Tensor& lengths,
                        const at::Tensor& row_batch, const at::Tensor& score_weight) {
   using Acc = searnn::accumulate_t<T>;
@@ -150,7 +171,7 @@ at::Tensor attend_rows(const Warp& warp, const at::Tensor& query, const at::Tens
                                                keys.size(2),
                                                values.size(2)};
   for (int64_t r = 0; r < rows + 2; ++r) {  // past the end, as a launch
-    attention(warp, r);
+    run_row(lanes, attention, r);
   }
   return context;
 }
@@ -180,12 +201,17 @@ void test_additive_attention(at::ScalarType dtype) {
                                 std::to_string(source) + " H " + std::to_string(hidden_size);
       // Sums over H units: allow H ulps of float rounding.
       const double allowed = tolerance(dtype) * static_cast<double>(hidden_size);
-      const at::Tensor serial = attend_rows<T>(searnn::SerialWarp{}, query, keys, values,
-                                               lengths, row_batch, score_weight);
+      const auto attend = [&](Lanes lanes) {
+        return attend_rows<T>(lanes, query, keys, values, lengths, row_batch, score_weight);
+      };
+      const at::Tensor serial = attend(Lanes::kSerial), warp = attend(Lanes::kEmulated);
       expect(max_difference(serial, want) < allowed, "AdditiveAttention, serial " + where);
-      const at::Tensor warp = attend_rows<T>(searnn::EmulatedWarp{}, query, keys, values,
-                                             lengths, row_batch, score_weight);
       expect(max_difference(warp, want) < allowed, "AdditiveAttention, warp " + where);
+      if (source <= 10) {  // 32 threads per row: the small shapes only
+        expect(at::equal(attend(Lanes::kAscending), warp) &&
+                   at::equal(attend(Lanes::kDescending), warp),
+               "AdditiveAttention, lane threads in either order give the warp's bits " + where);
+      }
 #ifdef SEARNN_HAS_AVX512_KERNELS
       const bool avx512 = std::is_same_v<T, float> ? searnn::avx512::available()
                                                    : searnn::avx512::available_bfloat16();
@@ -224,9 +250,8 @@ void test_additive_attention(at::ScalarType dtype) {
   }
 }
 
-// One greedy choice of each of three rows, with a warp (serial or emulated) per row.
-template <typename Warp>
-void pick(const Warp& warp, const std::vector<double>& logits, int64_t vocab, int64_t eos,
+// One greedy choice of each of three rows, a warp per row.
+void pick(Lanes lanes, const std::vector<double>& logits, int64_t vocab, int64_t eos,
           int64_t step, std::vector<uint8_t>& alive, std::vector<int64_t>& next,
           std::vector<int64_t>& tokens, std::vector<int64_t>& lengths) {
   const int64_t rows = static_cast<int64_t>(next.size()), width = tokens.size() / rows;
@@ -236,13 +261,12 @@ void pick(const Warp& warp, const std::vector<double>& logits, int64_t vocab, in
                                           step,          alive_rows, next.data(), tokens.data(),
                                           width,         lengths.data()};
   for (int64_t r = 0; r < rows + 2; ++r) {  // past the end, as a launch
-    greedy(warp, r);
+    run_row(lanes, greedy, r);
   }
   for (int64_t r = 0; r < rows; ++r) alive[r] = alive_rows[r];
 }
 
-template <typename Warp>
-void test_greedy_pick(const Warp& warp, const std::string& name) {
+void test_greedy_pick(Lanes warp, const std::string& name) {
   // Ties go to the first maximum, NaN above all (as torch.argmax); an EOS pick ends the row
   // without being written; a finished row keeps feeding its argmax forward but writes nothing.
   // Row 0's maximum sits past lane 32, row 2 has a NaN.
@@ -266,6 +290,36 @@ void test_greedy_pick(const Warp& warp, const std::string& name) {
   expect(alive[0] && lengths[0] == 3, name + ": fixed-length rows never end");
 }
 
+// The lane threads' own check: a functor reading its neighbour lane's write gets the same
+// answer in both orders with a sync() between write and read, and different answers without.
+struct NeighbourRead {
+  float* scratch;
+  float* out;
+  bool synced;
+
+  template <typename Warp>
+  void operator()(const Warp& warp, int64_t) const {
+    warp.lanes([&](int lane) { scratch[lane] = static_cast<float>(lane + 1); });
+    if (synced) {
+      warp.sync();
+    }
+    warp.lanes([&](int lane) { out[lane] = scratch[(lane + 1) % searnn::kWarpSize]; });
+  }
+};
+
+void test_lane_threads_see_a_missing_sync() {
+  for (const bool synced : {true, false}) {
+    std::vector<std::vector<float>> outs;
+    for (const auto& order : {searnn::ascending_lanes(), searnn::descending_lanes()}) {
+      std::vector<float> scratch(searnn::kWarpSize, 0.0f), out(searnn::kWarpSize, -1.0f);
+      searnn::run_simt_warp(NeighbourRead{scratch.data(), out.data(), synced}, 0, order);
+      outs.push_back(out);
+    }
+    expect((outs[0] == outs[1]) == synced,
+           synced ? "lane threads agree with a sync" : "lane threads show a missing sync");
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -276,8 +330,11 @@ int main() {
   test_additive_attention<double>(at::kDouble);
   test_additive_attention<float>(at::kFloat);
   test_additive_attention<at::BFloat16>(at::kBFloat16);
-  test_greedy_pick(searnn::SerialWarp{}, "serial GreedyPick");
-  test_greedy_pick(searnn::EmulatedWarp{}, "warp GreedyPick");
+  test_greedy_pick(Lanes::kSerial, "serial GreedyPick");
+  test_greedy_pick(Lanes::kEmulated, "warp GreedyPick");
+  test_greedy_pick(Lanes::kAscending, "lane threads GreedyPick, ascending");
+  test_greedy_pick(Lanes::kDescending, "lane threads GreedyPick, descending");
+  test_lane_threads_see_a_missing_sync();
   if (failures) {
     std::cerr << failures << " checks failed\n";
     return 1;

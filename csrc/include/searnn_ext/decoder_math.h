@@ -124,18 +124,18 @@ struct AdditiveAttention {
         }
       });
     }
-    warp.lanes([&](int lane) {
+    const auto partial_total = warp.lanes([&](int lane) {
+      Acc total = 0;
       for (int64_t s = lane; s < length; s += stride) {
         row_scores[s] = exponential(row_scores[s] - best);
+        total += row_scores[s];
       }
+      return total;
     });
+    const Acc total = warp.sum(partial_total);
     warp.sync();  // every lane reads every weight below
     T* row_context = context + r * context_stride;
     warp.lanes([&](int lane) {
-      Acc total = 0;
-      for (int64_t s = 0; s < length; ++s) {
-        total += row_scores[s];
-      }
       for (int64_t d = lane; d < value_size; d += stride) {
         Acc sum = 0;
         for (int64_t s = 0; s < length; ++s) {

@@ -7,6 +7,12 @@
 //   best(v)       the winner (first_of) of a per-lane ArgMax, held by every lane;
 //   sync()        makes the lanes' memory writes visible to the reads that follow.
 //
+// On a GPU the body around these calls runs once per lane, each lane with its own locals; in
+// emulation it runs once for the whole warp. So that both agree, a functor writes memory only
+// inside lanes(), its lanes() lambdas only read what they capture, and state that differs
+// between lanes lives in lanes()' per-lane values or in memory. Collectives and branches
+// around them depend on lane-uniform values only.
+//
 // The GPU's warp is CudaWarp (cuda/launcher.cuh), the emulated one EmulatedWarp
 // (emulated/launcher.h); SerialWarp below is the CPU's.
 #pragma once
