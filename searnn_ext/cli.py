@@ -14,7 +14,6 @@ import dataclasses
 import importlib.util
 import json
 import logging
-import os
 import sys
 import textwrap
 import time
@@ -28,6 +27,7 @@ from searnn_ext.curves import plot_curves
 from searnn_ext.data import batches, load_embeddings, load_task
 from searnn_ext.data.loaders import TASKS
 from searnn_ext.evaluation import chunk_f1_of_model, error_rate
+from searnn_ext.files import replacing
 from searnn_ext.losses import REDUCTIONS
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import POLICIES
@@ -134,9 +134,8 @@ def searnn_config(args, data) -> SearnnConfig:
 
 def save_atomically(state: dict, path: Path) -> None:
     """Write then rename: an interrupted run never leaves a half-written checkpoint."""
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    with replacing(path) as partial:
+        torch.save(state, partial)
 
 
 def random_states(device) -> dict:
@@ -189,9 +188,8 @@ def keep_logged_epochs(path: Path, epochs: int) -> None:
             continue
         if record["epoch"] <= epochs:
             kept.append(line + "\n")
-    partial = path.with_suffix(".partial")
-    partial.write_text("".join(kept))
-    os.replace(partial, path)
+    with replacing(path) as partial:
+        partial.write_text("".join(kept))
 
 
 def train(args) -> dict:

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from searnn_ext.files import replacing
+
 
 def plot_curves(metrics: str | os.PathLike, png: str | os.PathLike) -> Path:
     try:
@@ -36,9 +38,7 @@ def plot_curves(metrics: str | os.PathLike, png: str | os.PathLike) -> Path:
     left.legend()
     right.plot([r["epoch"] for r in epochs], [r["valid_error"] for r in epochs], marker="o")
     right.set(xlabel="epoch", ylabel="error (%)", title="validation error")
-    png = Path(png)
-    partial = png.with_suffix(".partial.png")
-    figure.savefig(partial, dpi=100)
+    with replacing(png) as partial:
+        figure.savefig(partial, dpi=100, format="png")
     pyplot.close(figure)
-    os.replace(partial, png)
-    return png
+    return Path(png)
