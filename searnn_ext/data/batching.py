@@ -63,6 +63,22 @@ class Batch:
         return Batch(*(t.to(device) for t in dataclasses.astuple(self)))
 
 
+def hold_out(
+    examples: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """(kept, held out): a seeded random `fraction` of `examples` held out for validation,
+    each part in the original order. A positive fraction holds out at least one example."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"the validation fraction must lie in [0, 1), got {fraction}")
+    count = int(len(examples) * fraction)
+    if fraction > 0:
+        count = max(count, 1)
+    order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(seed))
+    held = set(order[:count].tolist())
+    kept = [e for i, e in enumerate(examples) if i not in held]
+    return kept, [e for i, e in enumerate(examples) if i in held]
+
+
 def collate(examples: list[Example]) -> Batch:
     if not examples:
         raise ValueError("collate: an empty list of examples")

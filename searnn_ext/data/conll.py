@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from searnn_ext.data.batching import Example, TaskData
+from searnn_ext.data.batching import Example, TaskData, hold_out
 from searnn_ext.data.paths import data_folder, require_file
 
 SOURCE = "https://www.clips.uantwerpen.be/conll2000/chunking/ (train.txt, test.txt)"
@@ -102,12 +102,11 @@ def load_conll(
         target = [label_ids.get(c, label_ids["O"]) for _, _, c in sentence]
         return Example(torch.tensor(source), torch.tensor(target))
 
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-    held_out = set(order[: int(len(train) * valid_fraction)])
+    kept, held_out = hold_out([example(s) for s in train], valid_fraction, seed)
     return TaskData(
         name="conll",
-        train=[example(s) for i, s in enumerate(train) if i not in held_out],
-        valid=[example(s) for i, s in enumerate(train) if i in held_out],
+        train=kept,
+        valid=held_out,
         test=[example(s) for s in test],
         model_options=dict(target_vocab=len(labels), source_vocab=(len(words), len(tags))),
         cost="hamming",

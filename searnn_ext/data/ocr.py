@@ -14,7 +14,7 @@ import string
 
 import torch
 
-from searnn_ext.data.batching import Example, TaskData
+from searnn_ext.data.batching import Example, TaskData, hold_out
 from searnn_ext.data.paths import data_folder, require_file
 
 SOURCE = "http://ai.stanford.edu/~btaskar/ocr/ (letter.data.gz)"
@@ -32,17 +32,12 @@ def load_ocr(
     """path: the folder holding letter.data or letter.data.gz (default: $SEARNN_DATA/ocr)."""
     if not 0 <= test_fold < FOLDS:
         raise ValueError(f"load_ocr: test_fold must lie in [0, {FOLDS}), got {test_fold}")
-    if not 0 <= valid_fraction < 1:
-        raise ValueError(f"load_ocr: valid_fraction must lie in [0, 1), got {valid_fraction}")
     folder = data_folder(path, "ocr", "OCR data")
     file = require_file(folder, ("letter.data", "letter.data.gz"), "OCR data", SOURCE)
     words = _read_words(file)
     test = [example for fold, example in words if fold == test_fold]
     train = [example for fold, example in words if fold != test_fold]
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-    held_out = set(order[: int(len(train) * valid_fraction)])
-    valid = [e for i, e in enumerate(train) if i in held_out]
-    train = [e for i, e in enumerate(train) if i not in held_out]
+    train, valid = hold_out(train, valid_fraction, seed)
     return TaskData(
         name="ocr",
         train=train,
