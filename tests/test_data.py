@@ -91,7 +91,7 @@ def test_synthetic_task_is_a_reversal_and_deterministic():
         assert torch.equal(a.source, b.source) and torch.equal(a.target, a.source.flip(0))
     assert 3 <= min(len(e.source) for e in data.train)
     assert max(len(e.source) for e in data.train) <= 8
-    assert data.cost == "hamming" and data.model_options["target_vocab"] == 8
+    assert data.model_options == dict(target_vocab=8, source_vocab=8)
 
 
 def test_collate_pads_and_batches_cover_every_example():
@@ -126,8 +126,11 @@ def test_conll_sentences_dictionary_and_labels(tmp_path):
     assert sum(len(e.target) for e in data.test) == 47377
     assert len(data.target_tokens) == 22 and "O" in data.target_tokens
     words, tags = data.model_options["source_vocab"]
-    assert data.source_tokens[:2] == ["<UNK>", "<NUM>"] and len(data.source_tokens) == words
-    assert all(w == w.lower() for w in data.source_tokens[2:])
+    assert (
+        data.vocabularies["words"][:2] == ["<UNK>", "<NUM>"]
+        and len(data.vocabularies["words"]) == words
+    )
+    assert all(w == w.lower() for w in data.vocabularies["words"][2:])
     example = data.test[0]
     assert example.source.shape == (len(example.target), 2)
     assert example.source[:, 0].max() < words and example.source[:, 1].max() < tags
@@ -135,9 +138,9 @@ def test_conll_sentences_dictionary_and_labels(tmp_path):
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("zyzzyva 0.5 -0.5\nthe 1.0 2.0\n")
     with_file = load_task("conll", DATA / "conll2000", embeddings=vectors)
-    assert "zyzzyva" in with_file.source_tokens
+    assert "zyzzyva" in with_file.vocabularies["words"]
     from searnn_ext.data import load_embeddings
 
-    table = load_embeddings(vectors, with_file.source_tokens)
-    assert table.shape == (len(with_file.source_tokens), 2)
-    assert table[with_file.source_tokens.index("the")].tolist() == [1.0, 2.0]
+    table = load_embeddings(vectors, with_file.vocabularies["words"])
+    assert table.shape == (len(with_file.vocabularies["words"]), 2)
+    assert table[with_file.vocabularies["words"].index("the")].tolist() == [1.0, 2.0]

@@ -41,7 +41,7 @@ def test_conll_from_small_files(tmp_path):
     (tmp_path / "train.txt").write_text(train)
     (tmp_path / "test.txt").write_text("A DT B-NP\nlist NN I-LST\n")
     data = load_conll(tmp_path, min_count=1, valid_fraction=0.0)
-    assert data.source_tokens == ["<UNK>", "<NUM>", "the"]  # "the" is seen twice, > 1
+    assert data.vocabularies["words"] == ["<UNK>", "<NUM>", "the"]  # "the" is seen twice, > 1
     assert data.target_tokens == ["B-NP", "B-VP", "I-NP", "O"]
     first = data.train[0]
     assert first.source[:, 0].tolist() == [2, 0, 0, 1]  # the, <UNK>, <UNK>, <NUM>
