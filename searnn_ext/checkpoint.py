@@ -52,17 +52,13 @@ def load(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
-        raise
-    # torch.load reports a damaged file with many exception types (zip, pickle, storage
-    # errors); each one means the same thing here.
-    except Exception as error:
-        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        if "Weights only load failed" in str(error):
-            problem = "it holds objects other than plain data, which could run code: not loaded"
-        raise CheckpointError(path, f"not a readable checkpoint ({problem})") from None
+    with open(path, "rb") as file:  # a folder or an unreadable file fails here, as an OSError
+        try:
+            content = torch.load(file, map_location="cpu", weights_only=True)
+        # torch.load reports a damaged file with many exception types (zip, pickle, storage,
+        # OS errors); each one means the same here: the file is not a checkpoint to load.
+        except Exception as error:
+            raise CheckpointError(path, f"not a readable checkpoint ({_reason(error)})") from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise CheckpointError(path, "not a searnn_ext checkpoint")
     if content.get("version") != VERSION:
@@ -73,6 +69,13 @@ def load(path: str | os.PathLike) -> dict:
     if recorded != digest(content):
         raise CheckpointError(path, "its content does not match its checksum: the file is corrupt")
     return content
+
+
+def _reason(error: Exception) -> str:
+    if "Weights only load failed" in str(error):
+        return "it holds objects other than plain data, which could run code: not loaded"
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def digest(value) -> str:

@@ -86,10 +86,12 @@ def run_config(given: dict, base: RunConfig | None) -> RunConfig:
         names = {field.name for field in dataclasses.fields(section)}
         return dataclasses.replace(section, **{k: v for k, v in given.items() if k in names})
 
+    task = given.get("task", base.task)
     data_names = {field.name for field in dataclasses.fields(DataOptions)}
-    data_options = {**base.data_options, **{k: v for k, v in given.items() if k in data_names}}
+    data_options = base.data_options if task == base.task else {}  # another task's: none
+    data_options = {**data_options, **{k: v for k, v in given.items() if k in data_names}}
     return RunConfig(
-        task=given.get("task", base.task),
+        task=task,
         data=given.get("data", base.data),
         data_options=data_options,
         model=chosen(base.model),

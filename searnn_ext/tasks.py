@@ -279,7 +279,8 @@ def defaults_text() -> str:
     """Each task's defaults, for --help."""
     lines = []
     for name, entry in TASKS.items():
-        settings = {**MODEL_DEFAULTS, **entry.defaults, **entry.data_options}
+        model = {k: v for k, v in MODEL_DEFAULTS.items() if k not in entry.defaults}
+        settings = {**entry.defaults, **model, **entry.data_options}
         lines.append(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     return "\n".join(lines)
 
