@@ -142,7 +142,13 @@ def predict_command(args) -> None:
 
 
 def demo_command(args) -> None:
-    demo.run(seed=args.seed, epochs=args.epochs, output=args.output, train=train_argv)
+    demo.run(
+        seed=args.seed,
+        epochs=args.epochs,
+        output=args.output,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
 
 
 def train_argv(argv: list[str]) -> dict:
@@ -178,7 +184,7 @@ def _add_train(commands, common) -> None:
         "train",
         parents=[common],
         help="train a model on a task",
-        epilog="each task's defaults (the paper's; synthetic's and copy's are ours):\n"
+        epilog="each task's defaults (the paper's; synthetic's and denoise's are ours):\n"
         + defaults_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -262,6 +268,10 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--epochs", type=positive_int, default=demo.EPOCHS)
     show.add_argument("--seed", type=int, default=0)
     show.add_argument("--output", default="runs/demo")
+    show.add_argument(
+        "--limit", type=positive_int, default=None, help="examples per split, for a quick look"
+    )
+    show.add_argument("--quiet", action="store_true", help="no progress bars")
 
     speed = commands.add_parser("bench", help="the speed benchmarks (options: bench X --help)")
     speed.add_argument("which", choices=["costs", "rollout"])

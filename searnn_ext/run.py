@@ -79,8 +79,8 @@ class DataOptions:
 
     noise: float | None = option(
         None,
-        "spelling, copy: the probability that a character is corrupted",
-        shown_default="spelling 0.3, copy 0.1",
+        "spelling, denoise: the probability that a character is replaced",
+        shown_default="0.3",
         type=probability,
     )
     max_length: int | None = option(
@@ -88,7 +88,7 @@ class DataOptions:
     )
     limit: int | None = option(
         None,
-        "spelling, synthetic, copy: examples per split, for quick runs",
+        "spelling, synthetic, denoise: examples per split, for quick runs",
         shown_default="all",
         type=positive_int,
     )

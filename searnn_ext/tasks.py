@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from searnn_ext.data import conll, ocr, pairs, spelling, synthetic
+from searnn_ext.data import conll, denoise, ocr, pairs, spelling, synthetic
 from searnn_ext.data.batching import TaskData
 from searnn_ext.data.text import DataError
 from searnn_ext.evaluation import decode_length
@@ -87,11 +87,11 @@ def _read_letter_lines(lines: Lines, name: str, record: TaskRecord, options: dic
     ids = {letter: i for i, letter in enumerate(record.target_tokens)}
 
     def encode(line: str, number: int) -> Tensor:
-        unknown = sorted(set(line.strip()) - set(ids))
+        unknown = sorted(set(line) - set(ids))
         if unknown:
-            letters = "".join(record.target_tokens)
-            raise DataError(name, f"{unknown[0]!r} is not one of the letters {letters}", number)
-        return torch.tensor([ids[c] for c in line.strip()], dtype=torch.long)
+            symbols = "".join(t for t in record.target_tokens if len(t) == 1)
+            raise DataError(name, f"{unknown[0]!r} is not one of {symbols!r}", number)
+        return torch.tensor([ids[c] for c in line], dtype=torch.long)
 
     return _each_line(encode)(lines, name, record, options)
 
@@ -130,11 +130,11 @@ def _show_tags(tokens: list[int], record: TaskRecord, options: dict) -> str:
     return " ".join(record.target_tokens[i] for i in tokens)
 
 
-def _synthetic_sizes(limit: int | None) -> dict:
+def _sizes(limit: int | None, valid: int, test: int) -> dict:
+    """A synthetic task's split sizes under --limit (default: its own)."""
     if limit is None:
         return {}
-    held_out = min(200, limit)
-    return dict(sizes=(limit, held_out, held_out))
+    return dict(sizes=(limit, min(valid, limit), min(test, limit)))
 
 
 TASKS: dict[str, Task] = {
@@ -180,7 +180,7 @@ TASKS: dict[str, Task] = {
         input_form="a text per line; its correction per output line",
     ),
     "synthetic": Task(
-        load=lambda path, vocabularies, limit: synthetic.load_synthetic(**_synthetic_sizes(limit)),
+        load=lambda path, vocabularies, limit: synthetic.load_synthetic(**_sizes(limit, 200, 200)),
         data_options=dict(limit=None),
         defaults=dict(
             hidden_size=64, attention="additive", optimizer="adam", lr=3e-3, batch_size=64
@@ -188,6 +188,19 @@ TASKS: dict[str, Task] = {
         read_sources=_read_letter_lines,
         show=_letters,
         input_form="letters per line; their reversal per output line",
+    ),
+    "denoise": Task(
+        load=lambda path, vocabularies, noise, limit: denoise.load_denoise(
+            noise=noise, **_sizes(limit, 300, 500)
+        ),
+        data_options=dict(noise=0.3, limit=None),
+        defaults=dict(
+            hidden_size=64, attention="additive", optimizer="adam", lr=3e-3, batch_size=64
+        ),
+        read_sources=_read_letter_lines,
+        show=_letters,
+        input_form="a corrupted sentence per line (letters a-l and spaces); its correction per "
+        "output line",
     ),
     "pairs": Task(
         load=lambda path, vocabularies, units: pairs.load_pairs(
