@@ -46,11 +46,17 @@ class Diverged(RuntimeError):
 
 def recorded_run(output: str | os.PathLike) -> RunConfig | None:
     """The run an output folder holds, to resume: its checkpoint's RunConfig, or None for a
-    folder without a run. A log without a checkpoint (a run stopped in its first epoch, or a
-    checkpoint deleted) is a ValueError: resuming it would start afresh and lose the log."""
-    output = Path(output)
+    folder without a run. A log without a checkpoint is a ValueError (see _resumable_state)."""
+    state = _resumable_state(Path(output))
+    return None if state is None else RunConfig.from_dict(state["run"])
+
+
+def _resumable_state(output: Path) -> dict | None:
+    """The checkpoint in `output`, or None where there is no run. A log without a checkpoint
+    (a run stopped in its first epoch, or a checkpoint removed) is a ValueError: resuming would
+    start afresh and lose the log."""
     if (output / CHECKPOINT).exists():
-        return RunConfig.from_dict(checkpoint.load(output / CHECKPOINT)["run"])
+        return checkpoint.load(output / CHECKPOINT)
     if (output / METRICS).exists():
         raise ValueError(
             f"{output}: {METRICS} but no {CHECKPOINT} to resume from (the run stopped before "
@@ -156,12 +162,11 @@ class _Fit:
                     "another output folder (or overwrite it)"
                 )
             return None
-        if recorded_run(self.output) is None:
+        state = _resumable_state(self.output)
+        if state is None:
             logger.info("%s holds no run to resume: starting one", self.output)
             return None
-        state = checkpoint.load(path)
-        recorded = RunConfig.from_dict(state["run"])
-        differences = conflicts(self.run, recorded)
+        differences = conflicts(self.run, RunConfig.from_dict(state["run"]))
         if differences:
             raise ValueError(
                 f"{path} was trained with other settings, which a resumed run cannot change: "
