@@ -131,7 +131,7 @@ def evaluate_command(args) -> dict:
 
 
 def predict_command(args) -> None:
-    if args.input is None:
+    if args.input in (None, "-"):
         lines, name = decode_lines(sys.stdin.buffer, "stdin"), "stdin"
     else:
         lines, name = read_lines(args.input), args.input
@@ -260,7 +260,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     guess.add_argument("checkpoint")
-    guess.add_argument("--input", default=None, help="a file of sources (default: stdin)")
+    guess.add_argument("--input", default=None, help="a file of sources (default or -: stdin)")
     guess.add_argument("--beam", type=positive_int, default=1, help="beam width (1: greedy)")
     guess.add_argument("--device", default="cpu")
 

@@ -81,11 +81,5 @@ def load_denoise(
             source = torch.tensor([ids[c] for c in noisy])
             examples.append(Example(source, torch.tensor([*(ids[c] for c in clean), EOS_ID])))
         splits.append(examples)
-    return TaskData(
-        name="denoise",
-        train=splits[0],
-        valid=splits[1],
-        test=splits[2],
-        model_options=dict(target_vocab=EOS_ID + 1, source_vocab=len(SYMBOLS), eos_id=EOS_ID),
-        target_tokens=[*SYMBOLS, "</s>"],
-    )
+    options = dict(target_vocab=EOS_ID + 1, source_vocab=len(SYMBOLS), eos_id=EOS_ID)
+    return TaskData("denoise", *splits, model_options=options, target_tokens=[*SYMBOLS, "</s>"])
