@@ -20,9 +20,9 @@ TASK = "denoise"
 EPOCHS = 25  # what fits in about 3 minutes on 2 CPU cores
 SUMMARY = "MLE against SEARNN on a task where exposure bias bites (about 3 minutes)"
 WHY = (
-    "Why: teacher forcing shows MLE only clean prefixes; at test time its prefix is its own, and "
-    "after a slip it is where training never took it. SEARNN trains on its own prefixes and "
-    "scores each next token by the edit distance its roll-out reaches."
+    "Why: MLE learns only from clean, teacher-forced prefixes, and the better it fits them the "
+    "worse it continues its own slips; SEARNN learns from its own prefixes, each next token "
+    "scored by the edit distance its roll-out reaches."
 )
 CONTENDERS = {
     "MLE": SearnnConfig(loss="mle"),

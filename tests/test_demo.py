@@ -25,7 +25,7 @@ def test_the_demo_compares_mle_and_searnn_under_one_budget(tmp_path):
         assert int(row.group(2)) == round(result["seconds"])
     gap = mle["test_error"] - searnn["test_error"]
     assert f"{abs(gap):.2f} points {'below' if gap > 0 else 'above'} MLE's" in text
-    assert "Why: teacher forcing" in text
+    assert demo.WHY in lines
 
 
 def test_the_demo_command_draws_the_curves(tmp_path, capsys):
