@@ -59,6 +59,13 @@ def load(path: str | os.PathLike) -> dict:
         # OS errors); each one means the same here: the file is not a checkpoint to load.
         except Exception as error:
             raise CheckpointError(path, f"not a readable checkpoint ({_reason(error)})") from None
+    if isinstance(content, dict) and "args" in content and "format" not in content:
+        raise CheckpointError(
+            path,
+            "written by an earlier searnn_ext, without a checksum or a run configuration; its "
+            "weights are under 'model' (torch.load(path, weights_only=True)), but it cannot be "
+            "resumed or evaluated",
+        )
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise CheckpointError(path, "not a searnn_ext checkpoint")
     if content.get("version") != VERSION:

@@ -83,6 +83,9 @@ def test_files_that_are_not_checkpoints(tmp_path, capsys):
     torch.save({"weight": torch.ones(2)}, other)
     with pytest.raises(CheckpointError, match="not a searnn_ext checkpoint"):
         checkpoint.load(other)
+    torch.save({"model": {"weight": torch.ones(2)}, "args": {"task": "ocr"}, "epoch": 1}, other)
+    with pytest.raises(CheckpointError, match="written by an earlier searnn_ext"):
+        checkpoint.load(other)
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         checkpoint.load(tmp_path / "missing.pt")
     assert main(["evaluate", str(tmp_path)]) == 2  # a folder

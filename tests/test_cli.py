@@ -73,6 +73,17 @@ def test_resume_takes_the_runs_options_when_not_given(tmp_path):
     assert checkpoint.load(resumed / "checkpoint.pt")["run"]["searnn"]["cells"] == 2
 
 
+def test_every_searnn_config_field_reaches_the_run(tmp_path):
+    """reproduce and the demo train through train_argv: its options parse as main's do."""
+    output = tmp_path / "run"
+    options = ["--cells=3", "--cost-scale=2.5", "--max-rows=7", "--cost=edit", "--tokens=2"]
+    train_argv([*TINY[1:], f"--output={output}", "--epochs=1", "--loss=sll", *options])
+    recorded = checkpoint.load(output / "checkpoint.pt")["run"]["searnn"]
+    assert recorded["cells"] == 3 and isinstance(recorded["cells"], int)
+    assert (recorded["cost_scale"], recorded["max_rows"], recorded["cost"]) == (2.5, 7, "edit")
+    assert recorded["max_grad_norm"] == 5.0
+
+
 def test_resume_refuses_other_settings_naming_each(tmp_path, capsys):
     output = run(tmp_path, "run", "--epochs=1", "--loss=ll")
     before = (output / "checkpoint.pt").read_bytes()

@@ -80,7 +80,10 @@ def test_bytes_that_are_not_utf8_and_missing_files(tmp_path):
         load_pairs(tmp_path)
 
 
-def test_cli_data_errors_are_one_line(tmp_path, capsys):
+def test_cli_data_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SEARNN_DATA", raising=False)
+    assert main(["train", "--task=pairs", f"--output={tmp_path / 'run'}"]) == 2
+    assert "no path for the pairs task: pass one, or set SEARNN_DATA" in capsys.readouterr().err
     folder = write(tmp_path / "data", train="ab\tba\nab ba\n", test="a\tb\n")
     code = main(["train", "--task=pairs", f"--data={folder}", f"--output={tmp_path / 'run'}"])
     assert code == 2

@@ -16,11 +16,11 @@ the edit distance unless SearnnConfig.cost says otherwise."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 
 from searnn_ext.data.batching import Example, TaskData, hold_out
+from searnn_ext.data.paths import data_folder
 from searnn_ext.data.text import DataError, read_lines
 
 UNITS = ("chars", "words")
@@ -74,18 +74,19 @@ def source_encoder(vocabularies: dict[str, list[str]]):
 
 
 def load_pairs(
-    path: str | os.PathLike,
+    path: str | os.PathLike | None,
     *,
     units: str = "chars",
     valid_fraction: float = 0.1,
     seed: int = 0,
     vocabularies: dict[str, list[str]] | None = None,
 ) -> TaskData:
-    """path: the folder holding train.tsv, test.tsv and optionally valid.tsv. vocabularies:
-    those of an earlier load (a checkpoint's), to encode the files with the same ids."""
+    """path: the folder holding train.tsv, test.tsv and optionally valid.tsv (default:
+    $SEARNN_DATA/pairs). vocabularies: those of an earlier load (a checkpoint's), to encode
+    the files with the same ids."""
     if units not in UNITS:
         raise ValueError(f"load_pairs: units must be one of {UNITS}, got {units!r}")
-    folder = Path(path)
+    folder = data_folder(path, "pairs", "pairs task")
     for name in ("train.tsv", "test.tsv"):
         if not (folder / name).is_file():
             raise FileNotFoundError(
