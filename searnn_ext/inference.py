@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import torch
 
@@ -57,7 +56,7 @@ def evaluate(
     check_device(device)
     model, run, record = checkpoint.load_model(path, device)
     if data is not None:
-        run = dataclasses.replace(run, data=str(Path(data).resolve()))
+        run = tasks.resolve(dataclasses.replace(run, data=str(data)))
     examples = tasks.load_data(run, record.vocabularies).split(split)
     if not examples:
         raise ValueError(f"{run.data or run.task}: the {split} split has no examples")

@@ -19,7 +19,7 @@ from searnn_ext.data.batching import TaskData
 from searnn_ext.data.text import DataError
 from searnn_ext.evaluation import decode_length
 from searnn_ext.model import Seq2Seq
-from searnn_ext.run import OPTIMIZERS, DataOptions, ModelConfig, OptimizerConfig, RunConfig
+from searnn_ext.run import OPTIMIZERS, ModelConfig, OptimizerConfig, RunConfig
 
 Lines = Iterable[tuple[int, str]]  # (line number, text), as searnn_ext.data.text reads them
 
@@ -227,8 +227,8 @@ def task(name: str) -> Task:
 
 def resolve(run: RunConfig) -> RunConfig:
     """`run` with every None of its model, optimizer and data options replaced by the task's
-    default, and its data folder made absolute. A data option that the task does not take is a
-    ValueError naming it."""
+    default, and its paths made absolute. A data option that the task does not take, or a
+    data folder for a task that reads none, is a ValueError naming it."""
     chosen = task(run.task)
     foreign = sorted(set(run.data_options) - set(chosen.data_options))
     if foreign:
@@ -242,18 +242,22 @@ def resolve(run: RunConfig) -> RunConfig:
         values = dataclasses.asdict(section)
         return type(section)(**{k: defaults[k] if v is None else v for k, v in values.items()})
 
-    data = run.data
-    if run.task not in FILE_TASKS:
-        data = None
-    elif data is not None:
-        data = str(Path(data).resolve())
+    if run.data is not None and run.task not in FILE_TASKS:
+        raise ValueError(f"--data: the {run.task} task reads no files")
+    if data_options.get("embeddings") is not None:
+        data_options["embeddings"] = _absolute(data_options["embeddings"])
     return dataclasses.replace(
         run,
-        data=data,
+        data=None if run.data is None else _absolute(run.data),
         data_options=data_options,
         model=filled(run.model),
         optimizer=filled(run.optimizer),
     )
+
+
+def _absolute(path: str | os.PathLike) -> str:
+    """Paths are recorded absolute, so that a run resumed from elsewhere finds its files."""
+    return str(Path(path).resolve())
 
 
 def load_data(run: RunConfig, vocabularies: dict | None = None) -> TaskData:
@@ -296,6 +300,3 @@ def defaults_text() -> str:
         settings = {**entry.defaults, **model, **entry.data_options}
         lines.append(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     return "\n".join(lines)
-
-
-__all__ = ["TASKS", "DataOptions", "Task", "TaskRecord", "build_model", "resolve"]

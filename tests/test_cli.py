@@ -249,6 +249,7 @@ def test_train_help_gives_defaults_and_each_tasks_model(capsys):
         (["--lr=nan"], "argument --lr: must be a positive finite number, got nan"),
         (["--loss=bleu"], "argument --loss: invalid choice: 'bleu'"),
         (["--units=words"], "--units: not an option of the synthetic task"),
+        (["--data=somewhere"], "--data: the synthetic task reads no files"),
         (["--device=cuda:7"], "device 'cuda:7'"),
         (["--device=tpu"], "device 'tpu'"),
     ],
