@@ -26,7 +26,7 @@ from searnn_ext import demo, reproduce
 from searnn_ext.data.text import decode_lines, read_lines
 from searnn_ext.fit import ON_NONFINITE, Diverged, fit, recorded_run
 from searnn_ext.inference import evaluate, predict
-from searnn_ext.options import positive_int
+from searnn_ext.options import flag, positive_int
 from searnn_ext.run import (
     MAY_CHANGE_ON_RESUME,
     DataOptions,
@@ -53,18 +53,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def _add_config_options(group, config_class) -> None:
     """`--field-name` for every field of a configuration dataclass. Options that are not given
     stay out of the parsed namespace, so that a resumed run can tell them from the run's."""
     for field in dataclasses.fields(config_class):
         keywords = dict(field.metadata)
-        group.add_argument(
-            _flag(field.name), dest=field.name, default=argparse.SUPPRESS, **keywords
-        )
+        group.add_argument(flag(field.name), dest=field.name, default=argparse.SUPPRESS, **keywords)
 
 
 def _config_names() -> set[str]:
@@ -174,7 +168,7 @@ def _resume_help() -> str:
     may_change = [*RUN_ARGUMENTS, *MAY_CHANGE_ON_RESUME]
     return (
         "continue the run in --output exactly: options not given take the run's values; "
-        f"{', '.join(_flag(n) for n in may_change)} may differ from the run's; any other "
+        f"{', '.join(flag(n) for n in may_change)} may differ from the run's; any other "
         "option that differs is refused"
     )
 

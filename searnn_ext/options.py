@@ -18,6 +18,11 @@ def option(default: Any, help: str, *, shown_default: str | None = None, **argpa
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def flag(name: str) -> str:
+    """The command-line option of a field: --rollin-mix-prob for rollin_mix_prob."""
+    return "--" + name.replace("_", "-")
+
+
 def positive_int(text: str) -> int:
     value = _number(text, int, "a positive integer")
     if value < 1:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from searnn_ext.options import option, positive_float, positive_int, probability
+from searnn_ext.options import flag, option, positive_float, positive_int, probability
 from searnn_ext.trainer import SearnnConfig
 
 TASK_DEFAULT = "the task's"
@@ -153,9 +153,8 @@ def conflicts(wanted: RunConfig, recorded: RunConfig) -> list[str]:
     for name in sorted(set(mine) | set(theirs)):
         if name in MAY_CHANGE_ON_RESUME or mine.get(name) == theirs.get(name):
             continue
-        flag = "--" + name.replace("_", "-")
         found.append(
-            f"{flag} {_shown(mine.get(name))} (the checkpoint's: {_shown(theirs.get(name))})"
+            f"{flag(name)} {_shown(mine.get(name))} (the checkpoint's: {_shown(theirs.get(name))})"
         )
     return found
 

@@ -19,6 +19,7 @@ from searnn_ext.data.batching import TaskData
 from searnn_ext.data.text import DataError
 from searnn_ext.evaluation import decode_length
 from searnn_ext.model import Seq2Seq
+from searnn_ext.options import flag
 from searnn_ext.run import OPTIMIZERS, ModelConfig, OptimizerConfig, RunConfig
 
 Lines = Iterable[tuple[int, str]]  # (line number, text), as searnn_ext.data.text reads them
@@ -232,7 +233,7 @@ def resolve(run: RunConfig) -> RunConfig:
     chosen = task(run.task)
     foreign = sorted(set(run.data_options) - set(chosen.data_options))
     if foreign:
-        flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
+        flags = ", ".join(flag(name) for name in foreign)
         raise ValueError(f"{flags}: not an option of the {run.task} task")
     data_options = dict(chosen.data_options)
     data_options.update({k: v for k, v in run.data_options.items() if v is not None})
