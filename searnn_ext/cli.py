@@ -43,8 +43,8 @@ SECTIONS = {
     "SEARNN": SearnnConfig,
     "data (only the tasks named take each)": DataOptions,
 }
-# fit's arguments: they may change when a run is resumed.
-RUN_ARGUMENTS = ("epochs", "device", "beam", "on_nonfinite", "quiet", "output")
+# fit's arguments (besides the output folder): they may change when a run is resumed.
+RUN_ARGUMENTS = ("epochs", "device", "beam", "on_nonfinite", "quiet")
 
 
 class Parser(argparse.ArgumentParser):
@@ -205,7 +205,10 @@ def _add_train(commands, common) -> None:
     where.add_argument("--epochs", type=positive_int, default=10, help="default: %(default)s")
     where.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     where.add_argument(
-        "--beam", type=positive_int, default=1, help="the test's beam width (1: greedy)"
+        "--beam",
+        type=positive_int,
+        default=1,
+        help="the test's beam width (1: greedy; default: %(default)s)",
     )
     where.add_argument("--resume", action="store_true", help=_resume_help())
     where.add_argument(

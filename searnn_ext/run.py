@@ -18,7 +18,6 @@ import torch
 from searnn_ext.options import flag, option, positive_float, positive_int, probability
 from searnn_ext.trainer import SearnnConfig
 
-TASK_DEFAULT = "the task's"
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta}
 
 # What a resumed run may change without changing the result: SearnnConfig.max_rows decodes in
@@ -26,80 +25,56 @@ OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adadelta": torc
 MAY_CHANGE_ON_RESUME = ("max_rows",)
 
 
+def _tasks_default(help: str, **argparse_keywords):
+    """An option whose default (None) is the task's."""
+    return option(None, help, shown_default="the task's", **argparse_keywords)
+
+
 @dataclasses.dataclass
 class ModelConfig:
     """The Seq2Seq options a user chooses (the data fixes the vocabularies)."""
 
-    hidden_size: int | None = option(
-        None, "GRU size", shown_default=TASK_DEFAULT, type=positive_int
+    hidden_size: int | None = _tasks_default("GRU size", type=positive_int)
+    layers: int | None = _tasks_default(
+        "GRU layers of the encoder and the decoder", type=positive_int
     )
-    layers: int | None = option(
-        None,
-        "GRU layers of the encoder and the decoder",
-        shown_default=TASK_DEFAULT,
-        type=positive_int,
+    attention: str | None = _tasks_default("the decoder's attention", choices=("additive", "none"))
+    bidirectional: bool | None = _tasks_default(
+        "bidirectional encoder", action=argparse.BooleanOptionalAction
     )
-    attention: str | None = option(
-        None, "the decoder's attention", shown_default=TASK_DEFAULT, choices=("additive", "none")
-    )
-    bidirectional: bool | None = option(
-        None,
-        "bidirectional encoder",
-        shown_default=TASK_DEFAULT,
-        action=argparse.BooleanOptionalAction,
-    )
-    input_feeding: bool | None = option(
-        None,
+    input_feeding: bool | None = _tasks_default(
         "feed the attentional vector to the next step (needs attention)",
-        shown_default=TASK_DEFAULT,
         action=argparse.BooleanOptionalAction,
     )
-    dropout: float | None = option(
-        None,
-        "dropout between layers and on attention",
-        shown_default=TASK_DEFAULT,
-        type=probability,
+    dropout: float | None = _tasks_default(
+        "dropout between layers and on attention", type=probability
     )
 
 
 @dataclasses.dataclass
 class OptimizerConfig:
-    optimizer: str | None = option(
-        None, "the optimiser", shown_default=TASK_DEFAULT, choices=tuple(OPTIMIZERS)
-    )
-    lr: float | None = option(None, "step size", shown_default=TASK_DEFAULT, type=positive_float)
-    batch_size: int | None = option(
-        None, "sequences per step", shown_default=TASK_DEFAULT, type=positive_int
-    )
+    optimizer: str | None = _tasks_default("the optimiser", choices=tuple(OPTIMIZERS))
+    lr: float | None = _tasks_default("step size", type=positive_float)
+    batch_size: int | None = _tasks_default("sequences per step", type=positive_int)
 
 
 @dataclasses.dataclass
 class DataOptions:
-    """Options of some tasks' data; giving one to a task that does not take it is an error."""
+    """Options of some tasks' data (each task's defaults are in searnn_ext.tasks); giving one
+    to a task that does not take it is an error."""
 
-    noise: float | None = option(
-        None,
-        "spelling, denoise: the probability that a character is replaced",
-        shown_default="0.3",
-        type=probability,
+    noise: float | None = _tasks_default(
+        "spelling, denoise: the probability that a character is replaced", type=probability
     )
-    max_length: int | None = option(
-        None, "spelling: characters kept per sentence", shown_default="10", type=positive_int
+    max_length: int | None = _tasks_default(
+        "spelling: characters kept per sentence", type=positive_int
     )
-    limit: int | None = option(
-        None,
-        "spelling, synthetic, denoise: examples per split, for quick runs",
-        shown_default="all",
-        type=positive_int,
+    limit: int | None = _tasks_default(
+        "spelling, synthetic, denoise: examples per split, for quick runs", type=positive_int
     )
-    embeddings: str | None = option(
-        None, "conll: a text file of pretrained word vectors", shown_default="none"
-    )
-    units: str | None = option(
-        None,
-        "pairs: tokens are characters or whitespace-separated words",
-        shown_default="chars",
-        choices=("chars", "words"),
+    embeddings: str | None = _tasks_default("conll: a text file of pretrained word vectors")
+    units: str | None = _tasks_default(
+        "pairs: tokens are characters or whitespace-separated words", choices=("chars", "words")
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -299,5 +300,8 @@ def defaults_text() -> str:
     for name, entry in TASKS.items():
         model = {k: v for k, v in MODEL_DEFAULTS.items() if k not in entry.defaults}
         settings = {**entry.defaults, **model, **entry.data_options}
-        lines.append(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+        text = ", ".join(f"{k}={v}" for k, v in settings.items())
+        lines.append(
+            textwrap.fill(text, 88, initial_indent=f"  {name}: ", subsequent_indent="    ")
+        )
     return "\n".join(lines)
