@@ -141,6 +141,7 @@ def demo_command(args) -> None:
         epochs=args.epochs,
         output=args.output,
         limit=args.limit,
+        threads=args.threads,
         progress=not args.quiet,
     )
 
@@ -267,6 +268,12 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--output", default="runs/demo")
     show.add_argument(
         "--limit", type=positive_int, default=None, help="examples per split, for a quick look"
+    )
+    show.add_argument(
+        "--threads",
+        type=positive_int,
+        default=demo.THREADS,
+        help="CPU threads (default: %(default)s: more made a busy 2-core machine slower)",
     )
     show.add_argument("--quiet", action="store_true", help="no progress bars")
 

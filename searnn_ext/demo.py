@@ -12,12 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from searnn_ext.curves import plot_comparison
+from searnn_ext.devices import cpu_threads
 from searnn_ext.fit import METRICS, fit
 from searnn_ext.run import RunConfig
 from searnn_ext.trainer import SearnnConfig
 
 TASK = "denoise"
 EPOCHS = 25  # what fits in about 3 minutes on 2 CPU cores
+# Its model is small: a second thread gains little, and on a busy 2-core machine it made the
+# demo 6 times slower (813 s against 137 s, results/RESULTS.md).
+THREADS = 1
 SUMMARY = "MLE against SEARNN on a task where exposure bias bites (about 3 minutes)"
 WHY = (
     "Why: MLE learns only from clean, teacher-forced prefixes, and the better it fits them the "
@@ -38,26 +42,28 @@ def run(
     epochs: int = EPOCHS,
     output: str | os.PathLike = "runs/demo",
     limit: int | None = None,
+    threads: int = THREADS,
     progress: bool = True,
     report: Callable[[str], None] = print,
 ) -> dict[str, dict]:
     """Trains each of CONTENDERS on TASK into output/<mle|ll> (limit: examples per split, for
-    quick runs); returns, by name, its fit summary with its wall time ("seconds"). Reports
-    both test errors, the wall times and why they differ; draws output/curves.png when
-    matplotlib is installed."""
+    quick runs; threads: CPU threads); returns, by name, its fit summary with its wall time
+    ("seconds"). Reports both test errors, the wall times and why they differ; draws
+    output/curves.png when matplotlib is installed."""
     results, folders = {}, {}
-    for name, config in CONTENDERS.items():
-        folders[name] = Path(output) / config.loss
-        report(f"training {name} on the {TASK} task for {epochs} epochs...")
-        start = time.perf_counter()
-        summary = fit(
-            RunConfig(task=TASK, seed=seed, searnn=config, data_options=dict(limit=limit)),
-            output=folders[name],
-            epochs=epochs,
-            overwrite=True,
-            progress=progress,
-        )
-        results[name] = dict(summary, seconds=time.perf_counter() - start)
+    with cpu_threads(threads):
+        for name, config in CONTENDERS.items():
+            folders[name] = Path(output) / config.loss
+            report(f"training {name} on the {TASK} task for {epochs} epochs...")
+            start = time.perf_counter()
+            summary = fit(
+                RunConfig(task=TASK, seed=seed, searnn=config, data_options=dict(limit=limit)),
+                output=folders[name],
+                epochs=epochs,
+                overwrite=True,
+                progress=progress,
+            )
+            results[name] = dict(summary, seconds=time.perf_counter() - start)
     width = max(len(name) for name in results)
     for name, result in results.items():
         report(

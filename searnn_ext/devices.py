@@ -1,6 +1,9 @@
-"""The device a command runs on, checked before any work starts."""
+"""The device a command runs on, checked before any work starts, and its CPU threads."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -22,3 +25,15 @@ def check_device(device: str) -> None:
         raise ValueError(
             f"device {device!r}: there are only {torch.cuda.device_count()} CUDA devices"
         )
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int) -> Iterator[None]:
+    """Runs the block with torch (and the extension's OpenMP loops) on `count` CPU threads,
+    then restores the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

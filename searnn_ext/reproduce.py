@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
+from searnn_ext.devices import cpu_threads
 from searnn_ext.options import positive_int, probability
 
 TABLE1 = {  # row -> (train options, paper: OCR, CoNLL, Spelling 0.3, Spelling 0.5)
@@ -116,12 +115,8 @@ def recorded_runs(path: Path) -> dict[str, dict]:
 def reproduce(args, train: Callable[[list[str]], dict]) -> None:
     """train: runs `searnn train` with the given arguments (those after "train") and returns
     its summary."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    with cpu_threads(args.threads):
         _reproduce(args, train)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
