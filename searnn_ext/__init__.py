@@ -3,26 +3,36 @@ compiled CPU/CUDA kernels."""
 
 from searnn_ext._extension import build_info
 from searnn_ext.evaluation import error_rate
+from searnn_ext.fit import Diverged, fit
+from searnn_ext.inference import evaluate, predict
 from searnn_ext.losses import mle_loss, searnn_loss
 from searnn_ext.model import DecoderState, Memory, Seq2Seq
 from searnn_ext.ops import edit_distance, hamming_distance
 from searnn_ext.rollin import RollIn, roll_in
 from searnn_ext.rollout import rollout_costs
+from searnn_ext.run import ModelConfig, OptimizerConfig, RunConfig
 from searnn_ext.sampling import sample_candidates, subsample_cells
 from searnn_ext.trainer import SearnnConfig, SearnnTrainer
 
 __all__ = [
     "DecoderState",
+    "Diverged",
     "Memory",
+    "ModelConfig",
+    "OptimizerConfig",
     "RollIn",
+    "RunConfig",
     "SearnnConfig",
     "SearnnTrainer",
     "Seq2Seq",
     "build_info",
     "edit_distance",
     "error_rate",
+    "evaluate",
+    "fit",
     "hamming_distance",
     "mle_loss",
+    "predict",
     "roll_in",
     "rollout_costs",
     "sample_candidates",

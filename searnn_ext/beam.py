@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from searnn_ext.decoding import tokens_before_eos
 from searnn_ext.model import Seq2Seq
 
 
@@ -53,5 +54,4 @@ def beam_search(
     best_tokens = tokens[torch.arange(batch, device=device), scores.argmax(1)]
     if model.eos_id is None:
         return best_tokens, fixed_lengths
-    is_eos = best_tokens == model.eos_id
-    return best_tokens, torch.where(is_eos.any(1), is_eos.int().argmax(1), output_width)
+    return best_tokens, tokens_before_eos(best_tokens, model.eos_id)

@@ -4,12 +4,15 @@ model's greedy decoding (or beam search); and chunking's usual measure, conlleva
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
 from searnn_ext import ops
 from searnn_ext.beam import beam_search
-from searnn_ext.data.batching import Example, batches
+from searnn_ext.data.batching import Batch, Example, batches
+from searnn_ext.decoding import eval_mode, tokens_before_eos
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import roll_in
 
@@ -25,9 +28,7 @@ def greedy_outputs(model: Seq2Seq, src, src_lengths, output_width: int) -> tuple
     rollin = roll_in(model, memory, blank, torch.zeros_like(src_lengths), policy="learned")
     if model.eos_id is None:
         return rollin.tokens, src_lengths.long().clamp(max=output_width)
-    ended = rollin.tokens == model.eos_id
-    lengths = torch.where(ended.any(1), ended.int().argmax(1), output_width)
-    return rollin.tokens, lengths
+    return rollin.tokens, tokens_before_eos(rollin.tokens, model.eos_id)
 
 
 def decode(model: Seq2Seq, src, src_lengths, output_width: int, beam: int = 1):
@@ -37,7 +38,35 @@ def decode(model: Seq2Seq, src, src_lengths, output_width: int, beam: int = 1):
     return beam_search(model, src, src_lengths, output_width, beam)
 
 
-@torch.no_grad()
+def decoded_batches(
+    model: Seq2Seq,
+    examples: list[Example],
+    *,
+    max_length: int | None = None,
+    beam: int = 1,
+    batch_size: int = 256,
+    device="cpu",
+) -> Iterator[tuple[Batch, Tensor, Tensor]]:
+    """The model's outputs for `examples`, in order and in batches of `batch_size`: (batch on
+    `device`, tokens int64 [B, W], their counts [B], EOS excluded). Fixed-length tasks decode
+    each source's length; EOS tasks at most `max_length` tokens (default: decode_length of
+    the examples). Decoding runs in eval mode without grad. Every caller batches alike, so
+    that the same examples decode to the same outputs in evaluate, predict and training."""
+    if max_length is None:
+        max_length = decode_length(examples)
+    with eval_mode(model):
+        for batch in batches(examples, batch_size):
+            batch = batch.to(device)
+            width = max_length if model.eos_id is not None else batch.src.shape[1]
+            tokens, lengths = decode(model, batch.src, batch.src_lengths, width, beam)
+            yield batch, tokens, lengths
+
+
+def decode_length(examples: list[Example]) -> int:
+    """The default decoding budget of EOS tasks: twice the longest target (EOS included)."""
+    return 2 * max((len(e.target) for e in examples), default=1)
+
+
 def error_rate(
     model: Seq2Seq,
     examples: list[Example],
@@ -50,28 +79,21 @@ def error_rate(
     backend: str = "auto",
 ) -> float:
     """100 * sum of distances / sum of reference lengths (EOS excluded) over `examples`.
-    EOS tasks decode at most `max_length` tokens (default: twice the longest target);
-    beam: beam search's width (1: greedy); backend: the distance op's (searnn_ext.backends)."""
-    if max_length is None:
-        max_length = 2 * max((len(e.target) for e in examples), default=1)
-    was_training = model.training
-    model.eval()
+    EOS tasks decode at most `max_length` tokens (default: decode_length(examples));
+    beam: beam search's width (1: greedy); backend: the distance op's (searnn_ext.backends).
+    An empty list of examples is a ValueError: there is no error to report."""
+    if not examples:
+        raise ValueError("error_rate: no examples to score")
     distance_op = ops.hamming_distance if cost == "hamming" else ops.edit_distance
+    eos = int(model.eos_id is not None)
     total_distance, total_length = 0, 0
-    try:
-        for batch in batches(examples, batch_size):
-            batch = batch.to(device)
-            eos = model.eos_id is not None
-            reference_lengths = batch.target_lengths - int(eos)
-            width = max_length if eos else batch.target.shape[1]
-            tokens, lengths = decode(model, batch.src, batch.src_lengths, width, beam)
-            distances = distance_op(
-                tokens, lengths, batch.target, reference_lengths, backend=backend
-            )
-            total_distance += int(distances.sum())
-            total_length += int(reference_lengths.sum())
-    finally:
-        model.train(was_training)
+    for batch, tokens, lengths in decoded_batches(
+        model, examples, max_length=max_length, beam=beam, batch_size=batch_size, device=device
+    ):
+        reference_lengths = batch.target_lengths - eos
+        distances = distance_op(tokens, lengths, batch.target, reference_lengths, backend=backend)
+        total_distance += int(distances.sum())
+        total_length += int(reference_lengths.sum())
     return 100.0 * total_distance / max(total_length, 1)
 
 
@@ -105,7 +127,6 @@ def chunk_f1(predicted: list[list[str]], reference: list[list[str]]) -> float:
     return 100.0 * 2 * precision * recall / (precision + recall)
 
 
-@torch.no_grad()
 def chunk_f1_of_model(
     model: Seq2Seq,
     examples: list[Example],
@@ -117,23 +138,17 @@ def chunk_f1_of_model(
 ) -> float:
     """chunk_f1 of the model's tags (greedy, or beam search of width `beam`); labels: the
     output ids' tag names."""
-    was_training = model.training
-    model.eval()
     predicted, reference = [], []
-    try:
-        for batch in batches(examples, batch_size):
-            batch = batch.to(device)
-            width = batch.target.shape[1]
-            tokens, lengths = decode(model, batch.src, batch.src_lengths, width, beam)
-            for row, length, truth, truth_length in zip(
-                tokens.tolist(),
-                lengths.tolist(),
-                batch.target.tolist(),
-                batch.target_lengths.tolist(),
-                strict=True,
-            ):
-                predicted.append([labels[i] for i in row[:length]])
-                reference.append([labels[i] for i in truth[:truth_length]])
-    finally:
-        model.train(was_training)
+    for batch, tokens, lengths in decoded_batches(
+        model, examples, beam=beam, batch_size=batch_size, device=device
+    ):
+        for row, length, truth, truth_length in zip(
+            tokens.tolist(),
+            lengths.tolist(),
+            batch.target.tolist(),
+            batch.target_lengths.tolist(),
+            strict=True,
+        ):
+            predicted.append([labels[i] for i in row[:length]])
+            reference.append([labels[i] for i in truth[:truth_length]])
     return chunk_f1(predicted, reference)

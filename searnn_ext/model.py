@@ -1,49 +1,15 @@
-"""Seq2Seq: the encoder-decoder GRUs of the paper's three tasks, and the small step protocol
-(encode, initial_state, step) that roll-ins, roll-outs and evaluation are written against."""
+"""Seq2Seq: the encoder-decoder GRUs of the paper's three tasks. It implements the step protocol
+of searnn_ext.decoding (encode, initial_state, step), which roll-ins, roll-outs and evaluation
+are written against; Memory and DecoderState are importable from here too."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from searnn_ext import rollin
-
-
-@dataclasses.dataclass
-class Memory:
-    """What the decoder reads from the source. outputs: [B, S, D] encoder outputs; keys:
-    [B, S, H] their attention projection (None without attention); lengths: int64 [B]; final:
-    [L, B, H] the decoder's initial hidden state."""
-
-    outputs: Tensor
-    keys: Tensor | None
-    lengths: Tensor
-    final: Tensor
-
-    def select(self, rows: Tensor | slice) -> Memory:
-        """The memory of batch rows `rows` (int64 [R] or a slice), e.g. one per roll-out."""
-        keys = None if self.keys is None else self.keys[rows]
-        return Memory(self.outputs[rows], keys, self.lengths[rows], self.final[:, rows])
-
-    def detach(self) -> Memory:
-        keys = None if self.keys is None else self.keys.detach()
-        return Memory(self.outputs.detach(), keys, self.lengths, self.final.detach())
-
-
-@dataclasses.dataclass
-class DecoderState:
-    """hidden: [L, B, H], one GRU state per layer; feed: [B, H] the previous attentional vector
-    with input feeding, else None."""
-
-    hidden: Tensor
-    feed: Tensor | None
-
-    def select(self, rows: Tensor | slice) -> DecoderState:
-        feed = None if self.feed is None else self.feed[rows]
-        return DecoderState(self.hidden[:, rows], feed)
+from searnn_ext.decoding import DecoderState, Memory
 
 
 class Seq2Seq(nn.Module):

@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
+from searnn_ext.devices import cpu_threads
+from searnn_ext.options import positive_int, probability
 
 TABLE1 = {  # row -> (train options, paper: OCR, CoNLL, Spelling 0.3, Spelling 0.5)
     "MLE": ("--loss=mle", (2.8, 4.2, 19.6, 43.0)),
@@ -88,11 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, help="the dataset's folder, as for train")
     parser.add_argument("--table", type=int, choices=[1, 2], default=1)
     parser.add_argument("--rows", nargs="+", help="row names (default: all)")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=positive_int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--noise", type=float, default=0.3)
-    parser.add_argument("--limit", type=int, default=None, help="spelling: examples per split")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--noise", type=probability, default=0.3, help="spelling's")
+    parser.add_argument(
+        "--limit", type=positive_int, default=None, help="spelling: examples per split"
+    )
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--output", default="runs/reproduce")
     parser.add_argument(
         "--resume",
@@ -110,13 +113,10 @@ def recorded_runs(path: Path) -> dict[str, dict]:
 
 
 def reproduce(args, train: Callable[[list[str]], dict]) -> None:
-    """train: runs `searnn train` with the given arguments and returns its summary."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    """train: runs `searnn train` with the given arguments (those after "train") and returns
+    its summary."""
+    with cpu_threads(args.threads):
         _reproduce(args, train)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
@@ -137,10 +137,10 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
             continue
         errors, seconds = [], 0.0
         for seed in args.seeds:
-            command = (
-                f"train --task={args.task} --epochs={args.epochs} "
-                f"--seed={seed} --noise={args.noise} {options} --quiet"
-            )
+            command = f"train --task={args.task} --epochs={args.epochs} --seed={seed}"
+            if args.task == "spelling":
+                command += f" --noise={args.noise}"
+            command += f" {options} --quiet"
             if args.data is not None:
                 command += f" --data={args.data}"
             if args.limit is not None:
@@ -150,10 +150,10 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
                 seconds += recorded[command]["seconds"]
                 continue
             folder = output / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
-            arguments = [*command.split(), f"--output={folder}"]
+            arguments = [*command.split()[1:], f"--output={folder}"]
             resumed = args.resume and (folder / "checkpoint.pt").exists()
-            if resumed:
-                arguments.append("--resume")
+            # Without --resume every run starts afresh, over an earlier one in its folder.
+            arguments.append("--resume" if resumed else "--overwrite")
             start = time.perf_counter()
             errors.append(train(arguments)["test_error"])
             elapsed = time.perf_counter() - start

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from searnn_ext.model import Memory, Seq2Seq
+from searnn_ext.decoding import Memory, StepModel, tokens_before_eos
 
 POLICIES = ("reference", "learned", "mixed")
 
@@ -38,7 +36,7 @@ def check_policy(name: str, policy: str, mix_prob: float) -> None:
 
 
 def roll_in(
-    model: Seq2Seq,
+    model: StepModel,
     memory: Memory,
     target: Tensor,
     target_lengths: Tensor,
@@ -83,14 +81,13 @@ def roll_in(
         else memory.outputs.new_zeros((batch, 0, model.target_vocab))
     )
     lengths = trajectory_lengths(model, policy, tokens, target_lengths)
-    dropout_off = not model.training or model.dropout == 0
+    # A model in training mode is deterministic only if it says it has no dropout.
+    dropout_off = not model.training or getattr(model, "dropout", None) == 0
     return RollIn(tokens, logits, lengths, memory, greedy=policy == "learned" and dropout_off)
 
 
-def trajectory_lengths(model: Seq2Seq, policy: str, tokens: Tensor, target_lengths: Tensor):
+def trajectory_lengths(model: StepModel, policy: str, tokens: Tensor, target_lengths: Tensor):
     if model.eos_id is None or policy == "reference":
         return target_lengths.clone()
-    steps = tokens.shape[1]
-    is_eos = tokens == model.eos_id
-    first_eos = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, steps)
-    return first_eos.long()
+    # Up to and including the first EOS: its step is a decision the losses train.
+    return (tokens_before_eos(tokens, model.eos_id) + 1).clamp(max=tokens.shape[1])

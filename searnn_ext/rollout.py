@@ -5,13 +5,13 @@ PyTorch, rollout_ext.py for the compiled loop), called in eval mode without grad
 
 from __future__ import annotations
 
-import contextlib
 import functools
 
 import torch
 from torch import Tensor
 
 from searnn_ext import backends, ops, rollout_ext, rollout_torch
+from searnn_ext.decoding import eval_mode
 from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
 
@@ -266,17 +266,6 @@ def _learned_cells(rollout, mix_prob, batch, steps, generator, device) -> Tensor
         return torch.zeros((batch, steps), dtype=torch.bool, device=device)
     draws = torch.rand((batch, steps), generator=generator, device="cpu")
     return (draws < mix_prob).to(device)
-
-
-@contextlib.contextmanager
-def eval_mode(model: Seq2Seq):
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
 
 
 def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState:

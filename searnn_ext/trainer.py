@@ -5,6 +5,7 @@ step. The same object trains plain MLE, so that both run under one optimisation 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import torch
@@ -12,39 +13,92 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from searnn_ext import distributed
+from searnn_ext.backends import BACKENDS
 from searnn_ext.data.batching import Batch
-from searnn_ext.losses import SEARNN_LOSSES, mle_loss, searnn_loss
+from searnn_ext.losses import REDUCTIONS, SEARNN_LOSSES, mle_loss, searnn_loss
 from searnn_ext.model import Seq2Seq
-from searnn_ext.rollin import check_policy
+from searnn_ext.options import (
+    count_or_fraction,
+    dtype_name,
+    norm_or_off,
+    option,
+    positive_float,
+    positive_int,
+    probability,
+)
+from searnn_ext.rollin import POLICIES, check_policy
 from searnn_ext.rollout import COSTS, rollout_costs
 from searnn_ext.sampling import STRATEGIES, sample_candidates, subsample_cells
 
 LOSSES = ("mle", *SEARNN_LOSSES)
+ROLLOUT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclasses.dataclass
 class SearnnConfig:
-    """loss: "mle" or one of SEARNN_LOSSES; rollin / rollout: "reference", "learned" or "mixed"
-    with their mix probabilities (of learned); sampling: a token strategy of
-    searnn_ext.sampling with `tokens` per cell; cells: roll out only this many (int) or this
-    fraction (float) of each sequence's steps (None: all); cost: "hamming" or "edit";
-    max_grad_norm: clip the gradient's norm (None: no clipping); reduction: how the batch's
-    cell losses are combined (see searnn_ext.losses: "per_sequence" sums each sequence's cells
-    and averages over sequences, "per_cell" averages over the counted cells)."""
+    """How SearnnTrainer trains. Each field is also `searnn train`'s option of the same name
+    (`--rollin-mix-prob` for rollin_mix_prob), with this help and default."""
 
-    loss: str = "ll"
-    rollin: str = "learned"
-    rollin_mix_prob: float = 0.5
-    rollout: str = "mixed"
-    rollout_mix_prob: float = 0.5
-    sampling: str = "all"
-    tokens: int = 5
-    cells: int | float | None = None
-    cost: str = "hamming"
-    cost_scale: float = 1.0
-    max_grad_norm: float | None = None
-    reduction: str = "per_sequence"
-    backend: str = "auto"
+    loss: str = option("ll", "the loss (mle: teacher forcing, no roll-outs)", choices=LOSSES)
+    rollin: str = option("learned", "roll-in policy", choices=POLICIES)
+    rollin_mix_prob: float = option(
+        0.5, "mixed roll-in: probability of the learned policy at each step", type=probability
+    )
+    rollout: str = option("mixed", "roll-out policy", choices=POLICIES)
+    rollout_mix_prob: float = option(
+        0.5,
+        "mixed roll-out: probability of the learned policy, drawn once per cell",
+        type=probability,
+    )
+    sampling: str = option(
+        "all", "candidate tokens per cell (llcas and shl need all)", choices=STRATEGIES
+    )
+    tokens: int = option(5, "sampled tokens per cell, as the paper", type=positive_int)
+    cells: int | float | None = option(
+        None,
+        "steps rolled out per sequence: 'all', a count or a fraction",
+        shown_default="all",
+        type=count_or_fraction,
+    )
+    cost: str | None = option(
+        None,
+        "the roll-outs' cost and the test error's distance: hamming or edit",
+        shown_default="the task's; hamming for fixed-length models, edit for EOS models",
+        choices=tuple(COSTS),
+    )
+    cost_scale: float = option(
+        1.0, "multiplies the costs inside llcas, shl and sllcas", type=positive_float
+    )
+    max_grad_norm: float | None = option(
+        5.0,
+        "clip the gradient's norm to this, as the paper's code (0 or off: no clipping)",
+        type=norm_or_off,
+    )
+    reduction: str = option(
+        "per_sequence",
+        "the batch's loss: summed over each sequence's cells and averaged over sequences "
+        "(per_sequence), averaged over cells (per_cell), or summed (sum)",
+        choices=REDUCTIONS,
+    )
+    backend: str = option(
+        "auto",
+        "roll-outs and costs: compiled (ext), pure PyTorch (torch), ext where it can run "
+        "(auto), or the CUDA kernels' code on the CPU (cuda_emulated; slow, for tests)",
+        choices=BACKENDS,
+    )
+    rollout_dtype: str = option(
+        "float32",
+        "the learned roll-outs' precision: bfloat16 (bf16) or float16 (fp16) run them under "
+        "torch.autocast; the weights, the roll-in and the loss stay in the model's dtype",
+        choices=tuple(ROLLOUT_DTYPES),
+        type=dtype_name,
+    )
+    max_rows: int | None = option(
+        None,
+        "decode at most this many roll-outs at once, to bound memory; results do not change",
+        shown_default="all at once",
+        type=positive_int,
+    )
 
     def check(self) -> None:
         if self.loss not in LOSSES:
@@ -60,8 +114,24 @@ class SearnnConfig:
                 f"SearnnConfig: loss {self.loss!r} needs every token's cost (sampling='all'); "
                 "with sampled tokens use 'sllcas' or 'sll'"
             )
-        if self.cost not in COSTS:
+        if self.rollout_dtype not in ROLLOUT_DTYPES:
+            raise ValueError(
+                f"SearnnConfig: rollout_dtype must be one of {tuple(ROLLOUT_DTYPES)}, "
+                f"got {self.rollout_dtype!r}"
+            )
+        if self.cost is not None and self.cost not in COSTS:
             raise ValueError(f"SearnnConfig: cost must be one of {tuple(COSTS)}, got {self.cost!r}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(
+                f"SearnnConfig: max_grad_norm must be positive or None, got {self.max_grad_norm}"
+            )
+
+    def cost_for(self, model: Seq2Seq) -> str:
+        """`cost`, or the model's natural one: hamming for fixed-length models, edit for EOS
+        models (the paper's choice on each of its tasks)."""
+        if self.cost is not None:
+            return self.cost
+        return "hamming" if model.eos_id is None else "edit"
 
 
 @dataclasses.dataclass
@@ -70,6 +140,7 @@ class StepResult:
     cells: int  # cells with a cost (MLE: target steps)
     rollouts: int  # roll-outs scored (0 for MLE)
     seconds: float
+    finite: bool = True  # False: a non-finite loss or gradient; the step was not applied
 
 
 class _BatchLoss(nn.Module):
@@ -102,6 +173,7 @@ class SearnnTrainer:
         if config.sampling == "stat" and token_frequencies is None:
             raise ValueError("SearnnTrainer: sampling='stat' needs token_frequencies")
         self.model, self.optimizer, self.config = model, optimizer, config
+        self.cost = config.cost_for(model)
         self.token_frequencies = token_frequencies
         self.generator = generator if generator is not None else torch.Generator()
         self.group = group if group is not None else distributed.Group()
@@ -142,18 +214,24 @@ class SearnnTrainer:
             candidates = subsample_cells(
                 candidates, rollin.lengths, config.cells, generator=self.generator
             )
-        costs = rollout_costs(
-            model,
-            rollin,
-            candidates,
-            batch.target,
-            batch.target_lengths,
-            rollout=config.rollout,
-            mix_prob=config.rollout_mix_prob,
-            cost=config.cost,
-            generator=self.generator,
-            backend=config.backend,
-        )
+        with torch.autocast(
+            batch.src.device.type,
+            dtype=ROLLOUT_DTYPES[config.rollout_dtype],
+            enabled=config.rollout_dtype != "float32",
+        ):
+            costs = rollout_costs(
+                model,
+                rollin,
+                candidates,
+                batch.target,
+                batch.target_lengths,
+                rollout=config.rollout,
+                mix_prob=config.rollout_mix_prob,
+                cost=self.cost,
+                max_rows=config.max_rows,
+                generator=self.generator,
+                backend=config.backend,
+            )
         loss = searnn_loss(
             config.loss,
             rollin.logits,
@@ -169,7 +247,8 @@ class SearnnTrainer:
     def step(self, batch: Batch) -> StepResult:
         """One gradient step on `batch`; with a process group, `batch` is the global batch
         (the same on every process) and this process rolls out its shard of it. The result
-        describes the global batch."""
+        describes the global batch. A step whose loss or gradient is not finite changes
+        nothing (no update, the optimiser's state untouched) and says so in `finite`."""
         start = time.perf_counter()
         self.model.train()
         mine = distributed.shard(batch, self.group)
@@ -177,14 +256,27 @@ class SearnnTrainer:
         loss = loss * self._shard_weight(mine.src.shape[0], batch.src.shape[0], cells)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.config.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
-        self.optimizer.step()
         loss_sum, cells, rollouts = distributed.total(
             [loss.detach().item(), cells, rollouts], self.group
         )
+        # Gradients are synchronised and losses summed: every process takes the same decision.
+        finite = math.isfinite(loss_sum) and math.isfinite(self._clipped_gradient_norm())
+        if finite:
+            self.optimizer.step()
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
         mean_loss = loss_sum / self.group.world
-        return StepResult(mean_loss, int(cells), int(rollouts), time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return StepResult(mean_loss, int(cells), int(rollouts), seconds, finite)
+
+    def _clipped_gradient_norm(self) -> float:
+        """The gradient's norm before clipping; clips it to max_grad_norm when one is set (an
+        infinite limit measures without clipping)."""
+        limit = self.config.max_grad_norm
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), limit if limit is not None else float("inf")
+        )
+        return float(norm)
 
     def _shard_weight(self, rows: int, global_rows: int, cells: int) -> float:
         """The factor that makes the processes' average of their shard losses (DDP averages

@@ -1,5 +1,8 @@
-"""Independent oracles for the cost ops: plain Python, one pair at a time, written from the
-textbook definitions and sharing nothing with the package."""
+"""Independent oracles: the costs in plain Python, one pair at a time, written from the textbook
+definitions and sharing nothing with the package; and greedy decoding one token at a time
+through nothing but the model's step."""
+
+import torch
 
 
 def levenshtein(a: list[int], b: list[int]) -> int:
@@ -28,3 +31,16 @@ def pairwise(oracle, hyp, hyp_lengths, ref, ref_lengths, ref_index=None) -> list
     refs = unpadded(ref, ref_lengths)
     index = range(len(hyps)) if ref_index is None else ref_index.tolist()
     return [oracle(h, refs[r]) for h, r in zip(hyps, index, strict=True)]
+
+
+def plain_greedy(model, example, width):
+    """One sequence decoded token by token through model.step (EOS excluded)."""
+    memory = model.encode(example.source[None], torch.tensor([len(example.source)]))
+    state, prev, out = model.initial_state(memory), torch.tensor([model.bos_id]), []
+    for _ in range(width):
+        logits, state = model.step(prev, state, memory)
+        prev = logits.argmax(-1)
+        if model.eos_id is not None and prev.item() == model.eos_id:
+            break
+        out.append(prev.item())
+    return out

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from oracles import levenshtein
 
 from searnn_ext.data import batches, collate, load_ocr, load_spelling, load_synthetic, load_task
 from searnn_ext.data.batching import Example
+from searnn_ext.data.denoise import INDEL, SYMBOLS, language, load_denoise
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="the shared data folder is absent")
@@ -91,7 +93,7 @@ def test_synthetic_task_is_a_reversal_and_deterministic():
         assert torch.equal(a.source, b.source) and torch.equal(a.target, a.source.flip(0))
     assert 3 <= min(len(e.source) for e in data.train)
     assert max(len(e.source) for e in data.train) <= 8
-    assert data.cost == "hamming" and data.model_options["target_vocab"] == 8
+    assert data.model_options == dict(target_vocab=8, source_vocab=8)
 
 
 def test_collate_pads_and_batches_cover_every_example():
@@ -126,8 +128,11 @@ def test_conll_sentences_dictionary_and_labels(tmp_path):
     assert sum(len(e.target) for e in data.test) == 47377
     assert len(data.target_tokens) == 22 and "O" in data.target_tokens
     words, tags = data.model_options["source_vocab"]
-    assert data.source_tokens[:2] == ["<UNK>", "<NUM>"] and len(data.source_tokens) == words
-    assert all(w == w.lower() for w in data.source_tokens[2:])
+    assert (
+        data.vocabularies["words"][:2] == ["<UNK>", "<NUM>"]
+        and len(data.vocabularies["words"]) == words
+    )
+    assert all(w == w.lower() for w in data.vocabularies["words"][2:])
     example = data.test[0]
     assert example.source.shape == (len(example.target), 2)
     assert example.source[:, 0].max() < words and example.source[:, 1].max() < tags
@@ -135,9 +140,37 @@ def test_conll_sentences_dictionary_and_labels(tmp_path):
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("zyzzyva 0.5 -0.5\nthe 1.0 2.0\n")
     with_file = load_task("conll", DATA / "conll2000", embeddings=vectors)
-    assert "zyzzyva" in with_file.source_tokens
+    assert "zyzzyva" in with_file.vocabularies["words"]
     from searnn_ext.data import load_embeddings
 
-    table = load_embeddings(vectors, with_file.source_tokens)
-    assert table.shape == (len(with_file.source_tokens), 2)
-    assert table[with_file.source_tokens.index("the")].tolist() == [1.0, 2.0]
+    table = load_embeddings(vectors, with_file.vocabularies["words"])
+    assert table.shape == (len(with_file.vocabularies["words"]), 2)
+    assert table[with_file.vocabularies["words"].index("the")].tolist() == [1.0, 2.0]
+
+
+def test_denoise_corrupts_sentences_of_its_language_as_documented():
+    data = load_denoise(noise=0.3, sizes=(3000, 10, 10))
+    again = load_denoise(noise=0.3, sizes=(3000, 10, 10))
+    assert all(
+        torch.equal(a.source, b.source) for a, b in zip(data.train, again.train, strict=True)
+    )
+    words, _ = language()
+    assert len(words) == 60 and all(
+        2 <= len(w) <= 6 and set(w) <= set("abcdefghijkl") for w in words
+    )
+    eos = data.model_options["eos_id"]
+    assert data.model_options == dict(target_vocab=14, source_vocab=13, eos_id=13)
+    kept = changed = lengthened = 0
+    for example in data.train:
+        clean = "".join(SYMBOLS[i] for i in example.target[:-1].tolist())
+        assert example.target[-1] == eos and 5 <= len(clean) <= 10
+        assert all(w in words for w in clean.split(" ")[:-1] if w)  # the last may be clipped
+        noisy = "".join(SYMBOLS[i] for i in example.source.tolist())
+        kept += len(clean)
+        changed += levenshtein(list(noisy), list(clean))
+        lengthened += len(noisy) - len(clean)
+    # Per character: 0.05 deleted, 0.95 * 0.3 * 12/13 substituted, 0.05 inserted. The edit
+    # distance can only be lower than the count of edits (some cancel out).
+    edits = INDEL + (1 - INDEL) * 0.3 * 12 / 13 + INDEL
+    assert 0.8 * edits < changed / kept <= edits * 1.02
+    assert abs(lengthened / kept) < 0.01  # as many insertions as deletions

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from searnn_ext import distributed
+from searnn_ext import checkpoint, distributed
 from searnn_ext.data.batching import Batch
 
 RUN = [
@@ -53,8 +53,8 @@ def test_two_processes_follow_the_single_process_curve(tmp_path, options):
     alone, shared = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(alone) == len(shared) == 2 * 3
     assert shared == pytest.approx(alone, rel=1e-4, abs=1e-5)
-    one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)
-    two = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=False)
+    one = checkpoint.load(tmp_path / "one" / "checkpoint.pt")
+    two = checkpoint.load(tmp_path / "two" / "checkpoint.pt")
     assert len(two["generators"]) == 2
     for name, weight in one["model"].items():
         torch.testing.assert_close(two["model"][name], weight, rtol=1e-4, atol=1e-5)

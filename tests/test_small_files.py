@@ -1,30 +1,15 @@
 """The loaders on small files written here (so they run without the shared data), and the
 `searnn reproduce` and `searnn bench` commands end to end on them."""
 
-import random
+import json
+import re
+import statistics
 
 import pytest
+from data_files import write_conll, write_ocr, write_spelling
 
-from searnn_ext.cli import main
+from searnn_ext.cli import main, train_argv
 from searnn_ext.data import load_conll, load_ocr, load_spelling
-
-
-def write_ocr(folder, words=40):
-    """letter.data lines: id, letter, next id (-1 ends a word), word id, position, fold, 128
-    pixels; word w is in fold w % 10."""
-    draw = random.Random(0)
-    lines, letter_id = [], 0
-    for word in range(words):
-        text = "".join(draw.choice("abcdef") for _ in range(draw.randint(1, 5)))
-        for position, letter in enumerate(text):
-            letter_id += 1
-            following = -1 if position == len(text) - 1 else letter_id + 1
-            pixels = " ".join(draw.choice("01") for _ in range(128))
-            fields = f"{letter_id} {letter} {following} {word} {position + 1} {word % 10}"
-            lines.append(f"{fields} {pixels}")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "letter.data").write_text("\n".join(lines) + "\n")
-    return folder
 
 
 def test_ocr_from_a_small_file(tmp_path):
@@ -41,7 +26,7 @@ def test_conll_from_small_files(tmp_path):
     (tmp_path / "train.txt").write_text(train)
     (tmp_path / "test.txt").write_text("A DT B-NP\nlist NN I-LST\n")
     data = load_conll(tmp_path, min_count=1, valid_fraction=0.0)
-    assert data.source_tokens == ["<UNK>", "<NUM>", "the"]  # "the" is seen twice, > 1
+    assert data.vocabularies["words"] == ["<UNK>", "<NUM>", "the"]  # "the" is seen twice, > 1
     assert data.target_tokens == ["B-NP", "B-VP", "I-NP", "O"]
     first = data.train[0]
     assert first.source[:, 0].tolist() == [2, 0, 0, 1]  # the, <UNK>, <UNK>, <NUM>
@@ -52,14 +37,7 @@ def test_conll_from_small_files(tmp_path):
 
 
 def test_spelling_from_small_files(tmp_path):
-    sentences = [f"sentence number {i} , here !" for i in range(30)]
-    for name in (
-        "1b_benchmark.test.tokens.txt",
-        "1b_benchmark.dev.tokens.txt",
-        "1b_news.en.heldout-00000-of-00050.txt",
-    ):
-        (tmp_path / name).write_text("\n".join(sentences) + "\n")
-    data = load_spelling(tmp_path, noise=0.5, valid_size=10)
+    data = load_spelling(write_spelling(tmp_path), noise=0.5, valid_size=10)
     assert len(data.valid) == 10 and len(data.train) == 50 and len(data.test) == 30
     assert all(len(e.target) <= 11 for e in data.train)  # 10 characters and EOS
 
@@ -70,10 +48,12 @@ def test_reproduce_prints_rows_beside_the_paper(tmp_path, capsys):
     rows = ["--rows", "MLE", "LL learned/mixed", "--seeds", "0", "1"]
     assert main([*command, *rows, f"--output={tmp_path / 'runs'}"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[2].startswith("| MLE | 2.8 | ") and table[3].startswith(
-        "| LL learned/mixed | 1.9 |"
-    )
-    assert len((tmp_path / "runs" / "results.jsonl").read_text().splitlines()) == 4
+    records = [json.loads(line) for line in (tmp_path / "runs" / "results.jsonl").open()]
+    assert len(records) == 4
+    for line, row, paper in zip(table[2:4], ("MLE", "LL learned/mixed"), (2.8, 1.9), strict=True):
+        errors = [r["test_error"] for r in records if r["row"] == row]
+        mean, spread = statistics.mean(errors), statistics.stdev(errors)
+        assert line.startswith(f"| {row} | {paper} | {mean:.2f} ± {spread:.2f} | ")
     assert main([*command, "--rows", "SHL"]) == 2
 
 
@@ -102,14 +82,15 @@ def test_bench_runs_a_quick_benchmark(capsys):
     assert "| OCR " in capsys.readouterr().out
 
 
-def test_conll_trains_and_reports_chunk_f1(tmp_path, capsys):
-    sentence = "He PRP B-NP\nreckons VBZ B-VP\nthe DT B-NP\ndeficit NN I-NP\n. . O\n\n"
-    (tmp_path / "train.txt").write_text(sentence * 12)
-    (tmp_path / "test.txt").write_text(sentence * 3)
-    output = tmp_path / "run"
-    command = ["train", "--task=conll", f"--data={tmp_path}", "--epochs=1", "--hidden-size=8"]
-    assert main([*command, "--batch-size=4", "--quiet", f"--output={output}"]) == 0
+def test_conll_trains_and_evaluate_reports_its_numbers(tmp_path, capsys):
+    folder, output = write_conll(tmp_path / "data"), tmp_path / "run"
+    command = ["--task=conll", f"--data={folder}", "--epochs=1", "--hidden-size=8"]
+    summary = train_argv([*command, "--batch-size=4", "--quiet", f"--output={output}", "--beam=2"])
     capsys.readouterr()
     assert main(["evaluate", str(output / "checkpoint.pt"), "--beam=2"]) == 0
-    printed = capsys.readouterr().out
-    assert "conll test error:" in printed and "conll test chunk F1:" in printed
+    error, f1 = re.fullmatch(
+        r"conll test error: (\d+\.\d\d)%\nconll test chunk F1: (\d+\.\d\d)\n",
+        capsys.readouterr().out,
+    ).groups()
+    assert float(error) == round(summary["test_error"], 2)
+    assert float(f1) == round(summary["test_chunk_f1"], 2)

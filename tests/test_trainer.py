@@ -4,13 +4,14 @@ rate against a plain decode-and-count oracle."""
 import pytest
 import torch
 from conftest import TARGETS, Target
-from oracles import levenshtein
+from oracles import levenshtein, plain_greedy
 from seq2seq_cases import make_task
 
 import searnn_ext
 from searnn_ext.data import collate, load_synthetic
 from searnn_ext.data.batching import Example
 from searnn_ext.evaluation import error_rate
+from searnn_ext.rollout import rollout_costs
 from searnn_ext.trainer import SearnnConfig, SearnnTrainer
 
 
@@ -106,19 +107,6 @@ def test_bad_configurations_are_named(config, message):
         SearnnTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), config)
 
 
-def plain_greedy(model, example, width):
-    """One sequence decoded token by token through model.step."""
-    memory = model.encode(example.source[None], torch.tensor([len(example.source)]))
-    state, prev, out = model.initial_state(memory), torch.tensor([model.bos_id]), []
-    for _ in range(width):
-        logits, state = model.step(prev, state, memory)
-        prev = logits.argmax(-1)
-        if model.eos_id is not None and prev.item() == model.eos_id:
-            break
-        out.append(prev.item())
-    return out
-
-
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("config", ["ocr", "spelling"])
 def test_error_rate_matches_a_plain_decode(target, config):
@@ -163,3 +151,62 @@ def test_length_one_sequences_train_without_nan(loss):
         result = trainer.step(collate(examples))
         assert result.loss == result.loss and result.cells == 6
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+class PoisonedTrainer(SearnnTrainer):
+    """Its loss is multiplied by `poison`."""
+
+    poison = 1.0
+
+    def loss(self, batch):
+        loss, cells, rollouts = super().loss(batch)
+        return loss * self.poison, cells, rollouts
+
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_a_non_finite_step_changes_nothing(poison):
+    model, batch, _ = small_setup()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    trainer = PoisonedTrainer(model, optimizer, SearnnConfig(loss="ll"))
+    assert trainer.step(batch).finite
+    before = [p.detach().clone() for p in model.parameters()]
+    moments = [optimizer.state[p]["exp_avg"].clone() for p in model.parameters()]
+    trainer.poison = poison
+    result = trainer.step(batch)
+    assert not result.finite
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    after = [optimizer.state[p]["exp_avg"] for p in model.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(moments, after, strict=True))
+    assert int(optimizer.state[next(model.parameters())]["step"]) == 1
+
+
+def test_the_default_cost_is_the_models_natural_one():
+    fixed, _, _ = small_setup()
+    eos, _, _ = small_setup(eos=True)
+    optimizer = torch.optim.SGD(fixed.parameters(), lr=0.1)
+    assert SearnnTrainer(fixed, optimizer, SearnnConfig()).cost == "hamming"
+    assert SearnnTrainer(eos, optimizer, SearnnConfig()).cost == "edit"
+    assert SearnnTrainer(eos, optimizer, SearnnConfig(cost="hamming")).cost == "hamming"
+    assert SearnnConfig().max_grad_norm == 5.0  # the command line's default too
+
+
+@pytest.mark.parametrize("name, dtype", [("bfloat16", torch.bfloat16), ("float16", torch.float16)])
+def test_rollout_dtype_runs_only_the_rollouts_under_autocast(name, dtype, monkeypatch):
+    model, batch, _ = small_setup(eos=True)
+    seen = []
+
+    def recording(*arguments, **options):
+        seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return rollout_costs(*arguments, **options)
+
+    monkeypatch.setattr(searnn_ext.trainer, "rollout_costs", recording)
+    config = SearnnConfig(loss="ll", rollout="learned", rollout_dtype=name)
+    trainer = SearnnTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), config)
+    result = trainer.step(batch)
+    assert seen == [(True, dtype)] and not torch.is_autocast_enabled("cpu")
+    assert result.finite and all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_rollout_dtype_is_named_when_unknown():
+    with pytest.raises(ValueError, match="rollout_dtype must be one of"):
+        SearnnConfig(rollout_dtype="int8").check()

@@ -23,8 +23,10 @@ class TaskData:
     """A task's splits and what a model for it needs.
 
     model_options: the Seq2Seq keyword arguments the data fixes (target_vocab, source_vocab or
-    source_features, eos_id); cost: "hamming" or "edit"; target_tokens: the output ids' names;
-    source_tokens: the input ids' names where they are words.
+    source_features, eos_id, embedding_size); target_tokens: the output ids' names;
+    vocabularies: the token lists that the loader built from the training file (none where the
+    code fixes them), which it takes back to encode other files with the same ids (a
+    checkpoint keeps them).
     """
 
     name: str
@@ -32,9 +34,8 @@ class TaskData:
     valid: list[Example]
     test: list[Example]
     model_options: dict
-    cost: str
     target_tokens: list[str]
-    source_tokens: list[str] | None = None  # the first input stream's, for token inputs
+    vocabularies: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def split(self, name: str) -> list[Example]:
         if name not in ("train", "valid", "test"):
@@ -61,6 +62,22 @@ class Batch:
 
     def to(self, device) -> Batch:
         return Batch(*(t.to(device) for t in dataclasses.astuple(self)))
+
+
+def hold_out(
+    examples: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """(kept, held out): a seeded random `fraction` of `examples` held out for validation,
+    each part in the original order. A positive fraction holds out at least one example."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"the validation fraction must lie in [0, 1), got {fraction}")
+    count = int(len(examples) * fraction)
+    if fraction > 0:
+        count = max(count, 1)
+    order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(seed))
+    held = set(order[:count].tolist())
+    kept = [e for i, e in enumerate(examples) if i not in held]
+    return kept, [e for i, e in enumerate(examples) if i in held]
 
 
 def collate(examples: list[Example]) -> Batch:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 import torch
 
-from searnn_ext.data.batching import Example, TaskData
+from searnn_ext.data.batching import Example, TaskData, hold_out
 from searnn_ext.data.paths import data_folder, require_file
+from searnn_ext.data.text import DataError, read_lines
 
 SOURCE = "https://www.clips.uantwerpen.be/conll2000/chunking/ (train.txt, test.txt)"
 UNKNOWN, NUMBER = "<UNK>", "<NUM>"
@@ -30,41 +31,54 @@ def normalise(word: str) -> str:
     return NUMBER if _NUMBER.match(word) else word.lower()
 
 
-def read_sentences(file: Path) -> list[list[tuple[str, str, str]]]:
-    """Sentences as lists of (word, POS, chunk tag)."""
+def read_sentences(
+    lines: Iterable[tuple[int, str]], name, *, with_chunks: bool = True
+) -> list[list[tuple[str, ...]]]:
+    """Sentences (separated by blank lines) as lists of (word, POS, chunk tag), or of (word,
+    POS) when not `with_chunks` (a third column is then ignored). `lines`: (number, text)
+    pairs as data.text.read_lines gives them; `name` is the file's name in messages."""
+    wanted = "word POS chunk" if with_chunks else "word POS [chunk]"
     sentences, current = [], []
-    with open(file, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            fields = line.split()
-            if not fields:
-                if current:
-                    sentences.append(current)
-                current = []
-                continue
-            if len(fields) != 3:
-                raise ValueError(f"{file}:{number}: expected 'word POS chunk', got {line!r}")
-            current.append((fields[0], fields[1], fields[2]))
+    for number, line in lines:
+        fields = line.split()
+        if not fields:
+            if current:
+                sentences.append(current)
+            current = []
+            continue
+        if len(fields) != 3 and (with_chunks or len(fields) != 2):
+            raise DataError(name, f"expected '{wanted}', got {line!r}", number)
+        current.append(tuple(fields[: 3 if with_chunks else 2]))
     if current:
         sentences.append(current)
+    if not sentences:
+        raise DataError(name, "no sentences: the file is empty")
     return sentences
 
 
-def embedding_words(path: str | os.PathLike) -> list[str]:
-    with open(path, encoding="utf-8") as lines:
-        return [line.split(" ", 1)[0] for line in lines if line.strip()]
+def read_vectors(path: str | os.PathLike) -> dict[str, list[float]]:
+    """A text embedding file: a word and its numbers per line, every line as long."""
+    vectors, dim = {}, None
+    for number, line in read_lines(path):
+        fields = line.rstrip().split(" ")
+        if len(fields) < 2:
+            continue
+        try:
+            vector = [float(v) for v in fields[1:]]
+        except ValueError:
+            raise DataError(path, "expected a word and its numbers", number) from None
+        if dim is not None and len(vector) != dim:
+            raise DataError(path, f"{len(vector)} numbers, where earlier lines have {dim}", number)
+        vectors[fields[0]], dim = vector, len(vector)
+    if not vectors:
+        raise DataError(path, "no vectors: the file is empty")
+    return vectors
 
 
 def load_embeddings(path: str | os.PathLike, words: list[str]) -> torch.Tensor:
     """A text embedding file (a word and its floats per line) as rows aligned with `words`;
     words the file lacks get N(0, 1) / sqrt(dim) rows."""
-    vectors = {}
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            fields = line.rstrip().split(" ")
-            if len(fields) > 1:
-                vectors[fields[0]] = [float(v) for v in fields[1:]]
-    if not vectors:
-        raise ValueError(f"load_embeddings: no vectors in {path}")
+    vectors = read_vectors(path)
     dim = len(next(iter(vectors.values())))
     table = torch.randn(len(words), dim) / dim**0.5
     for i, word in enumerate(words):
@@ -80,37 +94,67 @@ def load_conll(
     embeddings: str | os.PathLike | None = None,
     valid_fraction: float = 0.1,
     seed: int = 0,
+    vocabularies: dict[str, list[str]] | None = None,
 ) -> TaskData:
-    """path: the folder holding train.txt and test.txt (default: $SEARNN_DATA/conll2000)."""
+    """path: the folder holding train.txt and test.txt (default: $SEARNN_DATA/conll2000).
+    vocabularies: the words, tags and labels of an earlier load (a checkpoint's), to encode the
+    files with the same ids; by default they come from train.txt (and `embeddings`)."""
     folder = data_folder(path, "conll2000", "CoNLL-2000 data")
     train_file = require_file(folder, ("train.txt",), "CoNLL-2000 data", SOURCE)
     test_file = require_file(folder, ("test.txt",), "CoNLL-2000 data", SOURCE)
-    train, test = read_sentences(train_file), read_sentences(test_file)
-    counts = Counter(normalise(w) for sentence in train for w, _, _ in sentence)
-    kept = {w for w, c in counts.items() if c > min_count and w != NUMBER}
-    if embeddings is not None:
-        kept |= {normalise(w) for w in embedding_words(embeddings)} - {NUMBER}
-    words = [UNKNOWN, NUMBER, *sorted(kept)]
-    tags = [UNKNOWN, *sorted({p for sentence in train for _, p, _ in sentence})]
-    labels = sorted({c for sentence in train for _, _, c in sentence} | {"O"})
-    word_ids = {w: i for i, w in enumerate(words)}
-    tag_ids = {t: i for i, t in enumerate(tags)}
+    train = read_sentences(read_lines(train_file), train_file)
+    test = read_sentences(read_lines(test_file), test_file)
+    vectors = {}
+    if vocabularies is None:
+        vectors = read_vectors(embeddings) if embeddings is not None else {}
+        vocabularies = conll_vocabularies(train, min_count, vectors)
+    labels = vocabularies["labels"]
     label_ids = {c: i for i, c in enumerate(labels)}
+    encode = sentence_encoder(vocabularies)
 
     def example(sentence) -> Example:
-        source = [[word_ids.get(normalise(w), 0), tag_ids.get(p, 0)] for w, p, _ in sentence]
         target = [label_ids.get(c, label_ids["O"]) for _, _, c in sentence]
-        return Example(torch.tensor(source), torch.tensor(target))
+        return Example(encode(sentence), torch.tensor(target))
 
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-    held_out = set(order[: int(len(train) * valid_fraction)])
+    kept, held_out = hold_out([example(s) for s in train], valid_fraction, seed)
     return TaskData(
         name="conll",
-        train=[example(s) for i, s in enumerate(train) if i not in held_out],
-        valid=[example(s) for i, s in enumerate(train) if i in held_out],
+        train=kept,
+        valid=held_out,
         test=[example(s) for s in test],
-        model_options=dict(target_vocab=len(labels), source_vocab=(len(words), len(tags))),
-        cost="hamming",
+        model_options=dict(
+            target_vocab=len(labels),
+            source_vocab=(len(vocabularies["words"]), len(vocabularies["tags"])),
+            # Pretrained vectors fix the embeddings' size (given vocabularies, the caller has
+            # the model, and its size, already).
+            **({"embedding_size": len(next(iter(vectors.values())))} if vectors else {}),
+        ),
         target_tokens=labels,
-        source_tokens=words,
+        vocabularies=vocabularies,
     )
+
+
+def conll_vocabularies(sentences, min_count: int, vectors: dict) -> dict[str, list[str]]:
+    """The word dictionary (with the words of pretrained `vectors`), the POS tags and the
+    output labels (see the module's doc)."""
+    counts = Counter(normalise(w) for sentence in sentences for w, _, _ in sentence)
+    kept = {w for w, c in counts.items() if c > min_count and w != NUMBER}
+    kept |= {normalise(w) for w in vectors} - {NUMBER}
+    return dict(
+        words=[UNKNOWN, NUMBER, *sorted(kept)],
+        tags=[UNKNOWN, *sorted({p for sentence in sentences for _, p, _ in sentence})],
+        labels=sorted({c for sentence in sentences for _, _, c in sentence} | {"O"}),
+    )
+
+
+def sentence_encoder(vocabularies: dict[str, list[str]]) -> Callable[[list], torch.Tensor]:
+    """A function from a sentence of (word, POS, ...) to int64 [S, 2], each token's word id and
+    POS tag id (<UNK> for unknown ones)."""
+    word_ids = {w: i for i, w in enumerate(vocabularies["words"])}
+    tag_ids = {t: i for i, t in enumerate(vocabularies["tags"])}
+
+    def encode(sentence) -> torch.Tensor:
+        ids = [[word_ids.get(normalise(w), 0), tag_ids.get(p, 0)] for w, p, *_ in sentence]
+        return torch.tensor(ids)
+
+    return encode

@@ -8,18 +8,20 @@ Split: the words of fold `test_fold` are the test set, the other nine folds the 
 
 from __future__ import annotations
 
-import gzip
 import os
 import string
+from collections.abc import Iterable
 
 import torch
 
-from searnn_ext.data.batching import Example, TaskData
+from searnn_ext.data.batching import Example, TaskData, hold_out
 from searnn_ext.data.paths import data_folder, require_file
+from searnn_ext.data.text import DataError, read_lines
 
 SOURCE = "http://ai.stanford.edu/~btaskar/ocr/ (letter.data.gz)"
 LETTERS = string.ascii_lowercase
 FOLDS = 10
+FIELDS = 6 + 128
 
 
 def load_ocr(
@@ -32,40 +34,47 @@ def load_ocr(
     """path: the folder holding letter.data or letter.data.gz (default: $SEARNN_DATA/ocr)."""
     if not 0 <= test_fold < FOLDS:
         raise ValueError(f"load_ocr: test_fold must lie in [0, {FOLDS}), got {test_fold}")
-    if not 0 <= valid_fraction < 1:
-        raise ValueError(f"load_ocr: valid_fraction must lie in [0, 1), got {valid_fraction}")
     folder = data_folder(path, "ocr", "OCR data")
     file = require_file(folder, ("letter.data", "letter.data.gz"), "OCR data", SOURCE)
-    words = _read_words(file)
+    words = read_letter_words(read_lines(file), file)
     test = [example for fold, example in words if fold == test_fold]
     train = [example for fold, example in words if fold != test_fold]
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-    held_out = set(order[: int(len(train) * valid_fraction)])
-    valid = [e for i, e in enumerate(train) if i in held_out]
-    train = [e for i, e in enumerate(train) if i not in held_out]
+    if not test:
+        raise DataError(file, f"no word is in fold {test_fold}: the test split would be empty")
+    train, valid = hold_out(train, valid_fraction, seed)
     return TaskData(
         name="ocr",
         train=train,
         valid=valid,
         test=test,
         model_options=dict(target_vocab=len(LETTERS), source_features=128),
-        cost="hamming",
         target_tokens=list(LETTERS),
     )
 
 
-def _read_words(file) -> list[tuple[int, Example]]:
-    opener = gzip.open if file.suffix == ".gz" else open
+def read_letter_words(lines: Iterable[tuple[int, str]], name) -> list[tuple[int, Example]]:
+    """The words of letter.data lines ((number, text) pairs, as data.text.read_lines gives
+    them) as (fold, Example); a letter's fields: id, letter, next id (-1 ends a word), word
+    id, position, fold, 128 pixels (0 or 1). `name` is the file's name in messages."""
     words, pixels, letters = [], [], []
-    with opener(file, "rt") as lines:
-        for number, line in enumerate(lines, 1):
-            fields = line.split()
-            if len(fields) != 134:
-                raise ValueError(f"{file}:{number}: expected 134 fields, got {len(fields)}")
-            letters.append(LETTERS.index(fields[1]))
+    for number, line in lines:
+        fields = line.split()
+        if len(fields) != FIELDS:
+            raise DataError(name, f"expected {FIELDS} fields, got {len(fields)}", number)
+        if fields[1] not in LETTERS:
+            raise DataError(name, f"the letter field is {fields[1]!r}, not a-z", number)
+        try:
             pixels.append([float(p) for p in fields[6:]])
-            if fields[2] == "-1":  # the word's last letter
-                source = torch.tensor(pixels, dtype=torch.float32)
-                words.append((int(fields[5]), Example(source, torch.tensor(letters))))
-                pixels, letters = [], []
+            fold = int(fields[5])
+        except ValueError:
+            raise DataError(name, "the fold and the 128 pixels must be numbers", number) from None
+        letters.append(LETTERS.index(fields[1]))
+        if fields[2] == "-1":  # the word's last letter
+            source = torch.tensor(pixels, dtype=torch.float32)
+            words.append((fold, Example(source, torch.tensor(letters))))
+            pixels, letters = [], []
+    if letters:
+        raise DataError(name, "the last word does not end (no letter with next id -1)")
+    if not words:
+        raise DataError(name, "no letters: the file is empty")
     return words

@@ -25,6 +25,7 @@ import torch
 from searnn_ext.data.batching import Example, TaskData
 from searnn_ext.data.paths import data_folder, require_file
 from searnn_ext.data.synthetic import example_seed
+from searnn_ext.data.text import DataError, read_lines
 
 SPELLING_ALPHABET = string.ascii_lowercase + string.digits + ",.!? "
 UNKNOWN = "~"  # shown for characters outside the alphabet
@@ -86,11 +87,12 @@ def load_spelling(
         valid=splits[1],
         test=splits[2],
         model_options=dict(target_vocab=EOS_ID + 1, source_vocab=len(SYMBOLS), eos_id=EOS_ID),
-        cost="edit",
         target_tokens=[*SYMBOLS, "</s>"],
     )
 
 
 def _sentences(file) -> list[str]:
-    with open(file, encoding="utf-8") as lines:
-        return [line.rstrip("\n") for line in lines if line.strip()]
+    sentences = [line for _, line in read_lines(file) if line.strip()]
+    if not sentences:
+        raise DataError(file, "no sentences: the file is empty")
+    return sentences

@@ -41,7 +41,6 @@ def load_synthetic(
         valid=splits[1],
         test=splits[2],
         model_options=dict(target_vocab=vocab, source_vocab=vocab),
-        cost="hamming",
         target_tokens=list(string.ascii_lowercase[:vocab]),
     )
 

@@ -1,0 +1,304 @@
+"""fit: trains a run (searnn_ext.run.RunConfig) for a number of epochs, and writes into its
+output folder:
+
+- metrics.jsonl: one line per step and one per epoch (searnn_ext.metrics_log);
+- checkpoint.pt: after every epoch, written then renamed (searnn_ext.checkpoint), never with
+  weights that are not finite, so an interruption or a divergence loses at most an epoch;
+- curves.png: the training loss and the validation error, when matplotlib is installed.
+
+With resume=True it continues the run its output folder holds, exactly, or refuses. Under
+torchrun every process calls fit; rank 0 writes (see searnn_ext.distributed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from searnn_ext import checkpoint, distributed, tasks
+from searnn_ext.curves import plot_curves
+from searnn_ext.data import batches
+from searnn_ext.data.batching import TaskData
+from searnn_ext.devices import check_device
+from searnn_ext.evaluation import chunk_f1_of_model, error_rate
+from searnn_ext.metrics_log import MetricsLog
+from searnn_ext.run import RunConfig, conflicts
+from searnn_ext.tasks import TaskRecord
+from searnn_ext.trainer import SearnnTrainer
+
+logger = logging.getLogger("searnn")
+
+ON_NONFINITE = ("stop", "skip")
+CURVES_EVERY_SECONDS = 60  # redrawing curves.png takes about a second
+CHECKPOINT, METRICS, CURVES = "checkpoint.pt", "metrics.jsonl", "curves.png"
+
+
+class Diverged(RuntimeError):
+    """Training met a non-finite loss, gradient or weight; the message says where."""
+
+
+def recorded_run(output: str | os.PathLike) -> RunConfig | None:
+    """The run an output folder holds, to resume: its checkpoint's RunConfig, or None for a
+    folder without a run. A log without a checkpoint is a ValueError (see _resumable_state)."""
+    state = _resumable_state(Path(output))
+    return None if state is None else RunConfig.from_dict(state["run"])
+
+
+def _resumable_state(output: Path) -> dict | None:
+    """The checkpoint in `output`, or None where there is no run. A log without a checkpoint
+    (a run stopped in its first epoch, or a checkpoint removed) is a ValueError: resuming would
+    start afresh and lose the log."""
+    if (output / CHECKPOINT).exists():
+        return checkpoint.load(output / CHECKPOINT)
+    if (output / METRICS).exists():
+        raise ValueError(
+            f"{output}: {METRICS} but no {CHECKPOINT} to resume from (the run stopped before "
+            "its first epoch ended, or the checkpoint was removed); start afresh with another "
+            "output folder, or remove the log"
+        )
+    return None
+
+
+def fit(
+    run: RunConfig,
+    *,
+    output: str | os.PathLike,
+    epochs: int,
+    device: str = "cpu",
+    beam: int = 1,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_nonfinite: str = "stop",
+    progress: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> dict:
+    """Trains `run` until `epochs` epochs are done; returns the last epoch's summary (epoch,
+    step, valid_error, skipped_steps) with the test error (greedy, or beam search of width
+    `beam`) and, for conll, the test chunk F1.
+
+    resume: continue the run in `output` (any setting of `run` that differs from the
+    checkpoint's is a ValueError naming each; run.searnn.max_rows may differ); without a run
+    there, start one. overwrite: start afresh even where `output` holds a run (otherwise a
+    ValueError). on_nonfinite: "stop" raises Diverged at the first step with a non-finite
+    loss or gradient; "skip" skips such steps (nothing of them is applied) and counts them.
+    progress: show a progress bar. report: called with a line for each epoch and the test
+    error (e.g. print)."""
+    if on_nonfinite not in ON_NONFINITE:
+        raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
+    if epochs < 1 or beam < 1:
+        raise ValueError(f"epochs and beam must be positive, got {epochs} and {beam}")
+    check_device(device)
+    group, device = distributed.start(device)
+    try:
+        return _Fit(run, Path(output), device, group).train(
+            epochs, beam, resume, overwrite, on_nonfinite, progress, report or _quiet
+        )
+    finally:
+        distributed.stop(group)
+
+
+def _quiet(line: str) -> None:
+    logger.debug(line)
+
+
+class _Fit:
+    """One call of fit: the run's data, model, trainer and files."""
+
+    def __init__(self, run: RunConfig, output: Path, device: str, group) -> None:
+        self.run, self.output, self.device, self.group = tasks.resolve(run), output, device, group
+
+    def train(self, epochs, beam, resume, overwrite, on_nonfinite, progress, report) -> dict:
+        state = self._previous_state(resume, overwrite)
+        data, record = self._data(state)
+        torch.manual_seed(self.run.seed)
+        model = tasks.build_model(self.run, record)
+        if state is None and self.run.data_options.get("embeddings"):
+            tasks.with_pretrained_embeddings(
+                model, self.run.data_options["embeddings"], record.vocabularies["words"]
+            )
+        model = model.to(self.device)
+        rank = self.group.rank
+        if rank:
+            torch.manual_seed(self.run.seed + 1_000_003 * rank)  # its own dropout masks
+        # Each process draws its own roll-in / roll-out mixes and samples; rank 0 as alone.
+        generator = torch.Generator().manual_seed(self.run.seed + 1_000_003 * rank)
+        config = self.run.searnn
+        trainer = SearnnTrainer(
+            model,
+            tasks.build_optimizer(self.run.optimizer, model),
+            config,
+            token_frequencies=data.token_frequencies() if config.sampling == "stat" else None,
+            generator=generator,
+            group=self.group,
+        )
+        epoch = step = skipped = 0
+        if state is not None:
+            epoch, step, skipped = checkpoint.restore(
+                state, trainer, self.output / CHECKPOINT, self.device
+            )
+        loop = _EpochLoop(self, trainer, data, record, on_nonfinite, progress, report)
+        summary = loop.run(epoch, epochs, step, skipped)
+        summary.update(self._test(model, data, record, trainer.cost, beam, report))
+        return summary
+
+    def _previous_state(self, resume: bool, overwrite: bool) -> dict | None:
+        """The checkpoint to resume from (checked against the run), or None."""
+        try:
+            self.output.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"{self.output}: cannot create the output folder ({error})") from None
+        path = self.output / CHECKPOINT
+        if not resume:
+            if path.exists() and not overwrite:
+                raise ValueError(
+                    f"{self.output} already holds a run ({CHECKPOINT}): resume it, or choose "
+                    "another output folder (or overwrite it)"
+                )
+            return None
+        state = _resumable_state(self.output)
+        if state is None:
+            logger.info("%s holds no run to resume: starting one", self.output)
+            return None
+        differences = conflicts(self.run, RunConfig.from_dict(state["run"]))
+        if differences:
+            raise ValueError(
+                f"{path} was trained with other settings, which a resumed run cannot change: "
+                + "; ".join(differences)
+            )
+        return state
+
+    def _data(self, state: dict | None) -> tuple[TaskData, TaskRecord]:
+        recorded = TaskRecord(**state["task"]) if state is not None else None
+        data = tasks.load_data(self.run, recorded.vocabularies if recorded else None)
+        where = self.run.data or f"the {self.run.task} task"
+        for split in ("train", "valid", "test"):
+            if not data.split(split):
+                raise ValueError(f"{where}: the {split} split has no examples")
+        return data, recorded or TaskRecord.of(data)
+
+    def _test(self, model, data: TaskData, record: TaskRecord, cost, beam, report) -> dict:
+        options = dict(beam=beam, device=self.device)
+        result = dict(
+            test_error=error_rate(
+                model, data.test, cost=cost, max_length=record.decode_length, **options
+            )
+        )
+        report(f"test error {result['test_error']:.2f}%")
+        if data.name == "conll":
+            result["test_chunk_f1"] = chunk_f1_of_model(
+                model, data.test, data.target_tokens, **options
+            )
+            report(f"test chunk F1 {result['test_chunk_f1']:.2f}")
+        return result
+
+
+@dataclasses.dataclass
+class _EpochLoop:
+    fit: _Fit
+    trainer: SearnnTrainer
+    data: TaskData
+    record: TaskRecord
+    on_nonfinite: str
+    progress: bool
+    report: Callable[[str], None]
+
+    def run(self, first_epoch: int, epochs: int, step: int, skipped: int) -> dict:
+        fit, group = self.fit, self.fit.group
+        output = fit.output
+        log = MetricsLog(output / METRICS, after_epoch=first_epoch) if group.leader else None
+        draws_curves = group.leader and importlib.util.find_spec("matplotlib") is not None
+        if group.leader and not draws_curves:
+            logger.info("matplotlib is not installed: no curves.png (pip install matplotlib)")
+        drawn = time.monotonic()
+        summary = dict(epoch=first_epoch, step=step, skipped_steps=skipped)
+        try:
+            for epoch in range(first_epoch + 1, epochs + 1):
+                step, skipped = self._epoch(epoch, epochs, step, skipped, log)
+                summary = self._end_epoch(epoch, step, skipped, log)
+                if draws_curves and (
+                    epoch == epochs or time.monotonic() - drawn > CURVES_EVERY_SECONDS
+                ):
+                    plot_curves(output / METRICS, output / CURVES)
+                    drawn = time.monotonic()
+        finally:
+            if log is not None:
+                log.close()
+        return summary
+
+    def _epoch(self, epoch: int, epochs: int, step: int, skipped: int, log) -> tuple[int, int]:
+        fit, trainer = self.fit, self.trainer
+        batch_size = fit.run.optimizer.batch_size
+        shuffle = torch.Generator().manual_seed(fit.run.seed * 100_003 + epoch - 1)
+        progress = tqdm(
+            batches(self.data.train, batch_size, shuffle=True, generator=shuffle),
+            total=-(-len(self.data.train) // batch_size),
+            desc=f"epoch {epoch}/{epochs}",
+            disable=not (self.progress and fit.group.leader),
+            leave=False,
+        )
+        for batch in progress:
+            if batch.src.shape[0] < fit.group.world:
+                continue  # a last batch too small to share: skipped
+            result = trainer.step(batch.to(fit.device))
+            step += 1
+            if log is not None:
+                log.write(dict(epoch=epoch, step=step, **dataclasses.asdict(result)))
+            if not result.finite:
+                skipped += 1
+                if self.on_nonfinite == "stop":
+                    raise Diverged(
+                        f"epoch {epoch}, step {step}: the loss ({result.loss}) or the gradient "
+                        f"is not finite; the step was not applied and {_kept(epoch)}. Lower "
+                        "the learning rate, or skip such steps (--on-nonfinite skip)"
+                    )
+            speed = result.rollouts / max(result.seconds, 1e-9)
+            progress.set_postfix(loss=f"{result.loss:.3f}", rollouts_per_s=f"{speed:,.0f}")
+        return step, skipped
+
+    def _end_epoch(self, epoch: int, step: int, skipped: int, log) -> dict:
+        fit, model = self.fit, self.trainer.model
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise Diverged(
+                f"epoch {epoch}: the model's weights are no longer finite; {_kept(epoch)}. "
+                "Lower the learning rate"
+            )
+        valid = error_rate(
+            model,
+            self.data.valid,
+            cost=self.trainer.cost,
+            max_length=self.record.decode_length,
+            device=fit.device,
+        )
+        summary = dict(
+            epoch=epoch, step=step, valid_error=valid, skipped_steps=skipped, time=time.time()
+        )
+        state = checkpoint.training_state(
+            self.trainer,
+            fit.run,
+            self.record,
+            epoch=epoch,
+            step=step,
+            skipped_steps=skipped,
+            device=fit.device,
+        )  # every process takes part
+        if log is not None:
+            log.write(summary)
+            log.flush()
+            checkpoint.save(state, fit.output / CHECKPOINT)
+        skips = f" ({skipped} steps skipped: non-finite)" if skipped else ""
+        self.report(f"epoch {epoch}: validation error {valid:.2f}%{skips}")
+        return summary
+
+
+def _kept(epoch: int) -> str:
+    """What a run stopped in `epoch` leaves behind."""
+    if epoch == 1:
+        return "no checkpoint was written"
+    return f"the checkpoint of epoch {epoch - 1} is kept"
