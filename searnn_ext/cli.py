@@ -278,7 +278,7 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--quiet", action="store_true", help="no progress bars")
 
     speed = commands.add_parser("bench", help="the speed benchmarks (options: bench X --help)")
-    speed.add_argument("which", choices=["costs", "rollout"])
+    speed.add_argument("which", choices=["costs", "rollout", "precision"])
     speed.add_argument("options", nargs=argparse.REMAINDER)
 
     rows = commands.add_parser(

@@ -1,11 +1,14 @@
 """The speed benchmarks run end to end (quick sizes) on the CPU, and on a GPU when one is
 visible; asking for a GPU that is not there is a clear error."""
 
+import re
+
 import pytest
 import torch
 from conftest import needs_gpu
 
-from searnn_ext.bench import costs, rollout
+from searnn_ext.bench import costs, precision, rollout
+from searnn_ext.cli import train_argv
 
 
 @pytest.mark.parametrize(
@@ -29,3 +32,35 @@ def test_quick_benchmarks_print_their_tables(device, capsys):
 def test_a_missing_gpu_is_named(bench):
     with pytest.raises(ValueError, match="--device cuda: no GPU is visible"):
         bench.main(["--quick", "--device", "cuda"])
+
+
+def test_precision_of_a_trained_checkpoint(tmp_path, capsys):
+    output = tmp_path / "run"
+    train_argv(
+        [
+            "--task=synthetic",
+            "--limit=16",
+            "--hidden-size=12",
+            "--epochs=1",
+            "--quiet",
+            f"--output={output}",
+        ]
+    )
+    capsys.readouterr()
+    precision.main([str(output / "checkpoint.pt"), "--batches", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    for model in ("trained", "random"):
+        line = next(line for line in out.splitlines() if f"{model} model:" in line)
+        equal, changed = (float(x) for x in re.findall(r"([\d.]+)%", line))
+        assert 0 <= changed <= 100 - equal + 1e-9 and equal > 50
+
+
+def test_agreement_counts_cells():
+    candidates = torch.tensor([[[0, 1], [0, 1], [0, 1]]])
+    truth = torch.tensor([[1, 0, -1]])
+    full = torch.tensor([[[1.0, 2.0], [3.0, 3.0], [float("inf"), float("inf")]]])
+    reduced = torch.tensor([[[1.0, 2.5], [4.0, 3.0], [float("inf"), float("inf")]]])
+    result = precision.agreement(candidates, full, reduced, truth)
+    # Two cells count; neither keeps all its costs; the second's LL target moves from 0 (the
+    # ground truth, tied) to 1.
+    assert (result.cells, result.equal_costs, result.changed_targets) == (2, 0.0, 0.5)

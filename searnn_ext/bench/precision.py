@@ -1,15 +1,24 @@
 """How much reduced-precision roll-outs change what SEARNN learns from: the share of cells
 (sequence, step) whose whole cost vector equals the float32 one, and the share whose LL target
-(the cheapest candidate, ties to the ground truth) changes."""
+(the cheapest candidate, ties to the ground truth) changes. On a trained checkpoint and on a
+freshly initialised model of its shape, over training batches of its task:
+
+    searnn bench precision runs/ocr/checkpoint.pt --batches 4
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 import torch
 from torch import Tensor
 
+from searnn_ext import checkpoint, tasks
+from searnn_ext.bench.timing import machine_description
+from searnn_ext.data.batching import batches as batches_of
 from searnn_ext.losses import target_tokens
+from searnn_ext.rollout import rollout_costs
 
 
 @dataclasses.dataclass
@@ -36,3 +45,64 @@ def agreement(candidates: Tensor, full: Tensor, reduced: Tensor, truth: Tensor) 
     cells = int(counted.sum())
     share = lambda mask: float((mask & counted).sum()) / max(cells, 1)  # noqa: E731
     return Agreement(cells, share(same), share(changed))
+
+
+def measure_checkpoint(path, *, batches: int, dtype: torch.dtype, seed: int = 0):
+    """Agreement of `dtype` roll-outs with float32 ones on `batches` training batches of the
+    checkpoint's task, as SearnnTrainer builds them (learned roll-in, every token a candidate),
+    for the trained model and for a freshly initialised one of the same shape."""
+    model, run_config, record = checkpoint.load_model(path)
+    examples = tasks.load_data(run_config, record.vocabularies).train
+    generator = torch.Generator().manual_seed(seed)
+    batch_size = run_config.optimizer.batch_size
+    chosen = list(batches_of(examples, batch_size, shuffle=True, generator=generator))[:batches]
+    torch.manual_seed(seed)
+    fresh = tasks.build_model(run_config, record).eval()
+    return {
+        name: _model_agreement(candidate_model, chosen, dtype)
+        for name, candidate_model in (("trained", model), ("random", fresh))
+    }
+
+
+def _model_agreement(model, chosen, dtype) -> Agreement:
+    parts = [_batch_agreement(model, batch, dtype) for batch in chosen]
+    cells = sum(part.cells for part in parts)
+
+    def weighted(field: str) -> float:
+        return sum(getattr(part, field) * part.cells for part in parts) / max(cells, 1)
+
+    return Agreement(cells, weighted("equal_costs"), weighted("changed_targets"))
+
+
+@torch.no_grad()
+def _batch_agreement(model, batch, dtype) -> Agreement:
+    memory = model.encode(batch.src, batch.src_lengths)
+    rollin = model.roll_in(memory, batch.target, batch.target_lengths, policy="learned")
+    steps, vocab = rollin.tokens.shape[1], model.target_vocab
+    candidates = torch.arange(vocab).expand(batch.src.shape[0], steps, vocab).contiguous()
+    has_truth = torch.arange(steps) < batch.target_lengths[:, None]
+    truth = torch.where(has_truth, batch.target[:, :steps].long(), -1)
+    arguments = (model, rollin, candidates, batch.target, batch.target_lengths)
+    cost = "hamming" if model.eos_id is None else "edit"
+    full = rollout_costs(*arguments, rollout="learned", cost=cost)
+    with torch.autocast("cpu", dtype=dtype):
+        reduced = rollout_costs(*arguments, rollout="learned", cost=cost)
+    return agreement(candidates, full, reduced, truth)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="searnn bench precision", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("checkpoint", help="a checkpoint written by searnn train")
+    parser.add_argument("--batches", type=int, default=4, help="training batches measured")
+    parser.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"Machine: {machine_description()}\n")
+    dtype = getattr(torch, args.dtype)
+    for name, result in measure_checkpoint(
+        args.checkpoint, batches=args.batches, dtype=dtype
+    ).items():
+        print(f"{args.checkpoint}, {name} model: {args.dtype} against float32: {result.describe()}")
