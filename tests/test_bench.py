@@ -51,8 +51,8 @@ def test_precision_of_a_trained_checkpoint(tmp_path, capsys):
     out = capsys.readouterr().out
     for model in ("trained", "random"):
         line = next(line for line in out.splitlines() if f"{model} model:" in line)
-        equal, changed = (float(x) for x in re.findall(r"([\d.]+)%", line))
-        assert 0 <= changed <= 100 - equal + 1e-9 and equal > 50
+        equal, entries, changed = (float(x) for x in re.findall(r"([\d.]+)%", line))
+        assert 0 <= changed <= 100 - equal + 1e-9 and 50 < equal <= entries
 
 
 def test_agreement_counts_cells():
@@ -61,6 +61,7 @@ def test_agreement_counts_cells():
     full = torch.tensor([[[1.0, 2.0], [3.0, 3.0], [float("inf"), float("inf")]]])
     reduced = torch.tensor([[[1.0, 2.5], [4.0, 3.0], [float("inf"), float("inf")]]])
     result = precision.agreement(candidates, full, reduced, truth)
-    # Two cells count; neither keeps all its costs; the second's LL target moves from 0 (the
-    # ground truth, tied) to 1.
+    # Two cells count; neither keeps all its costs (2 of their 4 candidates do); the second's LL
+    # target moves from 0 (the ground truth, tied) to 1.
     assert (result.cells, result.equal_costs, result.changed_targets) == (2, 0.0, 0.5)
+    assert result.equal_entries == 0.5

@@ -26,10 +26,12 @@ class Agreement:
     cells: int  # cells with at least one counted candidate
     equal_costs: float  # share of them whose costs all equal float32's
     changed_targets: float  # share of them whose LL target differs from float32's
+    equal_entries: float  # share of the counted (cell, candidate) costs equal to float32's
 
     def describe(self) -> str:
         return (
-            f"costs equal on {self.equal_costs:.2%} of {self.cells:,} cells; "
+            f"costs equal on {self.equal_costs:.2%} of {self.cells:,} cells "
+            f"({self.equal_entries:.2%} of their candidates); "
             f"LL target changed on {self.changed_targets:.2%}"
         )
 
@@ -44,7 +46,9 @@ def agreement(candidates: Tensor, full: Tensor, reduced: Tensor, truth: Tensor) 
     changed = target_tokens(candidates, full, truth) != target_tokens(candidates, reduced, truth)
     cells = int(counted.sum())
     share = lambda mask: float((mask & counted).sum()) / max(cells, 1)  # noqa: E731
-    return Agreement(cells, share(same), share(changed))
+    entries = torch.isfinite(full)
+    equal_entries = float(((full == reduced) & entries).sum()) / max(int(entries.sum()), 1)
+    return Agreement(cells, share(same), share(changed), equal_entries)
 
 
 def measure_checkpoint(path, *, batches: int, dtype: torch.dtype, seed: int = 0):
@@ -71,7 +75,8 @@ def _model_agreement(model, chosen, dtype) -> Agreement:
     def weighted(field: str) -> float:
         return sum(getattr(part, field) * part.cells for part in parts) / max(cells, 1)
 
-    return Agreement(cells, weighted("equal_costs"), weighted("changed_targets"))
+    fields = ("equal_costs", "changed_targets", "equal_entries")
+    return Agreement(cells, *(weighted(field) for field in fields))
 
 
 @torch.no_grad()
