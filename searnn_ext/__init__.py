@@ -5,7 +5,7 @@ from searnn_ext._extension import build_info
 from searnn_ext.evaluation import error_rate
 from searnn_ext.losses import mle_loss, searnn_loss
 from searnn_ext.model import DecoderState, Memory, Seq2Seq
-from searnn_ext.ops import edit_distance, hamming_distance
+from searnn_ext.ops import edit_distance, hamming_distance, optimal_completion_distance
 from searnn_ext.rollin import RollIn, roll_in
 from searnn_ext.rollout import rollout_costs
 from searnn_ext.sampling import sample_candidates, subsample_cells
@@ -23,6 +23,7 @@ __all__ = [
     "error_rate",
     "hamming_distance",
     "mle_loss",
+    "optimal_completion_distance",
     "roll_in",
     "rollout_costs",
     "sample_candidates",

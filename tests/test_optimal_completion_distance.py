@@ -1,0 +1,355 @@
+"""optimal_completion_distance on both backends: against the closed form on plain-Python DP rows
+(tests/oracles.py), the closed form against an enumeration of every completion, edge lengths,
+ids, dtypes, layouts, bad inputs and opcheck."""
+
+import re
+
+import pytest
+import torch
+from conftest import BACKENDS, DEVICES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracles import (
+    best_completion_by_enumeration,
+    best_completion_by_formula,
+    best_completion_of_row,
+    extend_row,
+    hamming,
+)
+from pairs import random_sequences, similar_sequences
+
+import searnn_ext
+
+
+def closed_form(prefix, candidates, ref, ref_lengths, eos_id) -> list:
+    """out[b][t][k] with one plain DP row per prefix, extended by each candidate."""
+    out = []
+    for b, (tokens, steps) in enumerate(zip(prefix.tolist(), candidates.tolist(), strict=True)):
+        reference = ref[b, : ref_lengths[b]].tolist()
+        row = list(range(len(reference) + 1))
+        out.append([])
+        for t, step in enumerate(steps):
+            remaining = None if eos_id is not None else max(len(reference) - t - 1, 0)
+            out[-1].append(
+                [
+                    row[-1]
+                    if a == eos_id
+                    else best_completion_of_row(extend_row(row, a, reference), remaining)
+                    for a in step
+                ]
+            )
+            row = extend_row(row, tokens[t], reference)
+    return out
+
+
+def near_prefixes(ref, vocab, steps, generator, rate=0.3):
+    """Roll-ins that mostly follow their reference (as in SEARNN) and run past its end."""
+    batch = ref.shape[0]
+    padded = torch.cat([ref, torch.randint(0, vocab, (batch, steps), generator=generator)], 1)
+    return similar_sequences(padded[:, :steps], vocab, rate, generator)
+
+
+def check(backend, device, prefix, candidates, ref, ref_lengths, eos_id):
+    want = closed_form(prefix, candidates, ref, ref_lengths, eos_id)
+    moved = [t.to(device) for t in (prefix, candidates, ref, ref_lengths)]
+    got = searnn_ext.optimal_completion_distance(*moved, eos_id=eos_id, backend=backend)
+    assert got.dtype == torch.int64 and got.shape == candidates.shape
+    assert got.device.type == torch.device(device).type
+    assert got.cpu().tolist() == want
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("ref_width", [0, 1, 2, 7, 63, 64, 65, 130])
+@pytest.mark.parametrize("vocab", [2, 43, 10**6])
+@pytest.mark.parametrize("eos_id", [None, 1])
+def test_matches_closed_form(backend, device, ref_width, vocab, eos_id, generator):
+    ref, ref_lengths = random_sequences(6, ref_width, vocab, generator)
+    steps = ref_width + 3
+    prefix = near_prefixes(ref, vocab, steps, generator)
+    candidates = torch.randint(0, vocab, (6, steps, 4), generator=generator)
+    candidates[:, :, 0] = 1  # the EOS candidate, when eos_id is 1
+    check(backend, device, prefix, candidates, ref, ref_lengths, eos_id)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("eos_id", [None, 0])
+@pytest.mark.parametrize(
+    "batch, steps, width, ref_width", [(0, 3, 2, 4), (3, 0, 2, 4), (3, 4, 0, 4), (3, 4, 2, 0)]
+)
+def test_empty_dimensions(backend, eos_id, batch, steps, width, ref_width, generator):
+    prefix = torch.randint(0, 3, (batch, steps), generator=generator)
+    candidates = torch.randint(0, 3, (batch, steps, width), generator=generator)
+    ref = torch.randint(0, 3, (batch, ref_width), generator=generator)
+    ref_lengths = torch.full((batch,), ref_width)
+    check(backend, "cpu", prefix, candidates, ref, ref_lengths, eos_id)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("eos_id", [None, 9])
+def test_references_of_length_zero_and_one(backend, eos_id):
+    """An empty reference: every token is an insertion. One symbol: it is matched or not."""
+    prefix = torch.tensor([[4, 4, 5], [5, 4, 4], [4, 5, 6]])
+    candidates = torch.tensor([[4, 5, 9]]).expand(3, 3, 3)
+    ref = torch.tensor([[4, 7], [4, 7], [5, 7]])
+    ref_lengths = torch.tensor([0, 1, 1])
+    got = searnn_ext.optimal_completion_distance(
+        prefix, candidates, ref, ref_lengths, eos_id=eos_id, backend=backend
+    )
+    ends = eos_id is not None  # candidate 9 is EOS: the prefix alone, one token shorter
+    assert got[0].tolist() == [
+        [1, 1, 0 if ends else 1],
+        [2, 2, 1 if ends else 2],
+        [3, 3, 2 if ends else 3],
+    ]
+    # ref [4]: the empty prefix then 4 matches; then 5 is one edit away whatever follows.
+    assert got[1, 0].tolist() == [0, 1, 1]
+    assert got[1, 1, 0].item() == 1
+    check(backend, "cpu", prefix, candidates, ref, ref_lengths, eos_id)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("eos_id", [None, 0])
+def test_following_the_reference_costs_nothing(backend, eos_id, generator):
+    """Prefix = the reference's first t tokens and candidate = its next: cost 0, and copying the
+    rest of the reference is one of the completions weighed."""
+    ref, ref_lengths = random_sequences(20, 70, 5, generator, min_length=1)
+    ref = ref + 1  # id 0 is left to EOS
+    got = searnn_ext.optimal_completion_distance(
+        ref, ref[:, :, None], ref, ref_lengths, eos_id=eos_id, backend=backend
+    )
+    inside = torch.arange(70) < ref_lengths[:, None]
+    assert (got[:, :, 0][inside] == 0).all()
+    assert (got[:, :, 0][~inside] > 0).all()  # past the reference's end, a token is one too many
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "low, high", [(-(2**62), 2**62), (-(2**40), -(2**40) + 5), (2**31 - 3, 2**31 + 3)]
+)
+@pytest.mark.parametrize("eos_id", [None, "low"])
+def test_ids_are_compared_by_equality_only(backend, low, high, eos_id, generator):
+    eos_id = low if eos_id == "low" else None
+    ref = torch.randint(low, high, (5, 66), generator=generator)
+    ref_lengths = torch.randint(0, 67, (5,), generator=generator)
+    prefix = torch.where(
+        torch.rand((5, 68), generator=generator) < 0.6,
+        torch.cat([ref, ref[:, :2]], 1),
+        torch.randint(low, high, (5, 68), generator=generator),
+    )
+    candidates = torch.randint(low, high, (5, 68, 3), generator=generator)
+    check(backend, "cpu", prefix, candidates, ref, ref_lengths, eos_id)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtypes", [(torch.int32,) * 3, (torch.int32, torch.int64, torch.int32)])
+def test_int32_inputs(backend, dtypes, generator):
+    ref, ref_lengths = random_sequences(7, 20, 6, generator)
+    prefix = near_prefixes(ref, 6, 22, generator)
+    candidates = torch.randint(0, 6, (7, 22, 5), generator=generator)
+    prefix, candidates, ref = (
+        t.to(d) for t, d in zip((prefix, candidates, ref), dtypes, strict=True)
+    )
+    check(backend, "cpu", prefix, candidates, ref, ref_lengths.int(), 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_non_contiguous_inputs(backend, generator):
+    prefix = torch.randint(0, 4, (30, 8), generator=generator).t()  # [8, 30], column-major
+    candidates = torch.randint(0, 4, (8, 30, 6), generator=generator)[:, :, ::2]
+    ref = torch.randint(0, 4, (8, 140), generator=generator)[:, ::2]  # [8, 70], strided
+    ref_lengths = torch.randint(0, 71, (8, 2), generator=generator)[:, 1]
+    assert not any(t.is_contiguous() for t in (prefix, candidates, ref, ref_lengths))
+    check(backend, "cpu", prefix, candidates, ref, ref_lengths, 2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_large_batch_crosses_thread_chunks(backend, generator):
+    ref, ref_lengths = random_sequences(128, 10, 43, generator, min_length=1)
+    prefix = near_prefixes(ref, 43, 11, generator)
+    candidates = torch.arange(43).expand(128, 11, 43)
+    check(backend, "cpu", prefix, candidates, ref, ref_lengths, 0)
+
+
+def test_auto_backend_matches_both(generator):
+    ref, ref_lengths = random_sequences(9, 70, 5, generator)
+    prefix = near_prefixes(ref, 5, 72, generator)
+    candidates = torch.randint(0, 5, (9, 72, 3), generator=generator)
+    results = [
+        searnn_ext.optimal_completion_distance(
+            prefix, candidates, ref, ref_lengths, eos_id=None, backend=backend
+        )
+        for backend in ("auto", *BACKENDS)
+    ]
+    assert all(torch.equal(results[0], r) for r in results[1:])
+
+
+@pytest.mark.parametrize("eos_id", [None, 0])
+@pytest.mark.parametrize("ref_width", [5, 70])
+def test_opcheck(eos_id, ref_width, generator):
+    ref, ref_lengths = random_sequences(4, ref_width, 4, generator)
+    prefix = near_prefixes(ref, 4, 6, generator)
+    candidates = torch.randint(0, 4, (4, 6, 3), generator=generator)
+    torch.library.opcheck(
+        torch.ops.searnn.optimal_completion_distance,
+        (prefix, candidates, ref, ref_lengths, eos_id),
+    )
+
+
+# The closed form itself, against every completion (oracle against oracle: it justifies using
+# the closed form as the oracle above, on sequences too long to enumerate).
+small_sequences = st.lists(st.integers(0, 2), max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sequence=small_sequences, reference=small_sequences, remaining=st.integers(0, 4))
+def test_closed_form_is_the_best_enumerated_completion(sequence, reference, remaining):
+    alphabet = [0, 1, 2]
+    assert best_completion_by_formula(sequence, reference, None) == best_completion_by_enumeration(
+        sequence, reference, alphabet, None
+    )
+    assert best_completion_by_formula(
+        sequence, reference, remaining
+    ) == best_completion_by_enumeration(sequence, reference, alphabet, remaining)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sequence=small_sequences, reference=small_sequences)
+def test_copying_is_the_best_completion_for_hamming(sequence, reference):
+    """Why reference="optimal" with the Hamming cost is reference="copy": no completion of
+    either length rule beats copying the rest of the reference."""
+    import itertools
+
+    copy = sequence + reference[len(sequence) :]
+    for length in range(len(reference) + 1):
+        for completion in itertools.product([0, 1, 2], repeat=length):
+            assert hamming(copy, reference) <= hamming(sequence + list(completion), reference)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.lists(st.integers(-3, 3), max_size=9), st.lists(st.integers(-3, 3))),
+        min_size=1,
+        max_size=4,
+    ),
+    eos_id=st.none() | st.integers(-3, 3),
+)
+def test_hypothesis_drawn_batches(backend, rows, eos_id):
+    """Roll-ins [B, T] and references of any lengths, candidates from the same small ids."""
+    steps = max(len(p) for p, _ in rows)
+    width = max((len(r) for _, r in rows), default=0)
+    prefix = torch.tensor([p + [0] * (steps - len(p)) for p, _ in rows], dtype=torch.int64).reshape(
+        len(rows), steps
+    )
+    ref = torch.tensor([r + [5] * (width - len(r)) for _, r in rows], dtype=torch.int64).reshape(
+        len(rows), width
+    )
+    ref_lengths = torch.tensor([len(r) for _, r in rows])
+    candidates = torch.arange(-3, 4).expand(len(rows), steps, 7)
+    check(backend, "cpu", prefix, candidates, ref, ref_lengths, eos_id)
+
+
+def good_inputs():
+    return {
+        "prefix": torch.randint(0, 5, (4, 6)),
+        "candidates": torch.randint(0, 5, (4, 6, 3)),
+        "ref": torch.randint(0, 5, (4, 7)),
+        "ref_lengths": torch.tensor([7, 0, 2, 5]),
+    }
+
+
+def call_wrapper(backend):
+    return lambda *args: searnn_ext.optimal_completion_distance(*args, eos_id=0, backend=backend)
+
+
+PATHS = [pytest.param(call_wrapper(b), id=b) for b in BACKENDS] + [
+    pytest.param(
+        lambda *args: torch.ops.searnn.optimal_completion_distance(*args, 0),
+        id="torch.ops.searnn",
+    )
+]
+BAD_INPUTS = [
+    ("prefix", torch.rand(4, 6), TypeError, "prefix must be an int32 or int64 tensor, got torch."),
+    ("candidates", torch.rand(4, 6, 3), TypeError, "candidates must be an int32 or int64"),
+    ("ref", torch.ones((4, 7), dtype=torch.bool), TypeError, "ref must be an int32 or int64"),
+    ("ref_lengths", torch.tensor([7, 0, 2, 5], dtype=torch.int16), TypeError, "ref_lengths must"),
+    ("prefix", torch.randint(0, 5, (4, 6, 1)), ValueError, "prefix must be 2-D, got shape"),
+    ("candidates", torch.randint(0, 5, (4, 6)), ValueError, "candidates must be 3-D, got shape"),
+    ("ref", torch.randint(0, 5, (28,)), ValueError, "ref must be 2-D, got shape [28]"),
+    ("ref_lengths", torch.tensor([[7, 0, 2, 5]]), ValueError, "ref_lengths must be 1-D"),
+    (
+        "candidates",
+        torch.randint(0, 5, (4, 5, 3)),
+        ValueError,
+        "candidates must have shape [4, 6, K] (prefix's rows and steps), got [4, 5, 3]",
+    ),
+    (
+        "candidates",
+        torch.randint(0, 5, (3, 6, 3)),
+        ValueError,
+        "candidates must have shape [4, 6, K]",
+    ),
+    ("ref", torch.randint(0, 5, (3, 7)), ValueError, "ref must have one row per prefix row (4)"),
+    (
+        "ref_lengths",
+        torch.tensor([7, 0, 2]),
+        ValueError,
+        "ref_lengths must have one entry per prefix row (4), got 3",
+    ),
+    (
+        "ref_lengths",
+        torch.tensor([7, 0, 8, 5]),
+        ValueError,
+        "ref_lengths values must lie in [0, 7] (the width of ref), got values in [0, 8]",
+    ),
+    ("ref_lengths", torch.tensor([7, -1, 2, 5]), ValueError, "ref_lengths values must lie in"),
+]
+
+
+@pytest.mark.parametrize("call", PATHS)
+@pytest.mark.parametrize(
+    "name, value, error, message", BAD_INPUTS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD_INPUTS)]
+)
+def test_bad_input_is_named(call, name, value, error, message):
+    inputs = good_inputs()
+    inputs[name] = value
+    with pytest.raises(error, match=re.escape(message)):
+        call(*inputs.values())
+
+
+@pytest.mark.parametrize("call", PATHS)
+def test_good_inputs_pass(call):
+    assert call(*good_inputs().values()).shape == (4, 6, 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_eos_id_and_non_tensor(backend):
+    inputs = good_inputs()
+    with pytest.raises(TypeError, match="eos_id must be an int or None, got float"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=0.5, backend=backend)
+    inputs["ref_lengths"] = [7, 0, 2, 5]
+    with pytest.raises(TypeError, match="ref_lengths must be an int32 or int64 tensor, got list"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend=backend)
+
+
+def test_inputs_on_different_devices():
+    inputs = good_inputs()
+    inputs["ref"] = inputs["ref"].to("meta")
+    with pytest.raises(ValueError, match="ref is on meta but prefix is on cpu"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend="torch")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU is visible")
+@pytest.mark.parametrize("argument", ["candidates", "ref", "ref_lengths"])
+def test_inputs_on_different_devices_cuda(argument):
+    inputs = {key: value.cuda() for key, value in good_inputs().items()}
+    inputs[argument] = inputs[argument].cpu()
+    with pytest.raises(ValueError, match=f"{argument} is on cpu but prefix is on cuda"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend="ext")
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        searnn_ext.optimal_completion_distance(*good_inputs().values(), eos_id=0, backend="gpu")
