@@ -31,6 +31,7 @@ from searnn_ext.evaluation import chunk_f1_of_model, error_rate
 from searnn_ext.losses import REDUCTIONS
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import POLICIES
+from searnn_ext.rollout import REFERENCES
 from searnn_ext.sampling import STRATEGIES
 from searnn_ext.trainer import LOSSES, SearnnConfig, SearnnTrainer
 
@@ -122,6 +123,7 @@ def searnn_config(args, data) -> SearnnConfig:
         rollin_mix_prob=args.rollin_mix_prob,
         rollout=args.rollout,
         rollout_mix_prob=args.rollout_mix_prob,
+        reference=args.reference,
         sampling=args.sampling,
         tokens=args.tokens,
         cells=args.cells,
@@ -396,6 +398,14 @@ def parser() -> argparse.ArgumentParser:
         default=0.5,
         help="mixed roll-out: probability of the learned policy, drawn once per cell "
         "(default: %(default)s)",
+    )
+    run.add_argument(
+        "--reference",
+        choices=REFERENCES,
+        default="copy",
+        help="reference policy of reference and mixed roll-outs: copy the ground truth (the "
+        "paper's) or the optimal completion for the task's cost, found without decoding (for "
+        "Hamming costs, and fixed-length tasks, the two are the same) (default: %(default)s)",
     )
     run.add_argument(
         "--sampling",

@@ -16,7 +16,7 @@ from searnn_ext.data.batching import Batch
 from searnn_ext.losses import SEARNN_LOSSES, mle_loss, searnn_loss
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import check_policy
-from searnn_ext.rollout import COSTS, rollout_costs
+from searnn_ext.rollout import COSTS, REFERENCES, rollout_costs
 from searnn_ext.sampling import STRATEGIES, sample_candidates, subsample_cells
 
 LOSSES = ("mle", *SEARNN_LOSSES)
@@ -25,7 +25,9 @@ LOSSES = ("mle", *SEARNN_LOSSES)
 @dataclasses.dataclass
 class SearnnConfig:
     """loss: "mle" or one of SEARNN_LOSSES; rollin / rollout: "reference", "learned" or "mixed"
-    with their mix probabilities (of learned); sampling: a token strategy of
+    with their mix probabilities (of learned); reference: the reference policy of reference and
+    mixed roll-outs, "copy" (the ground truth, the paper's) or "optimal" (the best completion for
+    the cost; see rollout_costs); sampling: a token strategy of
     searnn_ext.sampling with `tokens` per cell; cells: roll out only this many (int) or this
     fraction (float) of each sequence's steps (None: all); cost: "hamming" or "edit";
     max_grad_norm: clip the gradient's norm (None: no clipping); reduction: how the batch's
@@ -37,6 +39,7 @@ class SearnnConfig:
     rollin_mix_prob: float = 0.5
     rollout: str = "mixed"
     rollout_mix_prob: float = 0.5
+    reference: str = "copy"
     sampling: str = "all"
     tokens: int = 5
     cells: int | float | None = None
@@ -51,6 +54,10 @@ class SearnnConfig:
             raise ValueError(f"SearnnConfig: loss must be one of {LOSSES}, got {self.loss!r}")
         check_policy("SearnnConfig: rollin", self.rollin, self.rollin_mix_prob)
         check_policy("SearnnConfig: rollout", self.rollout, self.rollout_mix_prob)
+        if self.reference not in REFERENCES:
+            raise ValueError(
+                f"SearnnConfig: reference must be one of {REFERENCES}, got {self.reference!r}"
+            )
         if self.sampling not in STRATEGIES:
             raise ValueError(
                 f"SearnnConfig: sampling must be one of {STRATEGIES}, got {self.sampling!r}"
@@ -150,6 +157,7 @@ class SearnnTrainer:
             batch.target_lengths,
             rollout=config.rollout,
             mix_prob=config.rollout_mix_prob,
+            reference=config.reference,
             cost=config.cost,
             generator=self.generator,
             backend=config.backend,

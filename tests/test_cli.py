@@ -107,5 +107,8 @@ def test_train_help_gives_defaults_and_each_tasks_model(capsys):
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert "roll-in policy (default: learned)" in out
+    words = " ".join(out.split())  # argparse wraps to the terminal's width
+    assert "or the optimal completion for the task's cost, found without decoding" in words
+    assert "the two are the same) (default: copy)" in words
     for task in ("ocr", "conll", "spelling", "synthetic"):
         assert f"\n  {task}: " in out

@@ -51,15 +51,21 @@ def test_conll_from_small_files(tmp_path):
         load_conll(tmp_path)
 
 
-def test_spelling_from_small_files(tmp_path):
+def write_spelling(folder):
+    """The three One Billion Word files, 30 short sentences each."""
     sentences = [f"sentence number {i} , here !" for i in range(30)]
+    folder.mkdir(parents=True, exist_ok=True)
     for name in (
         "1b_benchmark.test.tokens.txt",
         "1b_benchmark.dev.tokens.txt",
         "1b_news.en.heldout-00000-of-00050.txt",
     ):
-        (tmp_path / name).write_text("\n".join(sentences) + "\n")
-    data = load_spelling(tmp_path, noise=0.5, valid_size=10)
+        (folder / name).write_text("\n".join(sentences) + "\n")
+    return folder
+
+
+def test_spelling_from_small_files(tmp_path):
+    data = load_spelling(write_spelling(tmp_path), noise=0.5, valid_size=10)
     assert len(data.valid) == 10 and len(data.train) == 50 and len(data.test) == 30
     assert all(len(e.target) <= 11 for e in data.train)  # 10 characters and EOS
 
@@ -75,6 +81,19 @@ def test_reproduce_prints_rows_beside_the_paper(tmp_path, capsys):
     )
     assert len((tmp_path / "runs" / "results.jsonl").read_text().splitlines()) == 4
     assert main([*command, "--rows", "SHL"]) == 2
+
+
+def test_reproduce_rows_with_the_optimal_reference(tmp_path, capsys):
+    """Named rows beyond the paper's: no paper figure, --reference=optimal in their command."""
+    data = write_spelling(tmp_path / "text")
+    command = ["reproduce", "--task=spelling", f"--data={data}", "--epochs=1", "--threads=1"]
+    rows = ["--rows", "LL learned/reference-optimal", "LLCAS learned/reference-optimal"]
+    assert main([*command, *rows, f"--output={tmp_path / 'runs'}"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith("| LL learned/reference-optimal | - | ")
+    assert table[3].startswith("| LLCAS learned/reference-optimal | - | ")
+    recorded = (tmp_path / "runs" / "results.jsonl").read_text()
+    assert recorded.count("--rollout=reference --reference=optimal") == 2
 
 
 def test_reproduce_resume_reuses_recorded_runs_and_continues_interrupted_ones(
