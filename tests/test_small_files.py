@@ -117,8 +117,12 @@ def test_reproduce_resume_reuses_recorded_runs_and_continues_interrupted_ones(
 
 
 def test_bench_runs_a_quick_benchmark(capsys):
-    assert main(["bench", "rollout", "--quick", "--shapes", "OCR", "--threads", "1"]) == 0
-    assert "| OCR " in capsys.readouterr().out
+    command = ["bench", "rollout", "--quick", "--shapes", "OCR", "Spelling", "--threads", "1"]
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert "| OCR " in out and "| Spelling " in out
+    assert "searnn_ext, optimal reference roll-outs" in out
+    assert "Spelling: optimal reference roll-outs" in out and "faster than learned" in out
 
 
 def test_conll_trains_and_reports_chunk_f1(tmp_path, capsys):

@@ -1,6 +1,8 @@
 """Speed of rollout_costs with learned roll-outs: the compiled decode loop against the
 pure-PyTorch path on three shapes from the paper, float32, with the GEMM floor: the time the
-roll-outs' matrix-multiply FLOPs take as a few large torch.mm calls on this machine.
+roll-outs' matrix-multiply FLOPs take as a few large torch.mm calls on this machine. On the
+edit-distance shape (Spelling), also reference roll-outs: copying the target, and the optimal
+reference (no decoding: one DP column per prefix, one step per candidate) on both backends.
 
     searnn bench rollout            # the shapes of benchmarks/RESULTS.md
     searnn bench rollout --quick    # smaller batches, a smoke test
@@ -26,6 +28,9 @@ CHUNKING_MODEL = dict(
     attention="additive",
     input_feeding=True,
 )
+
+
+FAST_REPEATS_FACTOR = 4
 
 
 @dataclasses.dataclass
@@ -110,9 +115,17 @@ def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
     model, rollin, candidates, target, lengths = make_problem(shape)
     max_length = 2 * target.shape[1]
 
-    def costs(backend):
+    def costs(backend, rollout="learned", reference="copy"):
         return searnn_ext.rollout_costs(
-            model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
+            model,
+            rollin,
+            candidates,
+            target,
+            lengths,
+            rollout=rollout,
+            reference=reference,
+            cost=shape.cost,
+            backend=backend,
         )
 
     ext, torch_costs = costs("ext"), costs("torch")
@@ -123,25 +136,42 @@ def measure(shape: Shape, repeats: int, slow_repeats: int) -> list[list[str]]:
     row_steps = gemm_row_steps(shape, max_length)
     floor_block, blocks = gemm_floor(gemm_shapes(model), row_steps)
     runs = {"ext": lambda: costs("ext"), "torch": lambda: costs("torch"), "floor": floor_block}
-    seconds = median_seconds(runs, {"ext": repeats, "torch": slow_repeats, "floor": repeats})
-    seconds["floor"] *= blocks
+    counts = {"ext": repeats, "torch": slow_repeats, "floor": repeats}
     bound = "" if model.eos_id is None else " (upper bound: full budgets)"
-    count = f"{int((candidates >= 0).sum()):,}"
     labels = {
         "ext": "searnn_ext",
         "torch": "pure PyTorch",
         "floor": f"GEMM floor, {row_steps:,} row-steps{bound}",
     }
+    if shape.cost == "edit":
+        optimal = {backend: costs(backend, "reference", "optimal") for backend in ("ext", "torch")}
+        if not torch.equal(optimal["ext"], optimal["torch"]):
+            raise AssertionError(f"{shape.name}: the backends' optimal reference costs differ")
+        for backend, reference in [("ext", "copy"), ("ext", "optimal"), ("torch", "optimal")]:
+            key = f"{reference} {backend}"
+            runs[key] = lambda b=backend, r=reference: costs(b, "reference", r)
+            counts[key] = FAST_REPEATS_FACTOR * repeats  # milliseconds: more repeats are cheap
+            labels[key] = f"{labels[backend]}, {reference} reference roll-outs"
+    seconds = median_seconds(runs, counts)
+    seconds["floor"] *= blocks
+    if "optimal ext" in seconds:
+        speedup = seconds["ext"] / seconds["optimal ext"]
+        print(f"{shape.name}: optimal reference roll-outs {speedup:,.0f}x faster than learned")
+    count = f"{int((candidates >= 0).sum()):,}"
     return [
         [
             shape.name,
             count,
             label,
-            f"{seconds[key] * 1e3:.1f}",
-            f"{seconds[key] / seconds['ext']:.2f}",
+            f"{seconds[key] * 1e3:.1f}" if seconds[key] > 0.01 else f"{seconds[key] * 1e3:.3f}",
+            _ratio(seconds[key] / seconds["ext"]),
         ]
         for key, label in labels.items()
     ]
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
 
 
 def run(shapes: list[Shape], repeats: int, slow_repeats: int) -> None:
