@@ -42,9 +42,11 @@ TABLE1 = {  # row -> (train options, paper: OCR, CoNLL, Spelling 0.3, Spelling 0
         (1.9, 5.1, 17.7, 38.2),
     ),
 }
-# Rows beyond the paper's, run only when --rows names them: the optimal reference policy for edit
-# distance (the best completion instead of a copy of the ground truth; the paper has no figure).
-OPTIMAL_REFERENCE_ROWS = {
+# Rows beyond the paper's (no paper figure), run only when --rows names them: the optimal
+# reference policy for edit distance (the best completion instead of a copy of the ground truth),
+# and LL learned/reference, the same roll-outs with the paper's copying reference, its control.
+EXTRA_ROWS = {
+    "LL learned/reference": ("--loss=ll --rollin=learned --rollout=reference", None),
     "LL learned/mixed-optimal": (
         "--loss=ll --rollin=learned --rollout=mixed --reference=optimal",
         None,
@@ -106,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows",
         nargs="+",
-        help="row names (default: all the paper's; rows with the optimal reference, such as "
+        help="row names (default: all the paper's; the rows beyond the paper's, such as "
         "'LL learned/reference-optimal', run only when named)",
     )
     parser.add_argument("--epochs", type=int, default=5)
@@ -142,15 +144,15 @@ def reproduce(args, train: Callable[[list[str]], dict]) -> None:
 
 def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
     rows = TABLE1 if args.table == 1 else table2_rows()
-    named_only = OPTIMAL_REFERENCE_ROWS if args.table == 1 else {}
-    unknown = set(args.rows or ()) - set(rows) - set(named_only)
+    extra = EXTRA_ROWS if args.table == 1 else {}
+    unknown = set(args.rows or ()) - set(rows) - set(extra)
     if unknown:
         raise ValueError(
             f"--rows: table {args.table} has no {sorted(unknown)}; its rows: "
-            f"{list(rows) + list(named_only)}"
+            f"{list(rows) + list(extra)}"
         )
     if args.rows:
-        rows = {name: row for name, row in {**rows, **named_only}.items() if name in args.rows}
+        rows = {name: row for name, row in {**rows, **extra}.items() if name in args.rows}
     column = paper_column(args.table, args.task, args.noise)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
