@@ -1,5 +1,6 @@
-"""Bad inputs to the cost ops: a TypeError or ValueError naming the argument, on every path
-(the Python wrappers with either backend, and torch.ops.searnn directly)."""
+"""Bad inputs to the cost ops (edit_distance and hamming_distance, and
+optimal_completion_distance): a TypeError or ValueError naming the argument, on every path (the
+Python wrappers with either backend, and torch.ops.searnn directly)."""
 
 import re
 
@@ -25,6 +26,20 @@ PATHS = [
 ] + [
     pytest.param(call_registered(name), id=f"torch.ops.searnn.{name}")
     for name in ("edit_distance", "hamming_distance")
+]
+COMPLETION_PATHS = [
+    pytest.param(
+        lambda *args, backend=backend: searnn_ext.optimal_completion_distance(
+            *args, eos_id=0, backend=backend
+        ),
+        id=f"optimal_completion_distance-{backend}",
+    )
+    for backend in ("ext", "torch")
+] + [
+    pytest.param(
+        lambda *args: torch.ops.searnn.optimal_completion_distance(*args, 0),
+        id="torch.ops.searnn.optimal_completion_distance",
+    )
 ]
 
 
@@ -99,21 +114,96 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("call", PATHS)
-@pytest.mark.parametrize(
-    "name, value, error, message", BAD_INPUTS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD_INPUTS)]
-)
-def test_bad_input_is_named(call, name, value, error, message):
-    inputs = good_inputs()
+def good_completion_inputs():
+    return {
+        "prefix": torch.randint(0, 5, (4, 6)),
+        "candidates": torch.randint(0, 5, (4, 6, 3)),
+        "ref": torch.randint(0, 5, (4, 7)),
+        "ref_lengths": torch.tensor([7, 0, 2, 5]),
+    }
+
+
+COMPLETION_BAD_INPUTS = [
+    ("prefix", torch.rand(4, 6), TypeError, "prefix must be an int32 or int64 tensor, got torch."),
+    ("candidates", torch.rand(4, 6, 3), TypeError, "candidates must be an int32 or int64"),
+    ("ref", torch.ones((4, 7), dtype=torch.bool), TypeError, "ref must be an int32 or int64"),
+    ("ref_lengths", torch.tensor([7, 0, 2, 5], dtype=torch.int16), TypeError, "ref_lengths must"),
+    ("prefix", torch.randint(0, 5, (4, 6, 1)), ValueError, "prefix must be 2-D, got shape"),
+    ("candidates", torch.randint(0, 5, (4, 6)), ValueError, "candidates must be 3-D, got shape"),
+    ("ref", torch.randint(0, 5, (28,)), ValueError, "ref must be 2-D, got shape [28]"),
+    ("ref_lengths", torch.tensor([[7, 0, 2, 5]]), ValueError, "ref_lengths must be 1-D"),
+    (
+        "candidates",
+        torch.randint(0, 5, (4, 5, 3)),
+        ValueError,
+        "candidates must have shape [4, 6, K] (prefix's rows and steps), got [4, 5, 3]",
+    ),
+    (
+        "candidates",
+        torch.randint(0, 5, (3, 6, 3)),
+        ValueError,
+        "candidates must have shape [4, 6, K]",
+    ),
+    ("ref", torch.randint(0, 5, (3, 7)), ValueError, "ref must have one row per prefix row (4)"),
+    (
+        "ref_lengths",
+        torch.tensor([7, 0, 2]),
+        ValueError,
+        "ref_lengths must have one entry per prefix row (4), got 3",
+    ),
+    (
+        "ref_lengths",
+        torch.tensor([7, 0, 8, 5]),
+        ValueError,
+        "ref_lengths values must lie in [0, 7] (the width of ref), got values in [0, 8]",
+    ),
+    ("ref_lengths", torch.tensor([7, -1, 2, 5]), ValueError, "ref_lengths values must lie in"),
+]
+# (paths, good inputs, bad inputs) of each family of ops that share their arguments.
+FAMILIES = [
+    (PATHS, good_inputs, BAD_INPUTS),
+    (COMPLETION_PATHS, good_completion_inputs, COMPLETION_BAD_INPUTS),
+]
+
+
+def bad_input_cases():
+    for paths, good, bad_inputs in FAMILIES:
+        for path in paths:
+            for i, (name, value, error, message) in enumerate(bad_inputs):
+                yield pytest.param(
+                    path.values[0], good, name, value, error, message, id=f"{path.id}-{name}-{i}"
+                )
+
+
+@pytest.mark.parametrize("call, good, name, value, error, message", list(bad_input_cases()))
+def test_bad_input_is_named(call, good, name, value, error, message):
+    inputs = good()
     inputs[name] = value
     with pytest.raises(error, match=re.escape(message)):
         call(*inputs.values())
 
 
-@pytest.mark.parametrize("call", PATHS)
-def test_good_inputs_pass(call):
+@pytest.mark.parametrize(
+    "call, good, shape",
+    [
+        pytest.param(path.values[0], good, shape, id=path.id)
+        for (paths, good, _), shape in zip(FAMILIES, [(4,), (4, 6, 3)], strict=True)
+        for path in paths
+    ],
+)
+def test_good_inputs_pass(call, good, shape):
     """The baseline every bad-input case changes one argument of."""
-    assert call(*good_inputs().values()).shape == (4,)
+    assert call(*good().values()).shape == shape
+
+
+@pytest.mark.parametrize("backend", ["ext", "torch"])
+def test_bad_eos_id_and_non_tensor_completion_inputs(backend):
+    inputs = good_completion_inputs()
+    with pytest.raises(TypeError, match="eos_id must be an int or None, got float"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=0.5, backend=backend)
+    inputs["ref_lengths"] = [7, 0, 2, 5]
+    with pytest.raises(TypeError, match="ref_lengths must be an int32 or int64 tensor, got list"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend=backend)
 
 
 @pytest.mark.parametrize("call", PATHS[:4])
@@ -133,6 +223,13 @@ def test_inputs_on_different_devices(name):
         getattr(searnn_ext, name)(*inputs.values(), backend="torch")
 
 
+def test_completion_inputs_on_different_devices():
+    inputs = good_completion_inputs()
+    inputs["ref"] = inputs["ref"].to("meta")
+    with pytest.raises(ValueError, match="ref is on meta but prefix is on cpu"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend="torch")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU is visible")
 @pytest.mark.parametrize("name", ["edit_distance", "hamming_distance"])
 @pytest.mark.parametrize("argument", ["hyp_lengths", "ref", "ref_lengths", "ref_index"])
@@ -147,3 +244,12 @@ def test_inputs_on_different_devices_cuda(name, argument):
 def test_unknown_backend(name):
     with pytest.raises(ValueError, match=r"backend must be one of \('ext', 'torch', 'auto'\)"):
         getattr(searnn_ext, name)(*good_inputs().values(), backend="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU is visible")
+@pytest.mark.parametrize("argument", ["candidates", "ref", "ref_lengths"])
+def test_completion_inputs_on_different_devices_cuda(argument):
+    inputs = {key: value.cuda() for key, value in good_completion_inputs().items()}
+    inputs[argument] = inputs[argument].cpu()
+    with pytest.raises(ValueError, match=f"{argument} is on cpu but prefix is on cuda"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend="ext")

@@ -67,14 +67,8 @@ def test_matches_brute_force(backend, config, rollout, rollin_policy, cost):
     assert torch.equal(costs, want)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("config", CONFIGS)
-@pytest.mark.parametrize("rollin_policy", ["reference", "learned"])
-def test_optimal_reference_matches_enumerated_completions(backend, config, rollin_policy):
-    """Every completion over the model's tokens enumerated, for EOS and fixed-length tasks."""
-    task = make_task(config, batch=5, length=5, vocab=4, seed=2)
-    rollin = rolled_in(task, rollin_policy)
-    candidates = all_candidates(task, rollin)
+def optimal_reference_costs(task, rollin, candidates, backend, normalize=True):
+    """rollout_costs with the optimal reference and edit costs, and the enumeration oracle's."""
     costs = searnn_ext.rollout_costs(
         task.model,
         rollin,
@@ -84,9 +78,21 @@ def test_optimal_reference_matches_enumerated_completions(backend, config, rolli
         rollout="reference",
         reference="optimal",
         cost="edit",
+        normalize=normalize,
         backend=backend,
     )
-    want = expected(task, rollin, candidates, False, "edit", reference="optimal")
+    want = expected(task, rollin, candidates, False, "edit", normalize, reference="optimal")
+    return costs, want
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("rollin_policy", ["reference", "learned"])
+def test_optimal_reference_matches_enumerated_completions(backend, config, rollin_policy):
+    """Every completion over the model's tokens enumerated, for EOS and fixed-length tasks."""
+    task = make_task(config, batch=5, length=5, vocab=4, seed=2)
+    rollin = rolled_in(task, rollin_policy)
+    costs, want = optimal_reference_costs(task, rollin, all_candidates(task, rollin), backend)
     assert costs.dtype == torch.float64
     assert torch.equal(costs, want)
 
@@ -102,19 +108,7 @@ def test_optimal_reference_unnormalised_float32_and_sampled_candidates(backend, 
     rollin = rolled_in(task)
     generator = torch.Generator().manual_seed(2)
     candidates = torch.randint(-1, 4, (*rollin.tokens.shape, 3), generator=generator)
-    costs = searnn_ext.rollout_costs(
-        task.model,
-        rollin,
-        candidates,
-        task.target,
-        task.target_lengths,
-        rollout="reference",
-        reference="optimal",
-        cost="edit",
-        normalize=False,
-        backend=backend,
-    )
-    want = expected(task, rollin, candidates, False, "edit", normalize=False, reference="optimal")
+    costs, want = optimal_reference_costs(task, rollin, candidates, backend, normalize=False)
     assert costs.dtype == torch.float32
     assert torch.equal(costs, want.float())
     assert torch.isinf(costs[candidates < 0]).all()
