@@ -13,6 +13,14 @@ void define_ops(torch::Library& m) {
   m.def(
       "hamming_distance(Tensor hyp, Tensor hyp_lengths, Tensor ref, Tensor ref_lengths, "
       "Tensor? ref_index) -> Tensor");
+  // The optimal reference policy for edit distance: out[b, t, k] is the least edit distance to
+  // ref[b, :ref_lengths[b]] of any sequence that starts with prefix[b, :t] then
+  // candidates[b, t, k]. eos_id given: completions of any length, and a candidate equal to
+  // eos_id ends the sequence; none: a finished sequence is as long as its reference (or as
+  // prefix + candidate, if longer). Returns int64 [B, T, K].
+  m.def(
+      "optimal_completion_distance(Tensor prefix, Tensor candidates, Tensor ref, "
+      "Tensor ref_lengths, int? eos_id) -> Tensor");
   // The learned roll-outs of rollout_costs: R greedy decodes from their cells' prefix states,
   // with the decoder's weights in the order of searnn_ext/rollout_ext.py. Returns the tokens
   // before EOS [R, max budget] and their counts [R].

@@ -7,7 +7,7 @@ from searnn_ext.fit import Diverged, fit
 from searnn_ext.inference import evaluate, predict
 from searnn_ext.losses import mle_loss, searnn_loss
 from searnn_ext.model import DecoderState, Memory, Seq2Seq
-from searnn_ext.ops import edit_distance, hamming_distance
+from searnn_ext.ops import edit_distance, hamming_distance, optimal_completion_distance
 from searnn_ext.rollin import RollIn, roll_in
 from searnn_ext.rollout import rollout_costs
 from searnn_ext.run import ModelConfig, OptimizerConfig, RunConfig
@@ -32,6 +32,7 @@ __all__ = [
     "fit",
     "hamming_distance",
     "mle_loss",
+    "optimal_completion_distance",
     "predict",
     "roll_in",
     "rollout_costs",

@@ -28,6 +28,18 @@ if _extension.available():
                 )
                 return hyp.new_empty((hyp.shape[0],), dtype=torch.int64)
 
+        @torch.library.register_fake(f"{_namespace}::optimal_completion_distance")
+        def _optimal_completion_distance_fake(prefix, candidates, ref, ref_lengths, eos_id):
+            torch_path.check_same_device(
+                "optimal_completion_distance",
+                "prefix",
+                prefix,
+                candidates=candidates,
+                ref=ref,
+                ref_lengths=ref_lengths,
+            )
+            return candidates.new_empty(candidates.shape, dtype=torch.int64)
+
 
 def _check_tensors(op: str, **arguments) -> None:
     # The dispatcher's own message for a non-tensor is a RuntimeError about casting; users
@@ -99,3 +111,58 @@ def _cost(op, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend) -> Tensor:
     if compiled is not None:
         return getattr(compiled, op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)
     return getattr(torch_path, op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+
+
+def optimal_completion_distance(
+    prefix: Tensor,
+    candidates: Tensor,
+    ref: Tensor,
+    ref_lengths: Tensor,
+    *,
+    eos_id: int | None,
+    backend: str = "ext",
+) -> Tensor:
+    """The edit distance of the best completion, for every (sequence, step, candidate): the
+    costs of the optimal reference policy for edit distance, without decoding.
+
+    ``out[b, t, k]`` is the least Levenshtein distance to ``ref[b, :ref_lengths[b]]`` (r) of any
+    sequence that starts with ``prefix[b, :t]`` then ``candidates[b, t, k]`` (together x):
+
+    - ``eos_id`` an int (EOS tasks): completions of any length, ``min_j ED(x, r[:j])``; a
+      candidate equal to ``eos_id`` ends the sequence, ``ED(prefix[b, :t], r)``.
+    - ``eos_id=None`` (fixed-length tasks): exactly ``n = max(|r| - t - 1, 0)`` more tokens,
+      ``min_j ED(x, r[:j]) + |n - (|r| - j)|``.
+
+    Work per cell: one bit-parallel DP column per prefix (advanced along the trajectory), one
+    more step per candidate and a minimum down the column; no distance is computed from scratch.
+
+    Args:
+        prefix: int32/int64 [B, T], token ids (any integers: only equality matters).
+        candidates: int32/int64 [B, T, K]; every slot is scored (mask unused ones afterwards).
+        ref: int32/int64 [B, Lr], padded; ref_lengths: int32/int64 [B], each in [0, Lr].
+        eos_id: keyword-only, see above.
+        backend: as in :func:`edit_distance`.
+
+    Returns:
+        int64 [B, T, K] on the inputs' device, unnormalised.
+
+    Raises:
+        TypeError: a tensor is not int32/int64.
+        ValueError: a wrong rank, a size mismatch, a length out of range, inputs on different
+            devices, or an unknown backend.
+        RuntimeError: backend="ext" where the compiled kernels cannot run these inputs.
+    """
+    _check_tensors(
+        "optimal_completion_distance",
+        prefix=prefix,
+        candidates=candidates,
+        ref=ref,
+        ref_lengths=ref_lengths,
+    )
+    if eos_id is not None and not isinstance(eos_id, int):
+        got = type(eos_id).__name__
+        raise TypeError(f"optimal_completion_distance: eos_id must be an int or None, got {got}")
+    compiled = backends.compiled_ops("optimal_completion_distance", backend, prefix.device)
+    if compiled is not None:
+        return compiled.optimal_completion_distance(prefix, candidates, ref, ref_lengths, eos_id)
+    return torch_path.optimal_completion_distance(prefix, candidates, ref, ref_lengths, eos_id)

@@ -16,6 +16,9 @@ from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
 
 COSTS = {"hamming": ops.hamming_distance, "edit": ops.edit_distance}
+# The reference policy of reference and mixed roll-outs: copy the ground truth (the paper's), or
+# the optimal completion (ops.optimal_completion_distance). Copying is optimal for Hamming.
+REFERENCES = ("copy", "optimal")
 
 
 def rollout_costs(
@@ -27,6 +30,7 @@ def rollout_costs(
     *,
     rollout: str = "learned",
     mix_prob: float = 0.5,
+    reference: str = "copy",
     cost: str = "hamming",
     normalize: bool = True,
     max_length: int | None = None,
@@ -42,9 +46,19 @@ def rollout_costs(
 
     - ``"learned"``: greedy decoding (argmax, first maximum on ties) with ``model.step`` in eval
       mode (no dropout), from the state the prefix leads to, over ``rollin.memory``;
-    - ``"reference"``: ``target`` copied from step t+1 on;
+    - ``"reference"``: the reference policy, ``reference``:
+
+      - ``"copy"`` (the paper's): ``target`` copied from step t+1 on;
+      - ``"optimal"``: the best completion for the cost, found without decoding. For
+        ``cost="edit"``, with r the target's tokens (before EOS) and x the sequence up to the
+        candidate, ``min_j ED(x, r[:j])`` (EOS tasks) or ``min_j ED(x, r[:j]) + |n - (|r| -
+        j)|`` with n tokens still to emit (fixed-length tasks); see
+        :func:`searnn_ext.optimal_completion_distance`. For ``cost="hamming"`` copying is
+        optimal, so both give the same costs.
+
     - ``"mixed"``: one draw per (sequence, step), learned with probability ``mix_prob``, shared
-      by the cell's K candidates so that their costs stay comparable.
+      by the cell's K candidates so that their costs stay comparable; the other cells take the
+      reference policy's costs.
 
     Fixed-length tasks (``model.eos_id is None``) decode up to the target's length. EOS tasks
     stop at EOS (a candidate equal to EOS ends the sequence at step t) or after ``max_length``
@@ -73,6 +87,8 @@ def rollout_costs(
     Costs of unused slots and of steps at or past ``rollin.lengths[b]`` are +inf.
     """
     check_policy("rollout_costs: rollout", rollout, mix_prob)
+    if reference not in REFERENCES:
+        raise ValueError(f"rollout_costs: reference must be one of {REFERENCES}, got {reference!r}")
     if cost not in COSTS:
         raise ValueError(f"rollout_costs: cost must be one of {tuple(COSTS)}, got {cost!r}")
     if max_rows is not None and max_rows < 1:
@@ -87,12 +103,29 @@ def rollout_costs(
     if max_length is None:
         max_length = 2 * target.shape[1]
 
-    # One row per roll-out that counts: (b, t, k) with t inside the trajectory and a candidate.
+    # The cells that count: (b, t, k) with t inside the trajectory and a candidate.
     in_trajectory = torch.arange(steps, device=device) < rollin.lengths[:, None]
     valid = (candidates >= 0) & in_trajectory[:, :, None]
-    cell_b, cell_t, cell_k = valid.nonzero(as_tuple=True)
+    learned_cells = _learned_cells(rollout, mix_prob, batch, steps, generator, device)[..., None]
+    # At least float32: bfloat16 cannot tell 100/101 from 101/101.
+    dtype = torch.promote_types(rollin.memory.outputs.dtype, torch.float32)
+    costs = torch.full((batch, steps, width), float("inf"), dtype=dtype, device=device)
+    scored_on_sequences = valid
+    if reference == "optimal" and cost == "edit" and rollout != "learned":
+        # The optimal reference decodes nothing: its costs come straight from the prefixes.
+        distances = ops.optimal_completion_distance(
+            rollin.tokens, candidates, target, content_lengths, eos_id=model.eos_id, backend=backend
+        )
+        scale = content_lengths.clamp(min=1)[:, None, None] if normalize else None
+        costs = torch.where(valid & ~learned_cells, _cost_values(distances, dtype, scale), costs)
+        scored_on_sequences = valid & learned_cells
+    cell_b, cell_t, cell_k = scored_on_sequences.nonzero(as_tuple=True)
+    if cell_b.numel() == 0:
+        return costs
+
+    # One row per remaining roll-out: its whole sequence, decoded (learned) or copied.
     first = candidates[cell_b, cell_t, cell_k]
-    learned = _learned_cells(rollout, mix_prob, batch, steps, generator, device)[cell_b, cell_t]
+    learned = learned_cells[cell_b, cell_t, 0]
     ends = first == model.eos_id if model.eos_id is not None else torch.zeros_like(learned)
 
     # Tokens after step t: the target's (reference policy) or the decoder's (learned policy).
@@ -107,7 +140,7 @@ def rollout_costs(
         own = first == rollin.tokens[cell_b, cell_t]
         reuse = learned & ~ends & own & (continuation_ends[cell_b] >= 0)
     decode = (learned & ~ends & ~reuse & (after > 0)).nonzero().squeeze(1)
-    suffix_width = max(int(after.max()) if rows else 0, 1)  # one column keeps gathers simple
+    suffix_width = max(int(after.max()), 1)  # one column keeps gathers simple
     suffix = target.new_zeros((rows, suffix_width)).long()
     target_positions = (cell_t + 1)[:, None] + torch.arange(suffix_width, device=device)
     if target.shape[1]:
@@ -139,13 +172,16 @@ def rollout_costs(
     cost_op = COSTS[cost]
     content = target.long()
     distances = cost_op(sequences, lengths, content, content_lengths, cell_b, backend=backend)
-    # At least float32: bfloat16 cannot tell 100/101 from 101/101.
-    values = distances.to(torch.promote_types(rollin.memory.outputs.dtype, torch.float32))
-    if normalize:
-        values = values / content_lengths[cell_b].clamp(min=1)
-    costs = torch.full((batch, steps, width), float("inf"), dtype=values.dtype, device=device)
-    costs[cell_b, cell_t, cell_k] = values
+    scale = content_lengths[cell_b].clamp(min=1) if normalize else None
+    costs[cell_b, cell_t, cell_k] = _cost_values(distances, dtype, scale)
     return costs
+
+
+def _cost_values(distances: Tensor, dtype: torch.dtype, scale: Tensor | None) -> Tensor:
+    """Integer distances as costs in `dtype`, divided by the targets' lengths when
+    normalising (scale broadcast against distances)."""
+    values = distances.to(dtype)
+    return values if scale is None else values / scale
 
 
 def _decode_in_chunks(greedy_decode, model, rollin, row_b, row_t, first, budgets, max_rows):

@@ -43,12 +43,7 @@ def check_pair_inputs(
     named += [("ref_lengths", ref_lengths, 1)]
     if ref_index is not None:
         named.append(("ref_index", ref_index, 1))
-    for name, tensor, dim in named:
-        if not isinstance(tensor, Tensor) or tensor.dtype not in _INDEX_DTYPES:
-            got = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
-            raise TypeError(f"{op}: {name} must be an int32 or int64 tensor, got {got}")
-        if tensor.dim() != dim:
-            raise ValueError(f"{op}: {name} must be {dim}-D, got shape {list(tensor.shape)}")
+    _check_index_tensors(op, named)
     n, m = hyp.shape[0], ref.shape[0]
     if hyp_lengths.shape[0] != n:
         raise ValueError(
@@ -70,6 +65,16 @@ def check_pair_inputs(
         )
     _check_range(op, "hyp_lengths", hyp_lengths, hyp.shape[1], "the width of hyp")
     _check_range(op, "ref_lengths", ref_lengths, ref.shape[1], "the width of ref")
+
+
+def _check_index_tensors(op: str, named: list[tuple[str, Tensor, int]]) -> None:
+    """Each (name, tensor, rank): an int32/int64 tensor of that rank (csrc/input_checks.cpp)."""
+    for name, tensor, dim in named:
+        if not isinstance(tensor, Tensor) or tensor.dtype not in _INDEX_DTYPES:
+            got = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
+            raise TypeError(f"{op}: {name} must be an int32 or int64 tensor, got {got}")
+        if tensor.dim() != dim:
+            raise ValueError(f"{op}: {name} must be {dim}-D, got shape {list(tensor.shape)}")
 
 
 def _check_range(op: str, name: str, tensor: Tensor, high: int, bound: str) -> None:
@@ -124,9 +129,81 @@ def edit_distance(
     columns = torch.arange(ref_width + 1, device=hyp.device, dtype=torch.int32)
     row = columns.expand(n, -1).contiguous()  # D[0][j] = j
     for i in range(hyp_width):
-        substitute = row[:, :-1] + (hyp[:, i, None] != ref).int()
-        best = torch.minimum(substitute, row[:, 1:] + 1)
-        best = torch.cat([row[:, :1] + 1, best], dim=1)
-        next_row = torch.cummin(best - columns, dim=1).values + columns
+        next_row = _next_row(row, hyp[:, i, None], ref, columns)
         row = torch.where((i < hyp_lengths)[:, None], next_row, row)
     return row.gather(1, ref_lengths[:, None]).squeeze(1).long()
+
+
+def _next_row(row: Tensor, symbols: Tensor, ref: Tensor, columns: Tensor) -> Tensor:
+    """One Wagner-Fischer step (see edit_distance): D[i-1][0..W] in `row` [..., W + 1], the
+    hypothesis symbols [..., 1], references [..., W] (broadcast against one another), columns =
+    arange(W + 1). Entry j depends on ref[..., :j] only, so padding past a reference's length
+    never reaches the entries up to it."""
+    substitute = row[..., :-1] + (symbols != ref).int()
+    best = torch.minimum(substitute, row[..., 1:] + 1)
+    first = (row[..., :1] + 1).expand(*best.shape[:-1], 1)
+    best = torch.cat([first, best], dim=-1)
+    return torch.cummin(best - columns, dim=-1).values + columns
+
+
+def check_completion_inputs(
+    prefix: Tensor, candidates: Tensor, ref: Tensor, ref_lengths: Tensor
+) -> None:
+    """The checks of csrc/optimal_completion_inputs.cpp, with the same exception types and
+    messages."""
+    op = "optimal_completion_distance"
+    check_same_device(op, "prefix", prefix, candidates=candidates, ref=ref, ref_lengths=ref_lengths)
+    named = [("prefix", prefix, 2), ("candidates", candidates, 3), ("ref", ref, 2)]
+    _check_index_tensors(op, [*named, ("ref_lengths", ref_lengths, 1)])
+    batch, steps = prefix.shape
+    if candidates.shape[:2] != (batch, steps):
+        raise ValueError(
+            f"{op}: candidates must have shape [{batch}, {steps}, K] (prefix's rows and steps), "
+            f"got {list(candidates.shape)}"
+        )
+    if ref.shape[0] != batch:
+        raise ValueError(
+            f"{op}: ref must have one row per prefix row ({batch}), got {ref.shape[0]}"
+        )
+    if ref_lengths.shape[0] != batch:
+        raise ValueError(
+            f"{op}: ref_lengths must have one entry per prefix row ({batch}), "
+            f"got {ref_lengths.shape[0]}"
+        )
+    _check_range(op, "ref_lengths", ref_lengths, ref.shape[1], "the width of ref")
+
+
+def optimal_completion_distance(
+    prefix: Tensor, candidates: Tensor, ref: Tensor, ref_lengths: Tensor, eos_id: int | None
+) -> Tensor:
+    """The least edit distance of any completion of prefix[b, :t] + candidates[b, t, k] to its
+    reference: int64 [B, T, K] (see searnn_ext.ops.optimal_completion_distance).
+
+    One DP row per prefix, advanced one token per step for every sequence at once; each step
+    extends it by all K candidates together ([B, K, W + 1]) and takes min_j of row[j] plus, for
+    fixed-length tasks, |n - (|r| - j)| = |j - min(t + 1, |r|)|.
+    """
+    check_completion_inputs(prefix, candidates, ref, ref_lengths)
+    batch, steps, width = candidates.shape
+    out = torch.zeros((batch, steps, width), dtype=torch.int64, device=prefix.device)
+    if out.numel() == 0:
+        return out
+    ref_lengths = ref_lengths.long()
+    ref_width = ref.shape[1]
+    columns = torch.arange(ref_width + 1, device=prefix.device, dtype=torch.int32)
+    beyond_ref = columns > ref_lengths[:, None]  # [B, W + 1]: rows past each reference
+    row = columns.expand(batch, -1).contiguous()  # the empty prefix: D[j] = j
+    for t in range(steps):
+        step_candidates = candidates[:, t]
+        extended = _next_row(row[:, None], step_candidates[..., None], ref[:, None], columns)
+        if eos_id is None:
+            anchor = ref_lengths.clamp(max=t + 1)
+            extended = extended + (columns - anchor[:, None]).abs()[:, None].int()
+        extended = extended.masked_fill(beyond_ref[:, None], torch.iinfo(torch.int32).max)
+        best = extended.amin(dim=-1).long()
+        if eos_id is not None:
+            prefix_distance = row.gather(1, ref_lengths[:, None]).long()
+            best = torch.where(step_candidates == eos_id, prefix_distance, best)
+        out[:, t] = best
+        row = _next_row(row, prefix[:, t, None], ref, columns)
+    return out

@@ -27,7 +27,7 @@ from searnn_ext.options import (
     probability,
 )
 from searnn_ext.rollin import POLICIES, check_policy
-from searnn_ext.rollout import COSTS, rollout_costs
+from searnn_ext.rollout import COSTS, REFERENCES, rollout_costs
 from searnn_ext.sampling import STRATEGIES, sample_candidates, subsample_cells
 
 LOSSES = ("mle", *SEARNN_LOSSES)
@@ -49,6 +49,12 @@ class SearnnConfig:
         0.5,
         "mixed roll-out: probability of the learned policy, drawn once per cell",
         type=probability,
+    )
+    reference: str = option(
+        "copy",
+        "the reference policy of reference and mixed roll-outs: copy the ground truth (copy, "
+        "the paper's) or the best completion for the cost, found without decoding (optimal)",
+        choices=REFERENCES,
     )
     sampling: str = option(
         "all", "candidate tokens per cell (llcas and shl need all)", choices=STRATEGIES
@@ -105,6 +111,10 @@ class SearnnConfig:
             raise ValueError(f"SearnnConfig: loss must be one of {LOSSES}, got {self.loss!r}")
         check_policy("SearnnConfig: rollin", self.rollin, self.rollin_mix_prob)
         check_policy("SearnnConfig: rollout", self.rollout, self.rollout_mix_prob)
+        if self.reference not in REFERENCES:
+            raise ValueError(
+                f"SearnnConfig: reference must be one of {REFERENCES}, got {self.reference!r}"
+            )
         if self.sampling not in STRATEGIES:
             raise ValueError(
                 f"SearnnConfig: sampling must be one of {STRATEGIES}, got {self.sampling!r}"
@@ -227,6 +237,7 @@ class SearnnTrainer:
                 batch.target_lengths,
                 rollout=config.rollout,
                 mix_prob=config.rollout_mix_prob,
+                reference=config.reference,
                 cost=self.cost,
                 max_rows=config.max_rows,
                 generator=self.generator,

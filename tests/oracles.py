@@ -7,13 +7,60 @@ import torch
 
 def levenshtein(a: list[int], b: list[int]) -> int:
     """Wagner-Fischer dynamic programme with unit costs."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        current = [i]
-        for j, y in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
+    return levenshtein_row(a, b)[-1]
+
+
+def levenshtein_row(a: list[int], b: list[int]) -> list[int]:
+    """[levenshtein(a, b[:j]) for j in 0..len(b)]: the last row of the DP table."""
+    row = list(range(len(b) + 1))
+    for x in a:
+        row = extend_row(row, x, b)
+    return row
+
+
+def extend_row(previous: list[int], x: int, b: list[int]) -> list[int]:
+    """The DP row of a + [x] against b from the row of a."""
+    current = [previous[0] + 1]
+    for j, y in enumerate(b, start=1):
+        current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+    return current
+
+
+def best_completion_by_enumeration(
+    sequence: list[int], reference: list[int], alphabet: list[int], remaining: int | None
+) -> int:
+    """min levenshtein(sequence + s, reference) over every completion s over `alphabet` (which
+    must hold the reference's symbols): of exactly `remaining` tokens, or of any length when
+    `remaining` is None. Then lengths up to len(reference) suffice: s = reference scores at most
+    len(sequence), and any s longer than the reference at least len(sequence) + 1. Each
+    completion is scored by extending the DP row of its parent, a depth-first walk."""
+    longest = len(reference) if remaining is None else remaining
+    best = None
+
+    def visit(row: list[int], depth: int) -> None:
+        nonlocal best
+        if remaining is None or depth == remaining:
+            best = row[-1] if best is None else min(best, row[-1])
+        if depth < longest:
+            for symbol in alphabet:
+                visit(extend_row(row, symbol, reference), depth + 1)
+
+    visit(levenshtein_row(sequence, reference), 0)
+    return best
+
+
+def best_completion_by_formula(
+    sequence: list[int], reference: list[int], remaining: int | None
+) -> int:
+    """Issue 16's closed form: min_j ED(x, r[:j]) (+ |n - (|r| - j)| with n tokens remaining)."""
+    return best_completion_of_row(levenshtein_row(sequence, reference), remaining)
+
+
+def best_completion_of_row(row: list[int], remaining: int | None) -> int:
+    """The closed form from x's DP row against r (row[j] = ED(x, r[:j]), len(r) = len(row) - 1)."""
+    if remaining is None:
+        return min(row)
+    return min(d + abs(remaining - (len(row) - 1 - j)) for j, d in enumerate(row))
 
 
 def hamming(a: list[int], b: list[int]) -> int:

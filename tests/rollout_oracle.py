@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
-from oracles import hamming, levenshtein
+from oracles import best_completion_by_enumeration, hamming, levenshtein
 
 ORACLE_COSTS = {"hamming": hamming, "edit": levenshtein}
 
@@ -38,9 +38,21 @@ def greedy_finish(
 
 
 def oracle_costs(
-    model, rollin, candidates, target, target_lengths, learned_cells, *, cost, normalize, max_length
+    model,
+    rollin,
+    candidates,
+    target,
+    target_lengths,
+    learned_cells,
+    *,
+    cost,
+    normalize,
+    max_length,
+    reference="copy",
 ):
-    """costs [B, T, K] as floats; learned_cells [B, T] bool says each cell's roll-out policy."""
+    """costs [B, T, K] as floats; learned_cells [B, T] bool says each cell's roll-out policy.
+    The reference policy copies the target, or (reference="optimal", edit cost) takes the best of
+    every completion over the model's tokens, enumerated."""
     batch, steps, width = candidates.shape
     costs = torch.full((batch, steps, width), math.inf, dtype=torch.float64)
     was_training = model.training
@@ -63,9 +75,20 @@ def oracle_costs(
                         )
                     elif a == model.eos_id:
                         sequence = prefix
+                    elif reference == "optimal" and cost == "edit":
+                        sequence = None
                     else:
                         sequence = prefix + [a] + truth[t + 1 :]
-                    value = ORACLE_COSTS[cost](sequence, truth)
+                    if sequence is None:
+                        tokens = [s for s in range(model.target_vocab) if s != model.eos_id]
+                        remaining = None  # EOS tasks: any length
+                        if model.eos_id is None:
+                            remaining = max(len(truth) - t - 1, 0)
+                        value = best_completion_by_enumeration(
+                            prefix + [a], truth, tokens, remaining
+                        )
+                    else:
+                        value = ORACLE_COSTS[cost](sequence, truth)
                     costs[b, t, k] = value / max(len(truth), 1) if normalize else value
     model.train(was_training)
     return costs

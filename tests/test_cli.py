@@ -240,6 +240,8 @@ def test_train_help_gives_defaults_and_each_tasks_model(capsys):
     assert "--epochs, --device, --beam, --on-nonfinite, --quiet, --max-rows may differ" in out
     for task in ("ocr", "conll", "spelling", "synthetic", "pairs"):
         assert f" {task}: hidden_size=" in out
+    assert "the best completion for the cost, found without decoding (optimal)" in out
+    assert "(copy, the paper's)" in out
 
 
 @pytest.mark.parametrize(

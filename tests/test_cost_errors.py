@@ -1,5 +1,6 @@
-"""Bad inputs to the cost ops: a TypeError or ValueError naming the argument, on every path
-(the Python wrappers with every backend, and torch.ops.searnn / searnn_emulated directly)."""
+"""Bad inputs to the cost ops (edit_distance and hamming_distance, and
+optimal_completion_distance): a TypeError or ValueError naming the argument, on every path (the
+Python wrappers with every backend, and torch.ops.searnn / searnn_emulated directly)."""
 
 import re
 
@@ -28,6 +29,23 @@ PATHS = WRAPPERS + [
     pytest.param(call_registered(namespace, name), id=f"torch.ops.{namespace}.{name}")
     for namespace in ("searnn", "searnn_emulated")
     for name in ("edit_distance", "hamming_distance")
+]
+COMPLETION_PATHS = [
+    pytest.param(
+        lambda *args, backend=backend: searnn_ext.optimal_completion_distance(
+            *args, eos_id=0, backend=backend
+        ),
+        id=f"optimal_completion_distance-{backend}",
+    )
+    for backend in BACKENDS
+] + [
+    pytest.param(
+        lambda *args, namespace=namespace: call_registered(
+            namespace, "optimal_completion_distance"
+        )(*args, 0),
+        id=f"torch.ops.{namespace}.optimal_completion_distance",
+    )
+    for namespace in ("searnn", "searnn_emulated")
 ]
 
 
@@ -102,21 +120,96 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("call", PATHS)
-@pytest.mark.parametrize(
-    "name, value, error, message", BAD_INPUTS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD_INPUTS)]
-)
-def test_bad_input_is_named(call, name, value, error, message):
-    inputs = good_inputs()
+def good_completion_inputs():
+    return {
+        "prefix": torch.randint(0, 5, (4, 6)),
+        "candidates": torch.randint(0, 5, (4, 6, 3)),
+        "ref": torch.randint(0, 5, (4, 7)),
+        "ref_lengths": torch.tensor([7, 0, 2, 5]),
+    }
+
+
+COMPLETION_BAD_INPUTS = [
+    ("prefix", torch.rand(4, 6), TypeError, "prefix must be an int32 or int64 tensor, got torch."),
+    ("candidates", torch.rand(4, 6, 3), TypeError, "candidates must be an int32 or int64"),
+    ("ref", torch.ones((4, 7), dtype=torch.bool), TypeError, "ref must be an int32 or int64"),
+    ("ref_lengths", torch.tensor([7, 0, 2, 5], dtype=torch.int16), TypeError, "ref_lengths must"),
+    ("prefix", torch.randint(0, 5, (4, 6, 1)), ValueError, "prefix must be 2-D, got shape"),
+    ("candidates", torch.randint(0, 5, (4, 6)), ValueError, "candidates must be 3-D, got shape"),
+    ("ref", torch.randint(0, 5, (28,)), ValueError, "ref must be 2-D, got shape [28]"),
+    ("ref_lengths", torch.tensor([[7, 0, 2, 5]]), ValueError, "ref_lengths must be 1-D"),
+    (
+        "candidates",
+        torch.randint(0, 5, (4, 5, 3)),
+        ValueError,
+        "candidates must have shape [4, 6, K] (prefix's rows and steps), got [4, 5, 3]",
+    ),
+    (
+        "candidates",
+        torch.randint(0, 5, (3, 6, 3)),
+        ValueError,
+        "candidates must have shape [4, 6, K]",
+    ),
+    ("ref", torch.randint(0, 5, (3, 7)), ValueError, "ref must have one row per prefix row (4)"),
+    (
+        "ref_lengths",
+        torch.tensor([7, 0, 2]),
+        ValueError,
+        "ref_lengths must have one entry per prefix row (4), got 3",
+    ),
+    (
+        "ref_lengths",
+        torch.tensor([7, 0, 8, 5]),
+        ValueError,
+        "ref_lengths values must lie in [0, 7] (the width of ref), got values in [0, 8]",
+    ),
+    ("ref_lengths", torch.tensor([7, -1, 2, 5]), ValueError, "ref_lengths values must lie in"),
+]
+# (paths, good inputs, bad inputs) of each family of ops that share their arguments.
+FAMILIES = [
+    (PATHS, good_inputs, BAD_INPUTS),
+    (COMPLETION_PATHS, good_completion_inputs, COMPLETION_BAD_INPUTS),
+]
+
+
+def bad_input_cases():
+    for paths, good, bad_inputs in FAMILIES:
+        for path in paths:
+            for i, (name, value, error, message) in enumerate(bad_inputs):
+                yield pytest.param(
+                    path.values[0], good, name, value, error, message, id=f"{path.id}-{name}-{i}"
+                )
+
+
+@pytest.mark.parametrize("call, good, name, value, error, message", list(bad_input_cases()))
+def test_bad_input_is_named(call, good, name, value, error, message):
+    inputs = good()
     inputs[name] = value
     with pytest.raises(error, match=re.escape(message)):
         call(*inputs.values())
 
 
-@pytest.mark.parametrize("call", PATHS)
-def test_good_inputs_pass(call):
+@pytest.mark.parametrize(
+    "call, good, shape",
+    [
+        pytest.param(path.values[0], good, shape, id=path.id)
+        for (paths, good, _), shape in zip(FAMILIES, [(4,), (4, 6, 3)], strict=True)
+        for path in paths
+    ],
+)
+def test_good_inputs_pass(call, good, shape):
     """The baseline every bad-input case changes one argument of."""
-    assert call(*good_inputs().values()).shape == (4,)
+    assert call(*good().values()).shape == shape
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_eos_id_and_non_tensor_completion_inputs(backend):
+    inputs = good_completion_inputs()
+    with pytest.raises(TypeError, match="eos_id must be an int or None, got float"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=0.5, backend=backend)
+    inputs["ref_lengths"] = [7, 0, 2, 5]
+    with pytest.raises(TypeError, match="ref_lengths must be an int32 or int64 tensor, got list"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend=backend)
 
 
 @pytest.mark.parametrize("call", WRAPPERS)
@@ -135,6 +228,18 @@ def test_a_meta_tensor_among_cpu_inputs_is_named(call, argument):
     inputs[argument] = inputs[argument].to("meta")
     named, other = (argument, "hyp") if argument != "hyp" else ("hyp_lengths", "hyp")
     devices = ("meta", "cpu") if argument != "hyp" else ("cpu", "meta")
+    message = f"{named} is on {devices[0]} but {other} is on {devices[1]}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(*inputs.values())
+
+
+@pytest.mark.parametrize("call", COMPLETION_PATHS)
+@pytest.mark.parametrize("argument", ["prefix", "candidates", "ref", "ref_lengths"])
+def test_a_meta_tensor_among_cpu_completion_inputs_is_named(call, argument):
+    inputs = good_completion_inputs()
+    inputs[argument] = inputs[argument].to("meta")
+    named, other = (argument, "prefix") if argument != "prefix" else ("candidates", "prefix")
+    devices = ("meta", "cpu") if argument != "prefix" else ("cpu", "meta")
     message = f"{named} is on {devices[0]} but {other} is on {devices[1]}"
     with pytest.raises(ValueError, match=re.escape(message)):
         call(*inputs.values())
@@ -159,3 +264,13 @@ def test_inputs_on_different_devices_cuda(name, argument):
 def test_unknown_backend(name):
     with pytest.raises(ValueError, match=r"backend must be one of \('ext', 'torch', 'auto', "):
         getattr(searnn_ext, name)(*good_inputs().values(), backend="cuda")
+
+
+@needs_gpu
+@pytest.mark.cuda
+@pytest.mark.parametrize("argument", ["candidates", "ref", "ref_lengths"])
+def test_completion_inputs_on_different_devices_cuda(argument):
+    inputs = {key: value.cuda() for key, value in good_completion_inputs().items()}
+    inputs[argument] = inputs[argument].cpu()
+    with pytest.raises(ValueError, match=f"{argument} is on cpu but prefix is on cuda"):
+        searnn_ext.optimal_completion_distance(*inputs.values(), eos_id=None, backend="ext")

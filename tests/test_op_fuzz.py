@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracles import hamming, levenshtein, pairwise
 from test_greedy_rollout import op_arguments
+from test_optimal_completion_distance import closed_form
 
 NAMESPACES = ["searnn", "searnn_emulated"]
 SECONDS_PER_CALL = 60
@@ -123,6 +124,34 @@ def test_cost_ops_refuse_or_answer(namespace, name, oracle, inputs):
     outcome = call_in_child(getattr(getattr(torch.ops, namespace), name), inputs)
     if outcome[0] == "ok":  # the inputs were valid after all: the answer must be right
         assert outcome[1] == pairwise(oracle, *inputs)
+
+
+def completion_inputs():
+    generator = torch.Generator().manual_seed(0)
+    return [
+        torch.randint(0, 5, (4, 6), generator=generator),
+        torch.randint(0, 5, (4, 6, 3), generator=generator),
+        torch.randint(0, 5, (4, 7), generator=generator),
+        torch.tensor([7, 0, 2, 5]),
+    ]
+
+
+@st.composite
+def malformed_completion_inputs(draw):
+    inputs = completion_inputs()
+    for position in draw(st.sets(st.integers(0, 3), min_size=1, max_size=2)):
+        inputs[position] = draw(mutations(inputs[position]))(inputs[position])
+    return [*inputs, draw(st.sampled_from([None, 0, 4, -1, 2**40]))]
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+@FUZZ
+@given(inputs=malformed_completion_inputs())
+def test_optimal_completion_distance_refuses_or_answers(namespace, inputs):
+    op = getattr(torch.ops, namespace).optimal_completion_distance
+    outcome = call_in_child(op, inputs)
+    if outcome[0] == "ok":
+        assert outcome[1] == closed_form(*inputs)
 
 
 OPTIONAL = (1, 6, 7)  # cell_feed, memory_values, memory_keys

@@ -54,7 +54,9 @@ def costs_on(target, task, rollin, candidates, **options):
     return costs.cpu()
 
 
-def expected(task, rollin, candidates, learned, cost, normalize=True, max_length=None):
+def expected(
+    task, rollin, candidates, learned, cost, normalize=True, max_length=None, reference="copy"
+):
     learned_cells = torch.full(rollin.tokens.shape, learned, dtype=torch.bool)
     max_length = max_length or 2 * task.target.shape[1]
     return oracle_costs(
@@ -67,6 +69,7 @@ def expected(task, rollin, candidates, learned, cost, normalize=True, max_length
         cost=cost,
         normalize=normalize,
         max_length=max_length,
+        reference=reference,
     )
 
 
@@ -83,6 +86,103 @@ def test_matches_brute_force(target, config, rollout, rollin_policy, cost):
     want = expected(task, rollin, candidates, rollout == "learned", cost)
     assert costs.dtype == torch.float64 and costs.shape == candidates.shape
     assert torch.equal(costs, want)
+
+
+def optimal_reference_costs(target, task, rollin, candidates, normalize=True):
+    """rollout_costs with the optimal reference and edit costs, and the enumeration oracle's."""
+    costs = costs_on(
+        target,
+        task,
+        rollin,
+        candidates,
+        rollout="reference",
+        reference="optimal",
+        cost="edit",
+        normalize=normalize,
+    )
+    want = expected(task, rollin, candidates, False, "edit", normalize, reference="optimal")
+    return costs, want
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("rollin_policy", ["reference", "learned"])
+def test_optimal_reference_matches_enumerated_completions(target, config, rollin_policy):
+    """Every completion over the model's tokens enumerated, for EOS and fixed-length tasks."""
+    task = make_task(config, batch=5, length=5, vocab=4, seed=2)
+    rollin = rolled_in(task, rollin_policy)
+    costs, want = optimal_reference_costs(target, task, rollin, all_candidates(task, rollin))
+    assert costs.dtype == torch.float64
+    assert torch.equal(costs, want)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", ["ocr", "spelling"])
+def test_optimal_reference_unnormalised_float32_and_sampled_candidates(target, config):
+    """Unused slots (-1), unnormalised costs, a float32 model: still exact."""
+    task = make_task(config, batch=6, length=6, vocab=4, seed=4)
+    task.model.float()
+    if task.src.is_floating_point():  # OCR's pixels
+        task.src = task.src.float()
+    rollin = rolled_in(task)
+    generator = torch.Generator().manual_seed(2)
+    candidates = torch.randint(-1, 4, (*rollin.tokens.shape, 3), generator=generator)
+    costs, want = optimal_reference_costs(target, task, rollin, candidates, normalize=False)
+    assert costs.dtype == torch.float32
+    assert torch.equal(costs, want.float())
+    assert torch.isinf(costs[candidates < 0]).all()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", CONFIGS)
+def test_optimal_reference_against_copying(target, config):
+    """Copying the target is one completion among those the optimal reference weighs, so it is
+    never cheaper. On fixed-length tasks it is optimal: with x of length L <= |r| followed by
+    |r| - L tokens, copying costs at most ED(x, r[:L]) <= ED(x, r[:j]) + |j - L| (the triangle
+    inequality), the closed form's every term. EOS tasks may stop early or skip."""
+    task = make_task(config, batch=8, length=9, vocab=6, seed=1)
+    rollin = rolled_in(task)
+    candidates = all_candidates(task, rollin)
+
+    def costs(reference):
+        return costs_on(
+            target, task, rollin, candidates, rollout="reference", reference=reference, cost="edit"
+        )
+
+    optimal, copy = costs("optimal"), costs("copy")
+    finite = torch.isfinite(copy)
+    assert torch.equal(finite, torch.isfinite(optimal))
+    if task.model.eos_id is None:
+        assert torch.equal(optimal, copy)
+    else:
+        assert (optimal[finite] <= copy[finite]).all()
+        assert (optimal[finite] < copy[finite]).any()  # the policies differ somewhere
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("rollout", ["reference", "mixed"])
+def test_optimal_reference_for_hamming_is_copying(target, config, rollout):
+    task = make_task(config, batch=6, length=7, vocab=5, seed=3)
+    rollin = rolled_in(task)
+    candidates = all_candidates(task, rollin)
+
+    def costs(reference):
+        generator = torch.Generator().manual_seed(0)
+        return costs_on(
+            target,
+            task,
+            rollin,
+            candidates,
+            rollout=rollout,
+            reference=reference,
+            cost="hamming",
+            generator=generator,
+        )
+
+    assert torch.equal(costs("optimal"), costs("copy"))
+    if rollout == "reference":
+        assert torch.equal(costs("optimal"), expected(task, rollin, candidates, False, "hamming"))
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -127,6 +227,44 @@ def test_mixed_policy(target, config):
     assert telling.sum() > 50 and abs(share - 0.5) < 0.2
     assert torch.equal(costs("mixed", seed=3, mix_prob=1.0), learned)
     assert torch.equal(costs("mixed", seed=3, mix_prob=0.0), reference)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("config", ["ocr", "spelling-feeding"])
+def test_mixed_policy_with_optimal_reference(target, config):
+    """Each mixed cell is exactly its learned or exactly its optimal costs, drawn as with the
+    copying reference (the same generator draws the same cells)."""
+    task = make_task(config, batch=24, length=8, seed=5)
+    rollin = rolled_in(task)
+    candidates = all_candidates(task, rollin)
+
+    def costs(rollout, reference="optimal", seed=None, mix_prob=0.5):
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        return costs_on(
+            target,
+            task,
+            rollin,
+            candidates,
+            rollout=rollout,
+            mix_prob=mix_prob,
+            reference=reference,
+            cost="edit",
+            generator=generator,
+        )
+
+    learned, optimal, mixed = costs("learned"), costs("reference"), costs("mixed", seed=7)
+    is_learned = (mixed == learned).all(dim=2)
+    is_optimal = (mixed == optimal).all(dim=2)
+    assert (is_learned | is_optimal).all()
+    telling = ~(learned == optimal).all(dim=2)
+    share = is_learned[telling].double().mean().item()
+    assert telling.sum() > 50 and abs(share - 0.5) < 0.2
+    copy = costs("reference", reference="copy")
+    telling &= ~(learned == copy).all(dim=2)  # and the copying reference shows too
+    mixed_copy = costs("mixed", reference="copy", seed=7)
+    assert torch.equal(is_learned[telling], (mixed_copy == learned).all(dim=2)[telling])
+    assert torch.equal(costs("mixed", seed=3, mix_prob=1.0), learned)
+    assert torch.equal(costs("mixed", seed=3, mix_prob=0.0), optimal)
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -214,6 +352,11 @@ def bad_call(task, rollin, **change):
             "target_lengths must lie in [0, 6]",
         ),
         (lambda c: {"rollout": "greedy"}, ValueError, "rollout must be one of"),
+        (
+            lambda c: {"reference": "best"},
+            ValueError,
+            "reference must be one of ('copy', 'optimal'), got 'best'",
+        ),
         (lambda c: {"mix_prob": 1.5}, ValueError, "mix_prob must lie in [0, 1]"),
         (lambda c: {"cost": "bleu"}, ValueError, "cost must be one of ('hamming', 'edit')"),
         (lambda c: {"max_rows": 0}, ValueError, "max_rows must be positive"),

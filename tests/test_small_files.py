@@ -57,6 +57,19 @@ def test_reproduce_prints_rows_beside_the_paper(tmp_path, capsys):
     assert main([*command, "--rows", "SHL"]) == 2
 
 
+def test_reproduce_rows_with_the_optimal_reference(tmp_path, capsys):
+    """Named rows beyond the paper's: no paper figure, --reference=optimal in their command."""
+    data = write_spelling(tmp_path / "text")
+    command = ["reproduce", "--task=spelling", f"--data={data}", "--epochs=1", "--threads=1"]
+    rows = ["--rows", "LL learned/reference-optimal", "LLCAS learned/reference-optimal"]
+    assert main([*command, *rows, f"--output={tmp_path / 'runs'}"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith("| LL learned/reference-optimal | - | ")
+    assert table[3].startswith("| LLCAS learned/reference-optimal | - | ")
+    recorded = (tmp_path / "runs" / "results.jsonl").read_text()
+    assert recorded.count("--rollout=reference --reference=optimal") == 2
+
+
 def test_reproduce_resume_reuses_recorded_runs_and_continues_interrupted_ones(
     tmp_path, capsys, caplog
 ):
@@ -78,8 +91,12 @@ def test_reproduce_resume_reuses_recorded_runs_and_continues_interrupted_ones(
 
 
 def test_bench_runs_a_quick_benchmark(capsys):
-    assert main(["bench", "rollout", "--quick", "--shapes", "OCR", "--threads", "1"]) == 0
-    assert "| OCR " in capsys.readouterr().out
+    command = ["bench", "rollout", "--quick", "--shapes", "OCR", "Spelling", "--threads", "1"]
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert "| OCR " in out and "| Spelling " in out
+    assert "searnn_ext, optimal reference roll-outs" in out
+    assert "Spelling: optimal reference roll-outs" in out and "faster than learned" in out
 
 
 def test_conll_trains_and_evaluate_reports_its_numbers(tmp_path, capsys):

@@ -38,6 +38,8 @@ def small_setup(eos=False):
         SearnnConfig(loss="sllcas", sampling="stat", tokens=3, cells=0.5),
         SearnnConfig(loss="sll", sampling="bias", tokens=3, max_grad_norm=0.1),
         SearnnConfig(loss="ll", sampling="topk", tokens=2, cost="edit"),
+        SearnnConfig(loss="ll", rollout="reference", reference="optimal", cost="edit"),
+        SearnnConfig(loss="llcas", rollout="mixed", reference="optimal", cost="edit"),
     ],
 )
 @pytest.mark.parametrize("eos", [False, True])
@@ -95,6 +97,7 @@ def test_a_step_is_the_same_on_every_target(target, eos):
         (SearnnConfig(loss="nll"), "loss must be one of"),
         (SearnnConfig(loss="llcas", sampling="pol"), "needs every token's cost"),
         (SearnnConfig(rollout="greedy"), "rollout must be one of"),
+        (SearnnConfig(reference="best"), r"reference must be one of \('copy', 'optimal'\)"),
         (SearnnConfig(rollin_mix_prob=2.0), "mix_prob must lie in"),
         (SearnnConfig(sampling="random"), "sampling must be one of"),
         (SearnnConfig(cost="bleu"), "cost must be one of"),
@@ -105,6 +108,21 @@ def test_bad_configurations_are_named(config, message):
     model, _, _ = small_setup()
     with pytest.raises(ValueError, match=message):
         SearnnTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), config)
+
+
+def test_the_reference_policy_reaches_the_costs():
+    """On an EOS task with edit costs, the optimal reference changes LLCAS's loss (which sees
+    every cost); on a fixed-length one (copying is optimal there) it does not."""
+    for eos, differs in [(True, True), (False, False)]:
+        model, batch, _ = small_setup(eos)
+        losses = []
+        for reference in ("copy", "optimal"):
+            config = SearnnConfig(
+                loss="llcas", rollout="reference", reference=reference, cost="edit"
+            )
+            trainer = SearnnTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), config)
+            losses.append(trainer.loss(batch)[0].item())
+        assert (losses[0] != losses[1]) == differs
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -2,7 +2,9 @@
 pure-PyTorch path on three shapes from the paper, in float32 and in bfloat16 (a float32 model
 under torch.autocast), with the GEMM floors: the time the roll-outs' matrix-multiply FLOPs take
 as a few large torch.mm calls (MKL, oneDNN or cuBLAS) on the device, in each dtype. The
-bfloat16 roll-outs' agreement with float32's is printed too (see bench/precision.py).
+bfloat16 roll-outs' agreement with float32's is printed too (see bench/precision.py). On the
+edit-distance shape (Spelling), also reference roll-outs: copying the target, and the optimal
+reference (no decoding: one DP column per prefix, one step per candidate) on both backends.
 
     searnn bench rollout                  # the shapes of benchmarks/RESULTS.md
     searnn bench rollout --quick          # smaller batches, a smoke test
@@ -39,6 +41,7 @@ CHUNKING_MODEL = dict(
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+FAST_REPEATS_FACTOR = 4
 
 
 @dataclasses.dataclass
@@ -129,10 +132,18 @@ def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> li
     model, rollin, candidates, target, lengths = make_problem(shape, device)
     max_length = 2 * target.shape[1]
 
-    def costs(backend, dtype=torch.float32):
+    def costs(backend, dtype=torch.float32, rollout="learned", reference="copy"):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
             return searnn_ext.rollout_costs(
-                model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
+                model,
+                rollin,
+                candidates,
+                target,
+                lengths,
+                rollout=rollout,
+                reference=reference,
+                cost=shape.cost,
+                backend=backend,
             )
 
     ext, torch_costs = costs("ext"), costs("torch")
@@ -162,15 +173,39 @@ def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> li
     runs["torch"] = lambda: costs("torch")
     repeats_of["torch"] = slow_repeats
     labels["torch"] = "pure PyTorch, float32"
+    if shape.cost == "edit":
+        optimal = {
+            backend: costs(backend, rollout="reference", reference="optimal")
+            for backend in ("ext", "torch")
+        }
+        if not torch.equal(optimal["ext"], optimal["torch"]):
+            raise AssertionError(f"{shape.name}: the backends' optimal reference costs differ")
+        for backend, reference in [("ext", "copy"), ("ext", "optimal"), ("torch", "optimal")]:
+            key = f"{reference} {backend}"
+            runs[key] = lambda b=backend, r=reference: costs(b, rollout="reference", reference=r)
+            repeats_of[key] = FAST_REPEATS_FACTOR * repeats  # milliseconds: more repeats are cheap
+            method = "searnn_ext" if backend == "ext" else "pure PyTorch"
+            labels[key] = f"{method}, {reference} reference roll-outs, float32"
     seconds = median_seconds(runs, repeats_of, device)
     for key, scale in scales.items():
         seconds[key] *= scale
     base = seconds["ext float32"]
+    if "optimal ext" in seconds:
+        speedup = base / seconds["optimal ext"]
+        print(f"{shape.name}: optimal reference roll-outs {speedup:,.0f}x faster than learned")
     count = f"{int((candidates >= 0).sum()):,}"
     return [
-        [shape.name, count, labels[key], f"{seconds[key] * 1e3:.1f}", f"{seconds[key] / base:.2f}"]
+        [shape.name, count, labels[key], _milliseconds(seconds[key]), _ratio(seconds[key] / base)]
         for key in labels
     ]
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f}" if seconds > 0.01 else f"{seconds * 1e3:.3f}"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
 
 
 def run(shapes: list[Shape], repeats: int, slow_repeats: int, device, dtypes) -> None:

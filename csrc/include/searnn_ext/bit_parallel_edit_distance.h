@@ -49,6 +49,35 @@ SEARNN_HOST_DEVICE_INLINE int advance_block(uint64_t match, VerticalDeltas& colu
   return carry_out;
 }
 
+// The column of an empty hypothesis: D[i][0] = i, every vertical delta +1.
+SEARNN_HOST_DEVICE_INLINE void reset_column(int64_t words, VerticalDeltas* columns,
+                                            int64_t stride) {
+  for (int64_t w = 0; w < words; ++w) {
+    columns[w * stride] = VerticalDeltas{~uint64_t{0}, 0};
+  }
+}
+
+// Advances a whole column, `words` blocks `stride` apart, by one hypothesis symbol. Returns the
+// change of the score (the DP value at the reference's last row, `last_bit` of the last block);
+// with no words (an empty reference) that is +1, one more insertion.
+template <typename Masks>
+SEARNN_HOST_DEVICE_INLINE int advance_column(const Masks& masks, int64_t symbol, int64_t words,
+                                             int last_bit, VerticalDeltas* columns,
+                                             int64_t stride) {
+  int carry = 1;
+  for (int64_t w = 0; w < words; ++w) {
+    const int out_bit = w + 1 == words ? last_bit : static_cast<int>(kBitsPerWord - 1);
+    carry = advance_block(masks.word(symbol, w), columns[w * stride], carry, out_bit);
+  }
+  return carry;
+}
+
+// Bit of a reference's last row within its last word (0 for an empty reference, which has no
+// words).
+SEARNN_HOST_DEVICE_INLINE int last_row_bit(int64_t length) {
+  return length > 0 ? static_cast<int>((length - 1) % kBitsPerWord) : 0;
+}
+
 // Edit distance between `hyp` (length hyp_length) and a reference of length ref_length whose
 // match words come from `masks.word(symbol, word_index)`. Bits of the last word past the
 // reference's end never reach lower bits (carries and shifts only move upwards), so they need
@@ -62,7 +91,7 @@ SEARNN_HOST_DEVICE int64_t edit_distance_pair(const Token* hyp, int64_t hyp_leng
     return hyp_length;
   }
   const int64_t words = words_for_length(ref_length);
-  const int last_bit = static_cast<int>((ref_length - 1) % kBitsPerWord);
+  const int last_bit = last_row_bit(ref_length);
   int64_t score = ref_length;
   if (words == 1) {
     // The common case (references up to 64 symbols) keeps the column in registers.
@@ -72,17 +101,10 @@ SEARNN_HOST_DEVICE int64_t edit_distance_pair(const Token* hyp, int64_t hyp_leng
     }
     return score;
   }
-  for (int64_t w = 0; w < words; ++w) {
-    columns[w * columns_stride] = VerticalDeltas{~uint64_t{0}, 0};
-  }
+  reset_column(words, columns, columns_stride);
   for (int64_t j = 0; j < hyp_length; ++j) {
-    const int64_t symbol = static_cast<int64_t>(hyp[j]);
-    int carry = 1;
-    for (int64_t w = 0; w < words; ++w) {
-      const int out_bit = w + 1 == words ? last_bit : static_cast<int>(kBitsPerWord - 1);
-      carry = advance_block(masks.word(symbol, w), columns[w * columns_stride], carry, out_bit);
-    }
-    score += carry;
+    score += advance_column(masks, static_cast<int64_t>(hyp[j]), words, last_bit, columns,
+                            columns_stride);
   }
   return score;
 }
