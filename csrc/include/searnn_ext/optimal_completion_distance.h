@@ -40,6 +40,7 @@ struct CompletionBatch {
   int64_t* prefix_distances;       // [batch, steps]: ED(prefix[b, :t], r), by PrefixColumns
   int64_t* out;                    // [batch, steps, width]
 
+  // Refers to `tables`: use it while this batch lives (the functors hold theirs as a member).
   SEARNN_HOST_DEVICE SortedPatternMasks<Token> masks(int64_t b) const {
     return SortedPatternMasks<Token>{tables, b};
   }
