@@ -220,27 +220,25 @@ def test_non_tensor_argument(call):
         call(*inputs.values())
 
 
-@pytest.mark.parametrize("call", PATHS)
-@pytest.mark.parametrize("argument", ["hyp", "hyp_lengths", "ref", "ref_lengths", "ref_index"])
-def test_a_meta_tensor_among_cpu_inputs_is_named(call, argument):
-    """Not uninitialised memory from the fake kernel (which runs when any input is meta)."""
-    inputs = good_inputs()
-    inputs[argument] = inputs[argument].to("meta")
-    named, other = (argument, "hyp") if argument != "hyp" else ("hyp_lengths", "hyp")
-    devices = ("meta", "cpu") if argument != "hyp" else ("cpu", "meta")
-    message = f"{named} is on {devices[0]} but {other} is on {devices[1]}"
-    with pytest.raises(ValueError, match=re.escape(message)):
-        call(*inputs.values())
+def meta_tensor_cases():
+    """(call, good inputs, argument) for every path and tensor argument of every family."""
+    for paths, good, _ in FAMILIES:
+        for path in paths:
+            for argument in good():
+                yield pytest.param(path.values[0], good, argument, id=f"{path.id}-{argument}")
 
 
-@pytest.mark.parametrize("call", COMPLETION_PATHS)
-@pytest.mark.parametrize("argument", ["prefix", "candidates", "ref", "ref_lengths"])
-def test_a_meta_tensor_among_cpu_completion_inputs_is_named(call, argument):
-    inputs = good_completion_inputs()
+@pytest.mark.parametrize("call, good, argument", list(meta_tensor_cases()))
+def test_a_meta_tensor_among_cpu_inputs_is_named(call, good, argument):
+    """Not uninitialised memory from the fake kernel (which runs when any input is meta). The
+    first argument is the one the others are compared with."""
+    inputs = good()
+    first, second = list(inputs)[:2]
     inputs[argument] = inputs[argument].to("meta")
-    named, other = (argument, "prefix") if argument != "prefix" else ("candidates", "prefix")
-    devices = ("meta", "cpu") if argument != "prefix" else ("cpu", "meta")
-    message = f"{named} is on {devices[0]} but {other} is on {devices[1]}"
+    if argument == first:
+        message = f"{second} is on cpu but {first} is on meta"
+    else:
+        message = f"{argument} is on meta but {first} is on cpu"
     with pytest.raises(ValueError, match=re.escape(message)):
         call(*inputs.values())
 
