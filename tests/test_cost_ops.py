@@ -53,6 +53,16 @@ def test_near_copies_share_references(op, oracle, target, max_length, rate, gene
 
 @pytest.mark.parametrize("op, oracle", OPS)
 @pytest.mark.parametrize("target", TARGETS)
+def test_more_reference_words_than_one_block_of_threads(op, oracle, target, generator):
+    """40 references of up to 520 symbols: 360 (reference, word) match tables on the GPU, more
+    than one 256-thread block, so that the tables' launch needs a second block."""
+    ref, ref_lengths = random_sequences(40, 520, 43, generator, min_length=450)
+    hyp, hyp_lengths = random_sequences(40, 12, 43, generator)
+    check_against_oracle(op, oracle, target, hyp, hyp_lengths, ref, ref_lengths)
+
+
+@pytest.mark.parametrize("op, oracle", OPS)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize(
     "hyp_length, ref_length",
     [

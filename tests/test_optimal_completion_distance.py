@@ -163,10 +163,25 @@ def test_non_contiguous_inputs(target, generator):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_more_reference_words_than_one_block_of_threads(target, generator):
+    """40 references of up to 520 symbols: 360 (reference, word) match tables, more than one
+    256-thread block."""
+    ref, ref_lengths = random_sequences(40, 520, 43, generator, min_length=450)
+    prefix = near_prefixes(ref, 43, 3, generator)
+    candidates = torch.randint(0, 43, (40, 3, 2), generator=generator)
+    check(target, prefix, candidates, ref, ref_lengths, None)
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_large_batch_crosses_thread_chunks(target, generator):
+    """The Spelling shape (all 43 tokens), then more sequences than one 256-thread block holds,
+    so that the per-sequence launch needs a second block."""
     ref, ref_lengths = random_sequences(128, 10, 43, generator, min_length=1)
     prefix = near_prefixes(ref, 43, 11, generator)
-    candidates = torch.arange(43).expand(128, 11, 43)
+    check(target, prefix, torch.arange(43).expand(128, 11, 43), ref, ref_lengths, 0)
+    ref, ref_lengths = random_sequences(300, 10, 43, generator, min_length=1)
+    prefix = near_prefixes(ref, 43, 11, generator)
+    candidates = torch.randint(0, 43, (300, 11, 3), generator=generator)
     check(target, prefix, candidates, ref, ref_lengths, 0)
 
 
