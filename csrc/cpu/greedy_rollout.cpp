@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../decoder_functors.h"
 #include "../greedy_rollout_loop.h"
 #include "avx2_decoder_math.h"
 #include "avx512_decoder_math.h"
@@ -91,14 +92,7 @@ struct CpuKernels {
   static void gru_update_portable(const GateRows& input, const GateRows& hidden_gates,
                                   const at::Tensor& hidden_bias, at::Tensor& hidden) {
     using T = at::BFloat16;
-    const GruUpdate<T> update{input.gates.const_data_ptr<T>(),
-                              input.row_data(),
-                              hidden_gates.gates.const_data_ptr<T>(),
-                              hidden_gates.row_data(),
-                              hidden_bias.const_data_ptr<T>(),
-                              hidden.data_ptr<T>(),
-                              hidden.numel(),
-                              hidden.size(1)};
+    const GruUpdate<T> update = gru_update_over<T>(input, hidden_gates, hidden_bias, hidden);
     for (int64_t unit = 0; unit < hidden.numel(); ++unit) {
       update(unit);
     }
@@ -193,21 +187,10 @@ struct CpuKernels {
                                  const at::Tensor& row_batch, const at::Tensor& score_weight,
                                  at::Tensor& context) {
     using T = at::BFloat16;
-    const int64_t rows = query.size(0), source = keys.size(1);
-    at::Tensor scores = at::empty({rows, source}, query.options().dtype(at::kFloat));
-    const AdditiveAttention<T> attend{query.const_data_ptr<T>(),
-                                      keys.const_data_ptr<T>(),
-                                      values.const_data_ptr<T>(),
-                                      lengths.const_data_ptr<int64_t>(),
-                                      row_batch.const_data_ptr<int64_t>(),
-                                      score_weight.const_data_ptr<T>(),
-                                      scores.data_ptr<float>(),
-                                      context.data_ptr<T>(),
-                                      context.stride(0),
-                                      rows,
-                                      source,
-                                      keys.size(2),
-                                      values.size(2)};
+    const int64_t rows = query.size(0);
+    at::Tensor scores = at::empty({rows, keys.size(1)}, query.options().dtype(at::kFloat));
+    const AdditiveAttention<T> attend = additive_attention_over<T>(
+        query, keys, values, lengths, row_batch, score_weight, scores, context);
     for (int64_t r = 0; r < rows; ++r) {
       attend(SerialWarp{}, r);
     }
@@ -240,10 +223,8 @@ struct CpuKernels {
                           at::Tensor lengths) {
     AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, logits.scalar_type(), "greedy_pick_cpu", [&] {
       const int64_t rows = logits.size(0);
-      const GreedyPick<scalar_t> pick{logits.const_data_ptr<scalar_t>(), rows, logits.size(1),
-                                      eos_id, step, alive.data_ptr<bool>(),
-                                      next_input.data_ptr<int64_t>(), tokens.data_ptr<int64_t>(),
-                                      tokens.size(1), lengths.data_ptr<int64_t>()};
+      const GreedyPick<scalar_t> pick =
+          greedy_pick_over<scalar_t>(logits, eos_id, step, alive, next_input, tokens, lengths);
       for (int64_t r = 0; r < rows; ++r) {
         pick(SerialWarp{}, r);
       }

@@ -6,6 +6,7 @@
 
 #include <ATen/Dispatch.h>
 
+#include "../decoder_functors.h"
 #include "../greedy_rollout_loop.h"
 #include "launch_plan.h"
 #include "searnn_ext/decoder_math.h"
@@ -31,14 +32,7 @@ struct GpuKernels {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, hidden.scalar_type(),
                                     "gru_update_gpu", [&] {
       Launcher::threads(plan_threads(hidden.numel()),
-                        GruUpdate<scalar_t>{input.gates.const_data_ptr<scalar_t>(),
-                                            input.row_data(),
-                                            hidden_gates.gates.const_data_ptr<scalar_t>(),
-                                            hidden_gates.row_data(),
-                                            hidden_bias.const_data_ptr<scalar_t>(),
-                                            hidden.data_ptr<scalar_t>(),
-                                            hidden.numel(),
-                                            hidden.size(1)});
+                        gru_update_over<scalar_t>(input, hidden_gates, hidden_bias, hidden));
     });
   }
 
@@ -56,19 +50,8 @@ struct GpuKernels {
       at::Tensor scores =
           Launcher::empty({rows, source}, query.options().dtype(c10::CppTypeToScalarType<Acc>()));
       Launcher::warps(plan_warps(rows),
-                      AdditiveAttention<scalar_t>{query.const_data_ptr<scalar_t>(),
-                                                  keys.const_data_ptr<scalar_t>(),
-                                                  values.const_data_ptr<scalar_t>(),
-                                                  lengths.const_data_ptr<int64_t>(),
-                                                  row_batch.const_data_ptr<int64_t>(),
-                                                  score_weight.const_data_ptr<scalar_t>(),
-                                                  scores.data_ptr<Acc>(),
-                                                  context.data_ptr<scalar_t>(),
-                                                  context.stride(0),
-                                                  rows,
-                                                  source,
-                                                  keys.size(2),
-                                                  values.size(2)});
+                      additive_attention_over<scalar_t>(query, keys, values, lengths, row_batch,
+                                                        score_weight, scores, context));
     });
   }
 
@@ -79,12 +62,8 @@ struct GpuKernels {
     TORCH_INTERNAL_ASSERT(logits.is_contiguous() && tokens.stride(1) == 1);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
                                     "greedy_pick_gpu", [&] {
-      Launcher::warps(plan_warps(rows),
-                      GreedyPick<scalar_t>{logits.const_data_ptr<scalar_t>(), rows,
-                                           logits.size(1), eos_id, step, alive.data_ptr<bool>(),
-                                           next_input.data_ptr<int64_t>(),
-                                           tokens.data_ptr<int64_t>(), tokens.size(1),
-                                           lengths.data_ptr<int64_t>()});
+      Launcher::warps(plan_warps(rows), greedy_pick_over<scalar_t>(logits, eos_id, step, alive,
+                                                                   next_input, tokens, lengths));
     });
   }
 };

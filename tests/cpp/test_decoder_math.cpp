@@ -11,6 +11,7 @@
 
 #include "cpu/avx2_decoder_math.h"
 #include "cpu/avx512_decoder_math.h"
+#include "decoder_functors.h"
 #include "emulated/launcher.h"
 #include "searnn_ext/decoder_math.h"
 #include "simt_warp.h"
@@ -72,14 +73,9 @@ void test_gru_update(at::ScalarType dtype) {
     const at::Tensor want =
         gru_cell(wide(input_gates), wide(hidden_gates) + wide(hidden_bias), wide(hidden));
     at::Tensor got = hidden.clone();
-    const searnn::GruUpdate<T> update{input_gates.const_data_ptr<T>(),
-                                      nullptr,
-                                      hidden_gates.const_data_ptr<T>(),
-                                      nullptr,
-                                      hidden_bias.const_data_ptr<T>(),
-                                      got.data_ptr<T>(),
-                                      rows * hidden_size,
-                                      hidden_size};
+    const searnn::GruUpdate<T> update = searnn::gru_update_over<T>(
+        searnn::GateRows{input_gates, std::nullopt}, searnn::GateRows{hidden_gates, std::nullopt},
+        hidden_bias, got);
     for (int64_t unit = 0; unit < rows * hidden_size + 3; ++unit) {  // past the end, as a launch
       update(unit);
     }
@@ -153,23 +149,12 @@ at::Tensor attend_rows(Lanes lanes, const at::Tensor& query, const at::Tensor& k
                        const at::Tensor& values, const at::Tensor& lengths,
                        const at::Tensor& row_batch, const at::Tensor& score_weight) {
   using Acc = searnn::accumulate_t<T>;
-  const int64_t rows = query.size(0), source = keys.size(1);
-  at::Tensor scores = at::empty({rows, source}, at::TensorOptions().dtype(
-                                                    c10::CppTypeToScalarType<Acc>()));
+  const int64_t rows = query.size(0);
+  at::Tensor scores = at::empty({rows, keys.size(1)}, at::TensorOptions().dtype(
+                                                          c10::CppTypeToScalarType<Acc>()));
   at::Tensor context = at::full({rows, values.size(2)}, NAN, values.options());
-  const searnn::AdditiveAttention<T> attention{query.const_data_ptr<T>(),
-                                               keys.const_data_ptr<T>(),
-                                               values.const_data_ptr<T>(),
-                                               lengths.const_data_ptr<int64_t>(),
-                                               row_batch.const_data_ptr<int64_t>(),
-                                               score_weight.const_data_ptr<T>(),
-                                               scores.data_ptr<Acc>(),
-                                               context.data_ptr<T>(),
-                                               context.stride(0),
-                                               rows,
-                                               source,
-                                               keys.size(2),
-                                               values.size(2)};
+  const searnn::AdditiveAttention<T> attention = searnn::additive_attention_over<T>(
+      query, keys, values, lengths, row_batch, score_weight, scores, context);
   for (int64_t r = 0; r < rows + 2; ++r) {  // past the end, as a launch
     run_row(lanes, attention, r);
   }

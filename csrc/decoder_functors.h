@@ -1,0 +1,62 @@
+// The functors of searnn_ext/decoder_math.h over a decode step's tensors, each built in one
+// place for every caller: the CPU's portable kernels (cpu/greedy_rollout.cpp), the GPU kernels
+// (gpu/greedy_rollout_kernels.h) and the C++ test. The tensors must outlive the functor.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "greedy_rollout_loop.h"
+#include "searnn_ext/decoder_math.h"
+
+namespace searnn {
+
+// hidden [rows, H] updated in place, one thread per unit.
+template <typename T>
+GruUpdate<T> gru_update_over(const GateRows& input, const GateRows& hidden_gates,
+                             const at::Tensor& hidden_bias, at::Tensor& hidden) {
+  return GruUpdate<T>{input.gates.const_data_ptr<T>(),
+                      input.row_data(),
+                      hidden_gates.gates.const_data_ptr<T>(),
+                      hidden_gates.row_data(),
+                      hidden_bias.const_data_ptr<T>(),
+                      hidden.data_ptr<T>(),
+                      hidden.numel(),
+                      hidden.size(1)};
+}
+
+// context's rows (stride(0) apart) from query [rows, H] over keys [B, S, H] and values
+// [B, S, D]; scores [rows, S] is scratch in accumulate_t<T>.
+template <typename T>
+AdditiveAttention<T> additive_attention_over(const at::Tensor& query, const at::Tensor& keys,
+                                             const at::Tensor& values, const at::Tensor& lengths,
+                                             const at::Tensor& row_batch,
+                                             const at::Tensor& score_weight, at::Tensor& scores,
+                                             at::Tensor& context) {
+  return AdditiveAttention<T>{query.const_data_ptr<T>(),
+                              keys.const_data_ptr<T>(),
+                              values.const_data_ptr<T>(),
+                              lengths.const_data_ptr<int64_t>(),
+                              row_batch.const_data_ptr<int64_t>(),
+                              score_weight.const_data_ptr<T>(),
+                              scores.data_ptr<accumulate_t<T>>(),
+                              context.data_ptr<T>(),
+                              context.stride(0),
+                              query.size(0),
+                              keys.size(1),
+                              keys.size(2),
+                              values.size(2)};
+}
+
+// The argmax of each row of logits [rows, A] recorded at `step`.
+template <typename T>
+GreedyPick<T> greedy_pick_over(const at::Tensor& logits, int64_t eos_id, int64_t step,
+                               at::Tensor& alive, at::Tensor& next_input, at::Tensor& tokens,
+                               at::Tensor& lengths) {
+  return GreedyPick<T>{logits.const_data_ptr<T>(),     logits.size(0),
+                       logits.size(1),                  eos_id,
+                       step,                            alive.data_ptr<bool>(),
+                       next_input.data_ptr<int64_t>(), tokens.data_ptr<int64_t>(),
+                       tokens.size(1),                  lengths.data_ptr<int64_t>()};
+}
+
+}  // namespace searnn
