@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "softmax_scores.h"
+
 #define SEARNN_AVX2 __attribute__((target("avx2,fma")))
 
 // SLEEF's AVX2 functions, exported by libtorch_cpu (ATen's Vectorized<float> calls them);
@@ -106,14 +108,7 @@ SEARNN_AVX2 void additive_attention_row_avx2(const float* query, const float* ke
     scores[s] = horizontal_sum(energy);
     best = std::max(best, scores[s]);
   }
-  float total = 0;
-  for (int64_t s = 0; s < length; ++s) {
-    scores[s] = std::exp(scores[s] - best);
-    total += scores[s];
-  }
-  for (int64_t s = 0; s < length; ++s) {
-    scores[s] /= total;
-  }
+  softmax_scores(scores, length, best);
   for (int64_t d = 0; d < value_size; d += kLanes) {
     const int64_t count = std::min(kLanes, value_size - d);
     __m256 sum = _mm256_setzero_ps();

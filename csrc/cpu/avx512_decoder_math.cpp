@@ -10,6 +10,8 @@
 #include <cmath>
 #include <type_traits>
 
+#include "softmax_scores.h"
+
 #define SEARNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
 
 // SLEEF's AVX-512 functions, exported by libtorch_cpu (ATen's Vectorized<float> calls them).
@@ -120,14 +122,7 @@ SEARNN_AVX512 void additive_attention_row_avx512(const T* query, const T* keys, 
     scores[s] = _mm512_reduce_add_ps(energy);
     best = std::max(best, scores[s]);
   }
-  float total = 0;
-  for (int64_t s = 0; s < length; ++s) {
-    scores[s] = std::exp(scores[s] - best);
-    total += scores[s];
-  }
-  for (int64_t s = 0; s < length; ++s) {
-    scores[s] /= total;
-  }
+  softmax_scores(scores, length, best);
   for (int64_t d = 0; d < value_size; d += kLanes) {
     const int64_t count = std::min(kLanes, value_size - d);
     __m512 sum = _mm512_setzero_ps();
