@@ -13,7 +13,7 @@ import torch
 from setuptools import find_packages, setup
 from torch.utils import cpp_extension
 
-ROOT = Path(__file__).parent
+ROOT = Path(__file__).resolve().parent
 CSRC = Path("csrc")
 
 
@@ -119,8 +119,19 @@ def extension():
     )
 
 
+class BuildKeepingObjects(cpp_extension.BuildExtension):
+    """Compiles into build/ beside this file, not into the fresh temporary folder that pip's
+    editable installs give each build: a second install (the README's test command after its
+    demo command, or after a pull) recompiles only the sources that changed, as ninja sees them
+    (their headers and compile flags included)."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        self.build_temp = str(ROOT / "build" / f"objects-{sys.implementation.cache_tag}")
+
+
 setup(
     packages=find_packages(include=["searnn_ext", "searnn_ext.*"]),
     ext_modules=[extension()],
-    cmdclass={"build_ext": cpp_extension.BuildExtension},
+    cmdclass={"build_ext": BuildKeepingObjects},
 )

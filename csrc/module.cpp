@@ -1,6 +1,9 @@
 // The Python module searnn_ext._C: loading it registers the ops; it also reports how it was built.
+// It includes only what it uses: torch/extension.h would make it the slowest file to compile.
 #include <ATen/Parallel.h>
-#include <torch/extension.h>
+#include <c10/core/ScalarType.h>
+#include <pybind11/pybind11.h>
+#include <torch/version.h>
 
 #include "cpu/kernel_choice.h"
 

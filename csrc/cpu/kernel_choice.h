@@ -4,7 +4,7 @@
 // own kernels, so that one variable runs every tier on one machine, side by side.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <c10/core/ScalarType.h>
 
 namespace searnn {
 
