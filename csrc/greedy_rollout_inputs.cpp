@@ -9,9 +9,11 @@ namespace searnn {
 namespace {
 
 constexpr const char* kOp = "greedy_rollout";
-// Decode steps of one roll-out at most: far past any sequence a model decodes, and a bound on
-// the [R, steps] token buffer a bad budget could ask for.
+// Decode steps of one roll-out at most: far past any sequence a model decodes.
 constexpr int64_t kMaxBudget = int64_t{1} << 20;
+// Entries of the [R, largest budget] int64 token buffer at most (2 GiB): far past 100,000
+// roll-outs of 100 steps, and short of what a few hundred rows at kMaxBudget would ask for.
+constexpr int64_t kMaxTokenBuffer = int64_t{1} << 28;
 
 bool is_float_dtype(at::ScalarType dtype) {
   return dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
@@ -65,17 +67,33 @@ void check_vector(const char* name, const at::Tensor& t, int64_t size, at::Scala
                    " like cell_hidden, got ", t.scalar_type());
 }
 
-void check_index(const char* name, const at::Tensor& t, int64_t rows, int64_t bound) {
+// Returns the largest value (0 when there are no rows).
+int64_t check_index(const char* name, const at::Tensor& t, int64_t rows, int64_t bound) {
   TORCH_CHECK_TYPE(t.scalar_type() == at::kLong, kOp, ": ", name, " must be int64, got ",
                    t.scalar_type());
   TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == rows, kOp, ": ", name, " must have shape [",
                     rows, "], got ", t.sizes());
-  if (rows > 0) {
-    const auto [low, high] = at::aminmax(t);
-    const at::Tensor bounds = at::stack({low, high}).to(at::kCPU);  // one device read
-    TORCH_CHECK_VALUE(bounds[0].item<int64_t>() >= 0 && bounds[1].item<int64_t>() < bound, kOp,
-                      ": ", name, " values must lie in [0, ", bound, ")");
+  if (rows == 0) {
+    return 0;
   }
+  const auto [low, high] = at::aminmax(t);
+  const at::Tensor bounds = at::stack({low, high}).to(at::kCPU);  // one device read
+  const int64_t largest = bounds[1].item<int64_t>();
+  TORCH_CHECK_VALUE(bounds[0].item<int64_t>() >= 0 && largest < bound, kOp, ": ", name,
+                    " values must lie in [0, ", bound, ")");
+  return largest;
+}
+
+// The loop allocates tokens [rows, largest budget] up front: refuse before asking for it.
+void check_token_buffer(int64_t rows, int64_t largest_budget) {
+  // No overflow: rows counts a contiguous int64 tensor held in memory (far below 2^43), and
+  // largest_budget <= kMaxBudget = 2^20.
+  const int64_t tokens = rows * largest_budget;
+  TORCH_CHECK_VALUE(tokens <= kMaxTokenBuffer, kOp,
+                    ": the token buffer [rows, largest budget] = [", rows, ", ", largest_budget,
+                    "] would hold ", tokens, " tokens, more than the limit of ", kMaxTokenBuffer,
+                    "; decode fewer rows at once (rollout_costs' max_rows) or with smaller "
+                    "budgets");
 }
 
 }  // namespace
@@ -191,7 +209,7 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
   check_index("row_cell", in.row_cell, rows, cells);
   check_index("row_batch", in.row_batch, rows, batch);
   check_index("first_tokens", in.first_tokens, rows, vocab + 1);
-  check_index("budgets", in.budgets, rows, kMaxBudget + 1);
+  check_token_buffer(rows, check_index("budgets", in.budgets, rows, kMaxBudget + 1));
   TORCH_CHECK_VALUE(eos_id < vocab, kOp, ": eos_id must be below the vocabulary size ", vocab);
   return in;
 }

@@ -61,12 +61,40 @@ def missing_kernel(op: str, device: torch.device) -> str | None:
     if device.type == "meta":
         return None  # shapes only: the fake kernels
     key = _DISPATCH_KEYS.get(device.type)
-    if key is None or not torch._C._dispatch_has_kernel_for_dispatch_key(f"searnn::{op}", key):
+    if key is None or not _has_kernel(op, key):
         cuda = "with" if _extension.build_info()["cuda_compiled"] else "without"
         return f"searnn_ext was built {cuda} CUDA kernels and has no {device.type} kernel"
     return None
 
 
+# Dynamo cannot trace the dispatcher query, and its answer is fixed once the extension has
+# loaded: torch.compile takes it at trace time, so the public ops compile with fullgraph=True.
+@torch.compiler.assume_constant_result
+def _has_kernel(op: str, dispatch_key: str) -> bool:
+    return torch._C._dispatch_has_kernel_for_dispatch_key(f"searnn::{op}", dispatch_key)
+
+
 @functools.cache
 def log_once(message: str) -> None:
     logger.info(message)
+
+
+# What a CPU needs for the compiled roll-outs of a reduced precision to beat float32.
+_FAST_CPU_KERNELS = {"bfloat16": ("avx512", "AVX-512 with BF16 instructions (avx512_bf16)")}
+
+
+def slow_rollout_dtype(dtype: str, device: torch.device) -> str | None:
+    """Why roll-outs in `dtype` ("bfloat16", "float16") are slower than float32 ones on
+    `device`, or None where they are not known to be: on a CPU without the instructions of
+    their vectorised kernels, only the portable ones (or none: float16) run them."""
+    if dtype == "float32" or device.type != "cpu" or not _extension.available():
+        return None
+    kernels = _extension.build_info()["cpu_decoder_kernels"].get(dtype)
+    fast, needs = _FAST_CPU_KERNELS.get(dtype, (None, f"vectorised {dtype} kernels (none exist)"))
+    if fast is not None and kernels == fast:
+        return None
+    return (
+        f"rollout_dtype {dtype}: this CPU lacks {needs}, so {dtype} roll-outs run "
+        f"{'the portable kernels' if kernels == 'portable' else 'generic ops'} here; float32 is "
+        "faster on it (`searnn bench rollout` measures both)"
+    )

@@ -140,16 +140,16 @@ def optimal_completion_distance(
         prefix: int32/int64 [B, T], token ids (any integers: only equality matters).
         candidates: int32/int64 [B, T, K]; every slot is scored (mask unused ones afterwards).
         ref: int32/int64 [B, Lr], padded; ref_lengths: int32/int64 [B], each in [0, Lr].
-        eos_id: keyword-only, see above.
+        eos_id: keyword-only, see above; any int64 (one no token equals never matches).
         backend: as in :func:`edit_distance`.
 
     Returns:
         int64 [B, T, K] on the inputs' device, unnormalised.
 
     Raises:
-        TypeError: a tensor is not int32/int64.
-        ValueError: a wrong rank, a size mismatch, a length out of range, inputs on different
-            devices, or an unknown backend.
+        TypeError: a tensor is not int32/int64, or eos_id is not an int or None.
+        ValueError: a wrong rank, a size mismatch, a length out of range, eos_id beyond int64,
+            inputs on different devices, or an unknown backend.
         RuntimeError: backend="ext" where the compiled kernels cannot run these inputs.
     """
     _check_tensors(
@@ -159,9 +159,7 @@ def optimal_completion_distance(
         ref=ref,
         ref_lengths=ref_lengths,
     )
-    if eos_id is not None and not isinstance(eos_id, int):
-        got = type(eos_id).__name__
-        raise TypeError(f"optimal_completion_distance: eos_id must be an int or None, got {got}")
+    torch_path.check_eos_id("optimal_completion_distance", "eos_id", eos_id)
     compiled = backends.compiled_ops("optimal_completion_distance", backend, prefix.device)
     if compiled is not None:
         return compiled.optimal_completion_distance(prefix, candidates, ref, ref_lengths, eos_id)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from searnn_ext.decoding import Memory, StepModel, tokens_before_eos
+from searnn_ext.torch_path import check_index_dtype
 
 POLICIES = ("reference", "learned", "mixed")
 
@@ -50,6 +51,8 @@ def roll_in(
     probability `mix_prob` and the ground truth otherwise (mixed). Past a target's length
     there is no ground truth: the argmax is fed."""
     check_policy("roll_in: policy", policy, mix_prob)
+    check_index_dtype("roll_in", "target", target)
+    check_index_dtype("roll_in", "target_lengths", target_lengths)
     batch, steps = target.shape
     if target_lengths.shape != (batch,):
         raise ValueError(

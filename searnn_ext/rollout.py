@@ -14,6 +14,7 @@ from searnn_ext import backends, ops, rollout_ext, rollout_torch
 from searnn_ext.decoding import eval_mode
 from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
+from searnn_ext.torch_path import check_eos_id, check_index_dtype
 
 COSTS = {"hamming": ops.hamming_distance, "edit": ops.edit_distance}
 # The reference policy of reference and mixed roll-outs: copy the ground truth (the paper's), or
@@ -96,7 +97,6 @@ def rollout_costs(
     if max_length is not None and max_length < 1:
         raise ValueError(f"rollout_costs: max_length must be positive, got {max_length}")
     greedy_decode = _decoder(backend, model, candidates.device)
-    target_lengths = target_lengths.long()
     content_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
     batch, steps, width = candidates.shape
     device = candidates.device
@@ -229,7 +229,17 @@ def _decoder(backend: str, model: Seq2Seq, device: torch.device):
 
 def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:
     """Raises ValueError / TypeError naming the argument; returns the targets' content lengths
-    (without EOS)."""
+    (without EOS), int64."""
+    last_token = model.target_vocab - 1
+    check_eos_id("rollout_costs", "model.eos_id", model.eos_id, 0, last_token, "the model's tokens")
+    for name, tensor in [
+        ("rollin.tokens", rollin.tokens),
+        ("rollin.lengths", rollin.lengths),
+        ("target", target),
+        ("target_lengths", target_lengths),
+    ]:
+        check_index_dtype("rollout_costs", name, tensor)
+    target_lengths = target_lengths.long()
     batch, steps = rollin.tokens.shape
     if candidates.dtype != torch.int64:
         raise TypeError(f"rollout_costs: candidates must be int64, got {candidates.dtype}")
@@ -249,8 +259,6 @@ def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:
         raise ValueError(
             f"rollout_costs: target must have shape [{batch}, Tt], got {list(target.shape)}"
         )
-    if target.dtype not in (torch.int32, torch.int64):
-        raise TypeError(f"rollout_costs: target must be int32 or int64, got {target.dtype}")
     if target_lengths.shape != (batch,):
         raise ValueError(
             f"rollout_costs: target_lengths must have shape [{batch}], "

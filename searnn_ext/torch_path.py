@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
+_INT64 = torch.iinfo(torch.int64)
 
 
 def check_same_device(op: str, anchor_name: str, anchor: Tensor, **tensors: Tensor | None) -> None:
@@ -67,18 +68,45 @@ def check_pair_inputs(
     _check_range(op, "ref_lengths", ref_lengths, ref.shape[1], "the width of ref")
 
 
+def check_index_dtype(op: str, name: str, tensor: Tensor) -> None:
+    """A TypeError unless `tensor` is an int32/int64 tensor, worded as csrc/input_checks.cpp's."""
+    if not isinstance(tensor, Tensor) or tensor.dtype not in _INDEX_DTYPES:
+        got = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
+        raise TypeError(f"{op}: {name} must be an int32 or int64 tensor, got {got}")
+
+
+def check_eos_id(
+    op: str,
+    name: str,
+    eos_id: int | None,
+    low: int = _INT64.min,
+    high: int = _INT64.max,
+    bound: str = "int64",
+) -> None:
+    """eos_id None or an int in [low, high] (`bound` says where the range comes from). Checked
+    here because an int beyond int64 fails later as an OverflowError in a tensor comparison, or
+    as the dispatcher's RuntimeError."""
+    if eos_id is None:
+        return
+    if not isinstance(eos_id, int):
+        raise TypeError(f"{op}: {name} must be an int or None, got {type(eos_id).__name__}")
+    if not low <= eos_id <= high:
+        raise ValueError(
+            f"{op}: {name} must lie in [{low}, {high}] ({bound}) or be None, got {eos_id}"
+        )
+
+
 def _check_index_tensors(op: str, named: list[tuple[str, Tensor, int]]) -> None:
     """Each (name, tensor, rank): an int32/int64 tensor of that rank (csrc/input_checks.cpp)."""
     for name, tensor, dim in named:
-        if not isinstance(tensor, Tensor) or tensor.dtype not in _INDEX_DTYPES:
-            got = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
-            raise TypeError(f"{op}: {name} must be an int32 or int64 tensor, got {got}")
+        check_index_dtype(op, name, tensor)
         if tensor.dim() != dim:
             raise ValueError(f"{op}: {name} must be {dim}-D, got shape {list(tensor.shape)}")
 
 
 def _check_range(op: str, name: str, tensor: Tensor, high: int, bound: str) -> None:
-    if tensor.numel() == 0:
+    # A meta tensor has no values to check: shapes only, as the fake kernels do.
+    if tensor.numel() == 0 or tensor.is_meta:
         return
     low_value, high_value = (int(v) for v in torch.aminmax(tensor))
     if low_value < 0 or high_value > high:
@@ -123,8 +151,8 @@ def edit_distance(
     n = hyp.shape[0]
     if n == 0:
         return torch.zeros(0, dtype=torch.int64, device=hyp.device)
-    ref_width = int(ref_lengths.max())
-    hyp_width = int(hyp_lengths.max())
+    ref_width = _longest(ref_lengths, ref.shape[1])
+    hyp_width = _longest(hyp_lengths, hyp.shape[1])
     ref = ref[:, :ref_width]
     columns = torch.arange(ref_width + 1, device=hyp.device, dtype=torch.int32)
     row = columns.expand(n, -1).contiguous()  # D[0][j] = j
@@ -132,6 +160,12 @@ def edit_distance(
         next_row = _next_row(row, hyp[:, i, None], ref, columns)
         row = torch.where((i < hyp_lengths)[:, None], next_row, row)
     return row.gather(1, ref_lengths[:, None]).squeeze(1).long()
+
+
+def _longest(lengths: Tensor, width: int) -> int:
+    """The largest of `lengths`; for meta tensors, which hold no values, their bound `width`: the
+    DP then runs on shapes alone and gives the fake kernels' meta result."""
+    return width if lengths.is_meta else int(lengths.max())
 
 
 def _next_row(row: Tensor, symbols: Tensor, ref: Tensor, columns: Tensor) -> Tensor:
@@ -203,7 +237,9 @@ def optimal_completion_distance(
         best = extended.amin(dim=-1).long()
         if eos_id is not None:
             prefix_distance = row.gather(1, ref_lengths[:, None]).long()
-            best = torch.where(step_candidates == eos_id, prefix_distance, best)
+            # In int64: int32 tokens would wrap an eos_id beyond their range onto one of theirs.
+            is_eos = step_candidates.long() == eos_id
+            best = torch.where(is_eos, prefix_distance, best)
         out[:, t] = best
         row = _next_row(row, prefix[:, t, None], ref, columns)
     return out
