@@ -20,13 +20,24 @@ import argparse
 import dataclasses
 import importlib
 import logging
+import os
+import signal
 import sys
 
 from searnn_ext import demo, reproduce
 from searnn_ext.data.text import decode_lines, read_lines
 from searnn_ext.fit import ON_NONFINITE, Diverged, fit, recorded_run
 from searnn_ext.inference import evaluate, predict
-from searnn_ext.options import flag, positive_int
+from searnn_ext.options import (
+    Parser,
+    argparse_keywords,
+    beam,
+    examples,
+    flag,
+    positive_int,
+    seed,
+    threads,
+)
 from searnn_ext.run import (
     MAY_CHANGE_ON_RESUME,
     DataOptions,
@@ -47,17 +58,11 @@ SECTIONS = {
 RUN_ARGUMENTS = ("epochs", "device", "beam", "on_nonfinite", "quiet")
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        """One line, not argparse's usage block."""
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
 def _add_config_options(group, config_class) -> None:
     """`--field-name` for every field of a configuration dataclass. Options that are not given
     stay out of the parsed namespace, so that a resumed run can tell them from the run's."""
     for field in dataclasses.fields(config_class):
-        keywords = dict(field.metadata)
+        keywords = argparse_keywords(field)
         group.add_argument(flag(field.name), dest=field.name, default=argparse.SUPPRESS, **keywords)
 
 
@@ -198,7 +203,7 @@ def _add_train(commands, common) -> None:
     where = run.add_argument_group("the run")
     where.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         default=argparse.SUPPRESS,
         help="initialisation, batch order and draws (default: 0)",
     )
@@ -207,7 +212,7 @@ def _add_train(commands, common) -> None:
     where.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     where.add_argument(
         "--beam",
-        type=positive_int,
+        type=beam,
         default=1,
         help="the test's beam width (1: greedy; default: %(default)s)",
     )
@@ -246,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
         "--data", default=None, help="the dataset's folder (default: the one it trained on)"
     )
     check.add_argument("--split", choices=["train", "valid", "test"], default="test")
-    check.add_argument("--beam", type=positive_int, default=1, help="beam width (1: greedy)")
+    check.add_argument("--beam", type=beam, default=1, help="beam width (1: greedy)")
     check.add_argument("--device", default="cpu")
 
     guess = commands.add_parser(
@@ -259,19 +264,19 @@ def parser() -> argparse.ArgumentParser:
     )
     guess.add_argument("checkpoint")
     guess.add_argument("--input", default=None, help="a file of sources (default or -: stdin)")
-    guess.add_argument("--beam", type=positive_int, default=1, help="beam width (1: greedy)")
+    guess.add_argument("--beam", type=beam, default=1, help="beam width (1: greedy)")
     guess.add_argument("--device", default="cpu")
 
     show = commands.add_parser("demo", parents=[common], help=demo.SUMMARY)
     show.add_argument("--epochs", type=positive_int, default=demo.EPOCHS)
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--seed", type=seed, default=0)
     show.add_argument("--output", default="runs/demo")
     show.add_argument(
-        "--limit", type=positive_int, default=None, help="examples per split, for a quick look"
+        "--limit", type=examples, default=None, help="examples per split, for a quick look"
     )
     show.add_argument(
         "--threads",
-        type=positive_int,
+        type=threads,
         default=demo.THREADS,
         help="CPU threads (default: %(default)s: more made a busy 2-core machine slower)",
     )
@@ -309,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
+    except BrokenPipeError:
+        # The reader has gone (`searnn predict ... | head -1`): stop quietly, as Unix tools do,
+        # with the status of a process ended by SIGPIPE; stdout is closed so that Python's own
+        # flush at exit does not report the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (Diverged, ValueError, OSError) as error:
         if args.debug:
             raise

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from searnn_ext import options
 from searnn_ext.devices import cpu_threads
-from searnn_ext.options import positive_int, probability
 
 TABLE1 = {  # row -> (train options, paper: OCR, CoNLL, Spelling 0.3, Spelling 0.5)
     "MLE": ("--loss=mle", (2.8, 4.2, 19.6, 43.0)),
@@ -112,13 +113,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="row names (default: all the paper's; the rows beyond the paper's, such as "
         "'LL learned/reference-optimal', run only when named)",
     )
-    parser.add_argument("--epochs", type=positive_int, default=5)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--noise", type=probability, default=0.3, help="spelling's")
+    parser.add_argument("--epochs", type=options.positive_int, default=5)
+    parser.add_argument("--seeds", type=options.seed, nargs="+", default=[0])
+    parser.add_argument("--noise", type=options.probability, default=0.3, help="spelling's")
     parser.add_argument(
-        "--limit", type=positive_int, default=None, help="spelling: examples per split"
+        "--limit", type=options.examples, default=None, help="spelling: examples per split"
     )
-    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--threads", type=options.threads, default=2)
     parser.add_argument("--output", default="runs/reproduce")
     parser.add_argument(
         "--resume",
@@ -127,12 +128,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+RESULTS = "results.jsonl"
+RECORD_FIELDS = dict(row=str, seed=int, test_error=(int, float), seconds=(int, float), command=str)
+
+
 def recorded_runs(path: Path) -> dict[str, dict]:
-    """The runs of an earlier `reproduce` in this output folder, by their train command."""
+    """The runs of an earlier `reproduce` in this output folder, by their train command. A last
+    line cut short (a run killed while writing it) is dropped from the file; any other line
+    that is not a record is a ValueError naming the file and line."""
     if not path.exists():
         return {}
-    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return {record["command"]: record for record in records}
+    text = _text(path)
+    lines = text.splitlines()
+    if lines and not text.endswith("\n") and not _is_json(lines[-1]):
+        lines.pop()
+        path.write_text("".join(line + "\n" for line in lines))
+    records = {}
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            record = _record(line, f"{path}:{number}")
+            records[record["command"]] = record
+    return records
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _record(line: str, where: str) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{where}: not a JSON line ({error.msg})") from None
+    wrong = [
+        name
+        for name, kinds in RECORD_FIELDS.items()
+        if not isinstance(record, dict)
+        or not isinstance(record.get(name), kinds)
+        or isinstance(record.get(name), bool)
+    ]
+    if wrong:
+        fields = ", ".join(RECORD_FIELDS)
+        raise ValueError(f"{where}: not a run's record (one with {fields}): {line.strip()[:80]}")
+    return record
 
 
 def reproduce(args, train: Callable[[list[str]], dict]) -> None:
@@ -156,26 +205,20 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
     column = paper_column(args.table, args.task, args.noise)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    recorded = recorded_runs(output / "results.jsonl") if args.resume else {}
+    recorded = recorded_runs(output / RESULTS) if args.resume else {}
     print(f"| row | paper | ours (seeds {args.seeds}) | wall time | command |")
     print("|---|---|---|---|---|")
-    for name, (options, paper) in rows.items():
+    for name, (row_options, paper) in rows.items():
         errors, seconds = [], 0.0
         for seed in args.seeds:
-            command = f"train --task={args.task} --epochs={args.epochs} --seed={seed}"
-            if args.task == "spelling":
-                command += f" --noise={args.noise}"
-            command += f" {options} --quiet"
-            if args.data is not None:
-                command += f" --data={args.data}"
-            if args.limit is not None:
-                command += f" --limit={args.limit}"
+            train_args = _train_args(args, seed, row_options)
+            command = " ".join(["train", *train_args])  # its key in results.jsonl
             if command in recorded:
                 errors.append(recorded[command]["test_error"])
                 seconds += recorded[command]["seconds"]
                 continue
             folder = output / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
-            arguments = [*command.split()[1:], f"--output={folder}"]
+            arguments = [*train_args, f"--output={folder}"]
             resumed = args.resume and (folder / "checkpoint.pt").exists()
             # Without --resume every run starts afresh, over an earlier one in its folder.
             arguments.append("--resume" if resumed else "--overwrite")
@@ -183,7 +226,7 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
             errors.append(train(arguments)["test_error"])
             elapsed = time.perf_counter() - start
             seconds += elapsed
-            with open(output / "results.jsonl", "a") as results:
+            with open(output / RESULTS, "a") as results:
                 record = dict(
                     row=name, seed=seed, test_error=errors[-1], seconds=elapsed, command=command
                 )
@@ -193,8 +236,22 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
         ours = statistics.mean(errors)
         spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
         paper_figure = "-" if paper is None else paper[column]
+        shown = shlex.join(["searnn", "train", *_train_args(args, "S", row_options)])
         print(
             f"| {name} | {paper_figure} | {ours:.2f}{spread} | {seconds / 60:.1f} min | "
-            f"`searnn {command.replace(f'--seed={seed}', '--seed=S')}` |",
+            f"`{shown}` |",
             flush=True,
         )
+
+
+def _train_args(args, seed, row_options: str) -> list[str]:
+    """`searnn train`'s arguments for one (row, seed), as a list: a path may hold spaces."""
+    train_args = [f"--task={args.task}", f"--epochs={args.epochs}", f"--seed={seed}"]
+    if args.task == "spelling":
+        train_args.append(f"--noise={args.noise}")
+    train_args += [*row_options.split(), "--quiet"]
+    if args.data is not None:
+        train_args.append(f"--data={args.data}")
+    if args.limit is not None:
+        train_args.append(f"--limit={args.limit}")
+    return train_args

@@ -9,13 +9,28 @@ task's default" (searnn_ext.tasks); `tasks.resolve` fills them in."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from typing import Any
 
 import torch
 
-from searnn_ext.options import flag, option, positive_float, positive_int, probability
+from searnn_ext.options import (
+    MAX_BATCH_SIZE,
+    MAX_EXAMPLES,
+    MAX_HIDDEN_SIZE,
+    MAX_LAYERS,
+    MAX_LENGTH,
+    Choice,
+    Integer,
+    Switch,
+    Text,
+    check_fields,
+    flag,
+    option,
+    positive_float,
+    probability,
+    seed,
+)
 from searnn_ext.trainer import SearnnConfig
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta}
@@ -25,37 +40,32 @@ OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adadelta": torc
 MAY_CHANGE_ON_RESUME = ("max_rows",)
 
 
-def _tasks_default(help: str, **argparse_keywords):
+def _tasks_default(help: str, kind):
     """An option whose default (None) is the task's."""
-    return option(None, help, shown_default="the task's", **argparse_keywords)
+    return option(None, help, kind, shown_default="the task's")
 
 
 @dataclasses.dataclass
 class ModelConfig:
     """The Seq2Seq options a user chooses (the data fixes the vocabularies)."""
 
-    hidden_size: int | None = _tasks_default("GRU size", type=positive_int)
+    hidden_size: int | None = _tasks_default("GRU size", Integer(1, MAX_HIDDEN_SIZE))
     layers: int | None = _tasks_default(
-        "GRU layers of the encoder and the decoder", type=positive_int
+        "GRU layers of the encoder and the decoder", Integer(1, MAX_LAYERS)
     )
-    attention: str | None = _tasks_default("the decoder's attention", choices=("additive", "none"))
-    bidirectional: bool | None = _tasks_default(
-        "bidirectional encoder", action=argparse.BooleanOptionalAction
-    )
+    attention: str | None = _tasks_default("the decoder's attention", Choice(("additive", "none")))
+    bidirectional: bool | None = _tasks_default("bidirectional encoder", Switch())
     input_feeding: bool | None = _tasks_default(
-        "feed the attentional vector to the next step (needs attention)",
-        action=argparse.BooleanOptionalAction,
+        "feed the attentional vector to the next step (needs attention)", Switch()
     )
-    dropout: float | None = _tasks_default(
-        "dropout between layers and on attention", type=probability
-    )
+    dropout: float | None = _tasks_default("dropout between layers and on attention", probability)
 
 
 @dataclasses.dataclass
 class OptimizerConfig:
-    optimizer: str | None = _tasks_default("the optimiser", choices=tuple(OPTIMIZERS))
-    lr: float | None = _tasks_default("step size", type=positive_float)
-    batch_size: int | None = _tasks_default("sequences per step", type=positive_int)
+    optimizer: str | None = _tasks_default("the optimiser", Choice(OPTIMIZERS))
+    lr: float | None = _tasks_default("step size", positive_float)
+    batch_size: int | None = _tasks_default("sequences per step", Integer(1, MAX_BATCH_SIZE))
 
 
 @dataclasses.dataclass
@@ -64,17 +74,18 @@ class DataOptions:
     to a task that does not take it is an error."""
 
     noise: float | None = _tasks_default(
-        "spelling, denoise: the probability that a character is replaced", type=probability
+        "spelling, denoise: the probability that a character is replaced", probability
     )
     max_length: int | None = _tasks_default(
-        "spelling: characters kept per sentence", type=positive_int
+        "spelling: characters kept per sentence", Integer(1, MAX_LENGTH)
     )
     limit: int | None = _tasks_default(
-        "spelling, synthetic, denoise: examples per split, for quick runs", type=positive_int
+        "spelling, synthetic, denoise: examples per split, for quick runs",
+        Integer(1, MAX_EXAMPLES),
     )
-    embeddings: str | None = _tasks_default("conll: a text file of pretrained word vectors")
+    embeddings: str | None = _tasks_default("conll: a text file of pretrained word vectors", Text())
     units: str | None = _tasks_default(
-        "pairs: tokens are characters or whitespace-separated words", choices=("chars", "words")
+        "pairs: tokens are characters or whitespace-separated words", Choice(("chars", "words"))
     )
 
 
@@ -93,23 +104,49 @@ class RunConfig:
     searnn: SearnnConfig = dataclasses.field(default_factory=SearnnConfig)
     seed: int = 0
 
+    def check(self) -> None:
+        """A ValueError naming the first setting that no run may have (the command line refuses
+        the same values); whether the task takes its data options is tasks.resolve's check."""
+        if not isinstance(self.task, str):
+            raise ValueError(f"RunConfig: task must be a task's name, got {self.task!r}")
+        if self.data is not None and not isinstance(self.data, str):
+            raise ValueError(f"RunConfig: data must be a folder's path, got {self.data!r}")
+        if not isinstance(self.data_options, dict):
+            raise ValueError(f"RunConfig: data_options must be a dict, got {self.data_options!r}")
+        known = {field.name for field in dataclasses.fields(DataOptions)}
+        unknown = sorted(set(self.data_options) - known, key=repr)
+        if unknown:
+            raise ValueError(f"RunConfig: data_options has no option {unknown[0]!r}")
+        check_fields(DataOptions(**self.data_options), owner="RunConfig: data_options")
+        for section in (self.model, self.optimizer, self.searnn):
+            check_fields(section)
+        self.searnn.check()
+        if seed.problem(self.seed):
+            raise ValueError(f"RunConfig: seed {seed.problem(self.seed)}, got {self.seed!r}")
+
     def to_dict(self) -> dict:
         """Plain values only (what a weights-only checkpoint may hold)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> RunConfig:
-        """The inverse of to_dict. Fields it lacks take their defaults (a run recorded before
-        they existed); a field it does not know is a ValueError."""
+        """The inverse of to_dict, checked (see check). Fields it lacks take their defaults (a
+        run recorded before they existed); a field it does not know is a ValueError."""
         sections = dict(model=ModelConfig, optimizer=OptimizerConfig, searnn=SearnnConfig)
+        if not isinstance(values, dict):
+            raise ValueError(f"a run configuration is a dict, not {type(values).__name__}")
         values = dict(values)
         try:
             for name, section in sections.items():
                 if name in values:
+                    if not isinstance(values[name], dict):
+                        raise TypeError(f"{name} is a {type(values[name]).__name__}, not a dict")
                     values[name] = section(**values[name])
-            return cls(**values)
+            run = cls(**values)
         except TypeError as error:
             raise ValueError(f"a run configuration this version does not know: {error}") from None
+        run.check()
+        return run
 
     def options(self) -> dict[str, Any]:
         """Every setting by its command-line name (without --): task, data, seed, the data

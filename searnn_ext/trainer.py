@@ -13,20 +13,23 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from searnn_ext import distributed
-from searnn_ext.backends import BACKENDS
+from searnn_ext.backends import BACKENDS, log_once, slow_rollout_dtype
 from searnn_ext.data.batching import Batch
 from searnn_ext.losses import REDUCTIONS, SEARNN_LOSSES, mle_loss, searnn_loss
 from searnn_ext.model import Seq2Seq
 from searnn_ext.options import (
-    count_or_fraction,
-    dtype_name,
-    norm_or_off,
+    DTYPE_ALIASES,
+    MAX_COUNT,
+    Choice,
+    CountOrFraction,
+    Integer,
+    PositiveOrOff,
+    check_fields,
     option,
     positive_float,
-    positive_int,
     probability,
 )
-from searnn_ext.rollin import POLICIES, check_policy
+from searnn_ext.rollin import POLICIES
 from searnn_ext.rollout import COSTS, REFERENCES, rollout_costs
 from searnn_ext.sampling import STRATEGIES, sample_candidates, subsample_cells
 
@@ -39,109 +42,90 @@ class SearnnConfig:
     """How SearnnTrainer trains. Each field is also `searnn train`'s option of the same name
     (`--rollin-mix-prob` for rollin_mix_prob), with this help and default."""
 
-    loss: str = option("ll", "the loss (mle: teacher forcing, no roll-outs)", choices=LOSSES)
-    rollin: str = option("learned", "roll-in policy", choices=POLICIES)
+    loss: str = option("ll", "the loss (mle: teacher forcing, no roll-outs)", Choice(LOSSES))
+    rollin: str = option("learned", "roll-in policy", Choice(POLICIES))
     rollin_mix_prob: float = option(
-        0.5, "mixed roll-in: probability of the learned policy at each step", type=probability
+        0.5, "mixed roll-in: probability of the learned policy at each step", probability
     )
-    rollout: str = option("mixed", "roll-out policy", choices=POLICIES)
+    rollout: str = option("mixed", "roll-out policy", Choice(POLICIES))
     rollout_mix_prob: float = option(
-        0.5,
-        "mixed roll-out: probability of the learned policy, drawn once per cell",
-        type=probability,
+        0.5, "mixed roll-out: probability of the learned policy, drawn once per cell", probability
     )
     reference: str = option(
         "copy",
         "the reference policy of reference and mixed roll-outs: copy the ground truth (copy, "
         "the paper's) or the best completion for the cost, found without decoding (optimal)",
-        choices=REFERENCES,
+        Choice(REFERENCES),
     )
     sampling: str = option(
-        "all", "candidate tokens per cell (llcas and shl need all)", choices=STRATEGIES
+        "all", "candidate tokens per cell (llcas and shl need all)", Choice(STRATEGIES)
     )
-    tokens: int = option(5, "sampled tokens per cell, as the paper", type=positive_int)
+    tokens: int = option(5, "sampled tokens per cell, as the paper", Integer(1, MAX_COUNT))
     cells: int | float | None = option(
         None,
         "steps rolled out per sequence: 'all', a count or a fraction",
+        CountOrFraction(MAX_COUNT),
         shown_default="all",
-        type=count_or_fraction,
     )
     cost: str | None = option(
         None,
         "the roll-outs' cost and the test error's distance: hamming or edit",
+        Choice(COSTS),
         shown_default="the task's; hamming for fixed-length models, edit for EOS models",
-        choices=tuple(COSTS),
     )
     cost_scale: float = option(
-        1.0, "multiplies the costs inside llcas, shl and sllcas", type=positive_float
+        1.0, "multiplies the costs inside llcas, shl and sllcas", positive_float
     )
     max_grad_norm: float | None = option(
         5.0,
         "clip the gradient's norm to this, as the paper's code (0 or off: no clipping)",
-        type=norm_or_off,
+        PositiveOrOff(),
     )
     reduction: str = option(
         "per_sequence",
         "the batch's loss: summed over each sequence's cells and averaged over sequences "
         "(per_sequence), averaged over cells (per_cell), or summed (sum)",
-        choices=REDUCTIONS,
+        Choice(REDUCTIONS),
     )
     backend: str = option(
         "auto",
         "roll-outs and costs: compiled (ext), pure PyTorch (torch), ext where it can run "
         "(auto), or the CUDA kernels' code on the CPU (cuda_emulated; slow, for tests)",
-        choices=BACKENDS,
+        Choice(BACKENDS),
     )
     rollout_dtype: str = option(
         "float32",
         "the learned roll-outs' precision: bfloat16 (bf16) or float16 (fp16) run them under "
         "torch.autocast; the weights, the roll-in and the loss stay in the model's dtype",
-        choices=tuple(ROLLOUT_DTYPES),
-        type=dtype_name,
+        Choice(ROLLOUT_DTYPES, aliases=DTYPE_ALIASES),
     )
     max_rows: int | None = option(
         None,
         "decode at most this many roll-outs at once, to bound memory; results do not change",
+        Integer(1, MAX_COUNT),
         shown_default="all at once",
-        type=positive_int,
     )
 
     def check(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"SearnnConfig: loss must be one of {LOSSES}, got {self.loss!r}")
-        check_policy("SearnnConfig: rollin", self.rollin, self.rollin_mix_prob)
-        check_policy("SearnnConfig: rollout", self.rollout, self.rollout_mix_prob)
-        if self.reference not in REFERENCES:
-            raise ValueError(
-                f"SearnnConfig: reference must be one of {REFERENCES}, got {self.reference!r}"
-            )
-        if self.sampling not in STRATEGIES:
-            raise ValueError(
-                f"SearnnConfig: sampling must be one of {STRATEGIES}, got {self.sampling!r}"
-            )
+        """A ValueError naming the first field whose value the command line would refuse, or a
+        combination of fields that cannot train."""
+        check_fields(self)
         if self.loss in ("llcas", "shl") and self.sampling != "all":
             raise ValueError(
                 f"SearnnConfig: loss {self.loss!r} needs every token's cost (sampling='all'); "
                 "with sampled tokens use 'sllcas' or 'sll'"
             )
-        if self.rollout_dtype not in ROLLOUT_DTYPES:
-            raise ValueError(
-                f"SearnnConfig: rollout_dtype must be one of {tuple(ROLLOUT_DTYPES)}, "
-                f"got {self.rollout_dtype!r}"
-            )
-        if self.cost is not None and self.cost not in COSTS:
-            raise ValueError(f"SearnnConfig: cost must be one of {tuple(COSTS)}, got {self.cost!r}")
-        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-            raise ValueError(
-                f"SearnnConfig: max_grad_norm must be positive or None, got {self.max_grad_norm}"
-            )
 
     def cost_for(self, model: Seq2Seq) -> str:
         """`cost`, or the model's natural one: hamming for fixed-length models, edit for EOS
         models (the paper's choice on each of its tasks)."""
-        if self.cost is not None:
-            return self.cost
-        return "hamming" if model.eos_id is None else "edit"
+        return self.cost if self.cost is not None else natural_cost(model.eos_id)
+
+
+def natural_cost(eos_id: int | None) -> str:
+    """The cost of a model that sets none: hamming for fixed-length models (eos_id None), edit
+    for EOS models (the paper's choice on each of its tasks)."""
+    return "hamming" if eos_id is None else "edit"
 
 
 @dataclasses.dataclass
@@ -183,6 +167,9 @@ class SearnnTrainer:
         if config.sampling == "stat" and token_frequencies is None:
             raise ValueError("SearnnTrainer: sampling='stat' needs token_frequencies")
         self.model, self.optimizer, self.config = model, optimizer, config
+        slow = slow_rollout_dtype(config.rollout_dtype, next(model.parameters()).device)
+        if slow and config.loss != "mle" and config.backend != "torch":
+            log_once(slow)
         self.cost = config.cost_for(model)
         self.token_frequencies = token_frequencies
         self.generator = generator if generator is not None else torch.Generator()
