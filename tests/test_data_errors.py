@@ -65,7 +65,7 @@ def test_ocr_lines(tmp_path):
     )
     bad_pixel = lines[0].split(" ")
     bad_pixel[40] = "x"
-    fails(" ".join(bad_pixel) + "\n", r"letter.data:1: the fold and the 128 pixels must be numbers")
+    fails(" ".join(bad_pixel) + "\n", r"letter.data:1: the pixels: 'x' is not a finite number")
     fails("", r"letter.data: no letters: the file is empty")
     unfinished = [line for line in lines if line.split()[2] != "-1"][:1]
     fails("\n".join(unfinished) + "\n", r"letter.data: the last word does not end")
@@ -93,7 +93,7 @@ def test_conll_and_embedding_lines(tmp_path):
         load_conll(tmp_path)
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("the 1.0 2.0\ncat 1.0 x\n")
-    with pytest.raises(DataError, match=r"vectors.txt:2: expected a word and its numbers"):
+    with pytest.raises(DataError, match=r"vectors.txt:2: the vector of 'cat': 'x' is not a finite"):
         load_embeddings(vectors, ["the"])
     vectors.write_text("the 1.0 2.0\ncat 1.0\n")
     with pytest.raises(DataError, match=r"vectors.txt:2: 1 numbers, where earlier lines have 2"):

@@ -10,7 +10,6 @@ method's answers are compared before anything is timed.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import torch
@@ -19,7 +18,9 @@ from rapidfuzz.distance import Hamming, Levenshtein
 
 import searnn_ext
 from searnn_ext.bench.timing import (
+    add_timing_options,
     bench_device,
+    bench_parser,
     machine_description,
     median_seconds,
     print_table,
@@ -127,19 +128,12 @@ def run(cases: list[Case], repeats: int, slow_repeats: int, device: torch.device
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="searnn bench costs", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--repeats", type=int, default=15, help="timed runs per method")
-    parser.add_argument(
-        "--slow-repeats", type=int, default=3, help="timed runs of the pure-PyTorch path"
-    )
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser = bench_parser("costs", __doc__)
+    add_timing_options(parser, repeats=15, threads=None)
     parser.add_argument("--quick", action="store_true", help="1/100 of the pairs, 2 repeats")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     args = parser.parse_args(argv)
     device = bench_device(args.device)
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     cases = CASES
     if args.quick:

@@ -8,16 +8,16 @@ freshly initialised model of its shape, over training batches of its task:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import torch
 from torch import Tensor
 
 from searnn_ext import checkpoint, tasks
-from searnn_ext.bench.timing import machine_description
+from searnn_ext.bench.timing import add_threads_option, bench_parser, machine_description
 from searnn_ext.data.batching import batches as batches_of
 from searnn_ext.losses import target_tokens
+from searnn_ext.options import positive_int
 from searnn_ext.rollout import rollout_costs
 
 
@@ -96,13 +96,16 @@ def _batch_agreement(model, batch, dtype) -> Agreement:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="searnn bench precision", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("precision", __doc__)
     parser.add_argument("checkpoint", help="a checkpoint written by searnn train")
-    parser.add_argument("--batches", type=int, default=4, help="training batches measured")
+    parser.add_argument(
+        "--batches",
+        type=positive_int,
+        default=4,
+        help="training batches measured (default: %(default)s)",
+    )
     parser.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    add_threads_option(parser, 2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"Machine: {machine_description()}\n")

@@ -13,7 +13,6 @@ reference (no decoding: one DP column per prefix, one step per candidate) on bot
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import torch
@@ -21,7 +20,9 @@ import torch
 import searnn_ext
 from searnn_ext.bench.precision import agreement
 from searnn_ext.bench.timing import (
+    add_timing_options,
     bench_device,
+    bench_parser,
     machine_description,
     median_seconds,
     print_table,
@@ -225,17 +226,12 @@ def run(shapes: list[Shape], repeats: int, slow_repeats: int, device, dtypes) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="searnn bench rollout", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--slow-repeats", type=int, default=3, help="runs of the torch path")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser = bench_parser("rollout", __doc__)
+    add_timing_options(parser, repeats=5, threads=2)
     parser.add_argument("--quick", action="store_true", help="batches of 4, 1 repeat")
     parser.add_argument(
         "--shapes", nargs="+", choices=[s.name for s in SHAPES], help="default: all"
     )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     parser.add_argument(
         "--dtypes",
         nargs="+",

@@ -1,8 +1,9 @@
-"""What every benchmark here shares: medians over repeats, the machine's description, and a
-plain-text table."""
+"""What every benchmark here shares: its parser and options, medians over repeats, the
+machine's description, and a plain-text table."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -12,6 +13,45 @@ from collections.abc import Callable
 import torch
 
 import searnn_ext
+from searnn_ext.options import Parser, positive_int, threads
+
+
+def bench_parser(name: str, doc: str) -> argparse.ArgumentParser:
+    """The parser of `searnn bench <name>`, described by the first paragraph of `doc`. Like every
+    searnn parser, it reports a bad option in one line, with exit status 2."""
+    return Parser(prog=f"searnn bench {name}", description=doc.split("\n\n")[0])
+
+
+def add_threads_option(parser: argparse.ArgumentParser, default: int | None) -> None:
+    # Checked here: torch.set_num_threads refuses a count below 1 with a traceback.
+    shown = "torch's own choice" if default is None else default
+    parser.add_argument(
+        "--threads",
+        type=threads,
+        default=default,
+        help=f"torch intra-op threads (default: {shown})",
+    )
+
+
+def add_timing_options(
+    parser: argparse.ArgumentParser, *, repeats: int, threads: int | None
+) -> None:
+    """--repeats, --slow-repeats, --threads and --device: the options of the benchmarks that time
+    methods against each other (a repeat count below 1 would leave no time for a median)."""
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=repeats,
+        help="timed runs per method (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--slow-repeats",
+        type=positive_int,
+        default=3,
+        help="timed runs of the pure-PyTorch path (default: %(default)s)",
+    )
+    add_threads_option(parser, threads)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
 
 
 def bench_device(name: str) -> torch.device:

@@ -20,11 +20,12 @@ import torch
 
 from searnn_ext.data.batching import Example, TaskData, hold_out
 from searnn_ext.data.paths import data_folder, require_file
-from searnn_ext.data.text import DataError, read_lines
+from searnn_ext.data.text import DataError, finite_numbers, read_lines
 
 SOURCE = "https://www.clips.uantwerpen.be/conll2000/chunking/ (train.txt, test.txt)"
 UNKNOWN, NUMBER = "<UNK>", "<NUM>"
 _NUMBER = re.compile(r"^(?=.*\d)[\d.,\-/:]+$")
+_WORD2VEC_HEADER = re.compile(r"[0-9]+\s+[0-9]+")
 
 
 def normalise(word: str) -> str:
@@ -57,21 +58,30 @@ def read_sentences(
 
 
 def read_vectors(path: str | os.PathLike) -> dict[str, list[float]]:
-    """A text embedding file: a word and its numbers per line, every line as long."""
-    vectors, dim = {}, None
+    """A text embedding file: a word and its numbers per line, separated by any whitespace,
+    every line as long; a first line of two integers is word2vec's header (the number of
+    vectors, their size), checked against the lines below it."""
+    vectors, count, dim, rows = {}, None, None, 0
     for number, line in read_lines(path):
-        fields = line.rstrip().split(" ")
-        if len(fields) < 2:
+        fields = line.split()
+        if number == 1 and _WORD2VEC_HEADER.fullmatch(line.strip()):
+            count, dim = map(int, fields)
             continue
-        try:
-            vector = [float(v) for v in fields[1:]]
-        except ValueError:
-            raise DataError(path, "expected a word and its numbers", number) from None
+        if not fields:
+            continue
+        word = fields[0]
+        if len(fields) == 1:
+            raise DataError(path, f"expected a word and its numbers, got only {word!r}", number)
+        vector = finite_numbers(fields[1:], path, number, f"the vector of {word!r}")
         if dim is not None and len(vector) != dim:
-            raise DataError(path, f"{len(vector)} numbers, where earlier lines have {dim}", number)
-        vectors[fields[0]], dim = vector, len(vector)
+            source = "earlier lines have" if count is None else "the header (line 1) says"
+            raise DataError(path, f"{len(vector)} numbers, where {source} {dim}", number)
+        vectors[word], dim = vector, len(vector)
+        rows += 1
     if not vectors:
         raise DataError(path, "no vectors: the file is empty")
+    if count is not None and count != rows:
+        raise DataError(path, f"the header announces {count} vectors, the file has {rows}", 1)
     return vectors
 
 

@@ -16,11 +16,13 @@ import torch
 
 from searnn_ext.data.batching import Example, TaskData, hold_out
 from searnn_ext.data.paths import data_folder, require_file
-from searnn_ext.data.text import DataError, read_lines
+from searnn_ext.data.text import DataError, finite_numbers, read_lines
 
 SOURCE = "http://ai.stanford.edu/~btaskar/ocr/ (letter.data.gz)"
 LETTERS = string.ascii_lowercase
 FOLDS = 10
+FOLD_FIELDS = {str(fold) for fold in range(FOLDS)}  # what the fold field may hold
+LETTER_IDS = {letter: i for i, letter in enumerate(LETTERS)}
 FIELDS = 6 + 128
 
 
@@ -55,20 +57,22 @@ def load_ocr(
 def read_letter_words(lines: Iterable[tuple[int, str]], name) -> list[tuple[int, Example]]:
     """The words of letter.data lines ((number, text) pairs, as data.text.read_lines gives
     them) as (fold, Example); a letter's fields: id, letter, next id (-1 ends a word), word
-    id, position, fold, 128 pixels (0 or 1). `name` is the file's name in messages."""
+    id, position, fold (0 to 9), 128 pixels (0 or 1); blank lines are skipped. `name` is the
+    file's name in messages."""
     words, pixels, letters = [], [], []
     for number, line in lines:
         fields = line.split()
+        if not fields:
+            continue
         if len(fields) != FIELDS:
             raise DataError(name, f"expected {FIELDS} fields, got {len(fields)}", number)
-        if fields[1] not in LETTERS:
+        if fields[1] not in LETTER_IDS:
             raise DataError(name, f"the letter field is {fields[1]!r}, not a-z", number)
-        try:
-            pixels.append([float(p) for p in fields[6:]])
-            fold = int(fields[5])
-        except ValueError:
-            raise DataError(name, "the fold and the 128 pixels must be numbers", number) from None
-        letters.append(LETTERS.index(fields[1]))
+        if fields[5] not in FOLD_FIELDS:
+            raise DataError(name, f"the fold is {fields[5]!r}, not 0 to {FOLDS - 1}", number)
+        fold = int(fields[5])
+        pixels.append(finite_numbers(fields[6:], name, number, "the pixels"))
+        letters.append(LETTER_IDS[fields[1]])
         if fields[2] == "-1":  # the word's last letter
             source = torch.tensor(pixels, dtype=torch.float32)
             words.append((fold, Example(source, torch.tensor(letters))))

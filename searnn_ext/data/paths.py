@@ -11,6 +11,8 @@ ENVIRONMENT_VARIABLE = "SEARNN_DATA"
 def data_folder(path: str | os.PathLike | None, folder: str, what: str) -> Path:
     """The folder holding a dataset's files: `path` if given, else $SEARNN_DATA/`folder`."""
     if path is not None:
+        if Path(path).is_file():  # a likely slip: the data file named instead of its folder
+            raise NotADirectoryError(f"{path} is a file, not a folder: name the {what}'s folder")
         return Path(path)
     root = os.environ.get(ENVIRONMENT_VARIABLE)
     if not root:

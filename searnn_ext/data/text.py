@@ -1,14 +1,19 @@
 """Lines of the datasets' text files, read so that every problem is one message naming the file
-and the line: bytes that are not UTF-8, a truncated or corrupt gzip file, a malformed line."""
+and the line: bytes that are not UTF-8, a truncated or corrupt gzip file, a malformed line, a
+number that is not finite."""
 
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+# Some editors (Notepad, Excel's "UTF-8 CSV") start a UTF-8 file with one; it is not text.
+BYTE_ORDER_MARK = "\ufeff"
 
 
 class DataError(ValueError):
@@ -22,7 +27,7 @@ class DataError(ValueError):
 
 def read_lines(file: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """(line number, line without its line ending) of a UTF-8 text file, gzip-compressed when
-    its name ends with .gz."""
+    its name ends with .gz; a byte order mark that starts the file is dropped."""
     file = Path(file)
     opener = gzip.open if file.suffix == ".gz" else open
     with opener(file, "rb") as stream:
@@ -46,4 +51,26 @@ def decode_lines(stream: BinaryIO | Iterable[bytes], name: str | os.PathLike):
         except UnicodeDecodeError as error:
             problem = f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
             raise DataError(name, problem, number) from None
+        if number == 1:
+            text = text.removeprefix(BYTE_ORDER_MARK)
         yield number, text.rstrip("\r\n")
+
+
+def finite_numbers(fields: list[str], name: str | os.PathLike, line: int, what: str) -> list[float]:
+    """`fields` as floats, or a DataError naming the first that is not a finite number (NaN or
+    inf would only surface later, as a run that diverges); `what` says whose numbers they are."""
+    try:
+        numbers = [float(field) for field in fields]
+        if all(map(math.isfinite, numbers)):
+            return numbers
+    except ValueError:
+        pass
+    bad = next(field for field in fields if not _is_finite_number(field))
+    raise DataError(name, f"{what}: {bad!r} is not a finite number", line)
+
+
+def _is_finite_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
