@@ -45,8 +45,14 @@ def start(device: str) -> tuple[Group, str]:
     return Group(dist.get_rank(), dist.get_world_size(), device if on_gpu else "cpu"), device
 
 
-def stop(group: Group) -> None:
+def stop(group: Group, *, finished: bool) -> None:
+    """Leaves the group. finished: every process got to the end, so they wait for each other
+    first: a gloo group torn down while a peer still talks to it aborts that peer ("terminate
+    called without an active exception"). A process that failed cannot wait: the others may
+    never come."""
     if group.active and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -11,7 +11,9 @@ torchrun every process calls fit; rank 0 writes (see searnn_ext.distributed)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import importlib.util
 import logging
 import os
@@ -22,7 +24,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from searnn_ext import checkpoint, distributed, tasks
+from searnn_ext import checkpoint, distributed, metrics_log, run_folder, tasks
 from searnn_ext.curves import plot_curves
 from searnn_ext.data import batches
 from searnn_ext.data.batching import TaskData
@@ -31,7 +33,7 @@ from searnn_ext.evaluation import chunk_f1_of_model, error_rate
 from searnn_ext.metrics_log import MetricsLog
 from searnn_ext.run import RunConfig, conflicts
 from searnn_ext.tasks import TaskRecord
-from searnn_ext.trainer import SearnnTrainer
+from searnn_ext.trainer import SearnnTrainer, natural_cost
 
 logger = logging.getLogger("searnn")
 
@@ -58,10 +60,13 @@ def _resumable_state(output: Path) -> dict | None:
     if (output / CHECKPOINT).exists():
         return checkpoint.load(output / CHECKPOINT)
     if (output / METRICS).exists():
+        kept = ""
+        if (output / run_folder.OVERWRITTEN).exists():
+            kept = f"; the run it replaced is kept in {output / run_folder.OVERWRITTEN}"
         raise ValueError(
             f"{output}: {METRICS} but no {CHECKPOINT} to resume from (the run stopped before "
             "its first epoch ended, or the checkpoint was removed); start afresh with another "
-            "output folder, or remove the log"
+            f"output folder, or remove the log{kept}"
         )
     return None
 
@@ -94,14 +99,22 @@ def fit(
         raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
     if epochs < 1 or beam < 1:
         raise ValueError(f"epochs and beam must be positive, got {epochs} and {beam}")
+    if resume and overwrite:
+        raise ValueError(
+            "--resume continues the run in the output folder and --overwrite replaces it: "
+            "choose one"
+        )
     check_device(device)
     group, device = distributed.start(device)
+    finished = False
     try:
-        return _Fit(run, Path(output), device, group).train(
+        summary = _Fit(run, Path(output), device, group).train(
             epochs, beam, resume, overwrite, on_nonfinite, progress, report or _quiet
         )
+        finished = True
+        return summary
     finally:
-        distributed.stop(group)
+        distributed.stop(group, finished=finished)
 
 
 def _quiet(line: str) -> None:
@@ -112,9 +125,20 @@ class _Fit:
     """One call of fit: the run's data, model, trainer and files."""
 
     def __init__(self, run: RunConfig, output: Path, device: str, group) -> None:
-        self.run, self.output, self.device, self.group = tasks.resolve(run), output, device, group
+        self.run, self.output, self.device, self.group = run, output, device, group
 
-    def train(self, epochs, beam, resume, overwrite, on_nonfinite, progress, report) -> dict:
+    def train(self, *arguments) -> dict:
+        """Holds the output folder (one run at a time in it) while training."""
+        try:
+            self.output.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"{self.output}: cannot create the output folder ({error})") from None
+        # Only the leader writes into the folder; the other processes follow its lead.
+        holding = run_folder.holding if self.group.leader else lambda _: contextlib.nullcontext()
+        with holding(self.output):
+            return self._train(*arguments)
+
+    def _train(self, epochs, beam, resume, overwrite, on_nonfinite, progress, report) -> dict:
         state = self._previous_state(resume, overwrite)
         data, record = self._data(state)
         torch.manual_seed(self.run.seed)
@@ -149,11 +173,8 @@ class _Fit:
         return summary
 
     def _previous_state(self, resume: bool, overwrite: bool) -> dict | None:
-        """The checkpoint to resume from (checked against the run), or None."""
-        try:
-            self.output.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ValueError(f"{self.output}: cannot create the output folder ({error})") from None
+        """The checkpoint to resume from (checked against the run and its log), or None; sets
+        self.run to the run resolved (tasks.resolve)."""
         path = self.output / CHECKPOINT
         if not resume:
             if path.exists() and not overwrite:
@@ -161,17 +182,22 @@ class _Fit:
                     f"{self.output} already holds a run ({CHECKPOINT}): resume it, or choose "
                     "another output folder (or overwrite it)"
                 )
+            self.run = tasks.resolve(self.run)
+            if overwrite and self.group.leader:
+                run_folder.set_aside(self.output, (CHECKPOINT, METRICS, CURVES))
             return None
         state = _resumable_state(self.output)
         if state is None:
             logger.info("%s holds no run to resume: starting one", self.output)
+            self.run = tasks.resolve(self.run)
             return None
-        differences = conflicts(self.run, RunConfig.from_dict(state["run"]))
-        if differences:
-            raise ValueError(
-                f"{path} was trained with other settings, which a resumed run cannot change: "
-                + "; ".join(differences)
-            )
+        recorded = RunConfig.from_dict(state["run"])
+        if self.run.task != recorded.task:  # before its options are judged by the task
+            _refuse_changes(path, [f"--task {self.run.task} (the checkpoint's: {recorded.task})"])
+        self.run = tasks.resolve(self.run)
+        eos_id = state["task"]["model_options"].get("eos_id")
+        _refuse_changes(path, conflicts(_with_cost(self.run, eos_id), _with_cost(recorded, eos_id)))
+        metrics_log.check_matches(self.output / METRICS, state["epoch"], state["step"], path)
         return state
 
     def _data(self, state: dict | None) -> tuple[TaskData, TaskRecord]:
@@ -215,7 +241,7 @@ class _EpochLoop:
         log = MetricsLog(output / METRICS, after_epoch=first_epoch) if group.leader else None
         draws_curves = group.leader and importlib.util.find_spec("matplotlib") is not None
         if group.leader and not draws_curves:
-            logger.info("matplotlib is not installed: no curves.png (pip install matplotlib)")
+            _say_no_curves()
         drawn = time.monotonic()
         summary = dict(epoch=first_epoch, step=step, skipped_steps=skipped)
         try:
@@ -292,9 +318,32 @@ class _EpochLoop:
             log.write(summary)
             log.flush()
             checkpoint.save(state, fit.output / CHECKPOINT)
+            run_folder.drop_set_aside(fit.output)
         skips = f" ({skipped} steps skipped: non-finite)" if skipped else ""
         self.report(f"epoch {epoch}: validation error {valid:.2f}%{skips}")
         return summary
+
+
+def _refuse_changes(path: Path, differences: list[str]) -> None:
+    if differences:
+        raise ValueError(
+            f"{path} was trained with other settings, which a resumed run cannot change: "
+            + "; ".join(differences)
+        )
+
+
+@functools.cache
+def _say_no_curves() -> None:
+    """Once per process: the demo trains two runs."""
+    logger.info("matplotlib is not installed: no curves.png (pip install matplotlib)")
+
+
+def _with_cost(run: RunConfig, eos_id: int | None) -> RunConfig:
+    """`run` with its cost made explicit: unset, it is the model's natural one."""
+    if run.searnn.cost is not None:
+        return run
+    searnn = dataclasses.replace(run.searnn, cost=natural_cost(eos_id))
+    return dataclasses.replace(run, searnn=searnn)
 
 
 def _kept(epoch: int) -> str:
