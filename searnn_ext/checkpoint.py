@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from searnn_ext import distributed
+from searnn_ext import checkpoint_schema, distributed
 from searnn_ext.files import replacing
 from searnn_ext.model import Seq2Seq
 from searnn_ext.run import RunConfig
@@ -41,8 +41,17 @@ def save(state: dict, path: str | os.PathLike) -> None:
     """Writes `state` (plain data) with its format, version and checksum, atomically."""
     content = dict(state, format=FORMAT, version=VERSION)
     content["checksum"] = digest(content)
-    with replacing(path) as partial:
-        torch.save(content, partial)
+    try:
+        with replacing(path) as partial:
+            torch.save(content, partial)
+    # torch.save reports a failed write (a full disk, a file size limit) as a RuntimeError from
+    # its zip writer, or as an OSError.
+    except (RuntimeError, OSError) as error:
+        kept = "the previous checkpoint is kept" if Path(path).exists() else "none was written"
+        raise OSError(
+            f"{path}: the checkpoint could not be written ({_reason(error)}); {kept}. Is the "
+            "disk full?"
+        ) from None
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -73,8 +82,16 @@ def load(path: str | os.PathLike) -> dict:
             path, f"a checkpoint of format version {content.get('version')}; this is {VERSION}"
         )
     recorded = content.pop("checksum", None)
-    if recorded != digest(content):
+    try:
+        matches = recorded == digest(content)
+    except TypeError as error:
+        raise CheckpointError(path, f"not a searnn_ext checkpoint: {error}") from None
+    if not matches:
         raise CheckpointError(path, "its content does not match its checksum: the file is corrupt")
+    try:
+        checkpoint_schema.check(content, path)
+    except checkpoint_schema.SchemaError as error:
+        raise CheckpointError(path, f"not a checkpoint this version can use: {error}") from None
     return content
 
 
@@ -94,6 +111,8 @@ def digest(value) -> str:
 
 def _feed(hasher, value) -> None:
     if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided:
+            raise TypeError(f"a checkpoint holds dense tensors only, not {value.layout} ones")
         tensor = value.detach().cpu().contiguous()
         hasher.update(f"tensor {tensor.dtype} {list(tensor.shape)}:".encode())
         hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -158,8 +177,9 @@ def restore(state: dict, trainer: SearnnTrainer, path, device) -> tuple[int, int
     load_weights(trainer.model, state, path)
     try:
         trainer.optimizer.load_state_dict(state["optimizer"])
-    except (ValueError, KeyError, RuntimeError) as error:
+    except (ValueError, KeyError, RuntimeError, TypeError) as error:
         raise CheckpointError(path, f"its optimiser state does not fit ({error})") from None
+    _check_optimizer_shapes(trainer.optimizer, path)
     trainer.generator.set_state(state["generators"][group.rank])
     mine = state["random_states"][group.rank]
     torch.set_rng_state(mine["torch"])
@@ -167,6 +187,20 @@ def restore(state: dict, trainer: SearnnTrainer, path, device) -> tuple[int, int
         torch.cuda.set_rng_state(mine["cuda"], device)
     logger.info("resuming %s after epoch %d", path, state["epoch"])
     return state["epoch"], state["step"], state["skipped_steps"]
+
+
+def _check_optimizer_shapes(optimizer: torch.optim.Optimizer, path) -> None:
+    """load_state_dict checks the parameter groups, not the per-weight tensors (moments,
+    momenta): one of the wrong shape would fail at the next step, deep inside the optimiser."""
+    for group in optimizer.param_groups:
+        for weight in group["params"]:
+            for name, value in optimizer.state.get(weight, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape != weight.shape:
+                    raise CheckpointError(
+                        path,
+                        f"its optimiser state does not fit: {name} is {list(value.shape)} for a "
+                        f"weight of {list(weight.shape)}",
+                    )
 
 
 def load_weights(model: Seq2Seq, state: dict, path) -> None:

@@ -53,7 +53,8 @@ class Task:
     """load(path, vocabularies, **data_options) -> TaskData; data_options: the DataOptions it
     takes, with their defaults; defaults: its ModelConfig and OptimizerConfig values;
     read_sources(lines, name, record, data_options) -> the sources of `searnn predict`'s input;
-    show(ids, record, data_options) -> an output's text."""
+    show(ids, record, data_options) -> an output's text; vocabularies: the names of the token
+    lists its loader builds from the training data (TaskData.vocabularies)."""
 
     load: Callable[..., TaskData]
     data_options: dict[str, Any]
@@ -61,6 +62,7 @@ class Task:
     read_sources: Callable[[Lines, str, TaskRecord, dict], list[Tensor]]
     show: Callable[[list[int], TaskRecord, dict], str]
     input_form: str  # for --help
+    vocabularies: tuple[str, ...] = ()
 
 
 MODEL_DEFAULTS = dict(layers=1, bidirectional=False, input_feeding=False, dropout=0.0)
@@ -172,6 +174,7 @@ TASKS: dict[str, Task] = {
         show=_show_tags,
         input_form="'word POS' lines, a blank line after each sentence; one line of chunk tags "
         "per sentence",
+        vocabularies=("words", "tags", "labels"),
     ),
     "spelling": Task(
         load=lambda path, vocabularies, noise, max_length, limit: spelling.load_spelling(
@@ -216,6 +219,7 @@ TASKS: dict[str, Task] = {
         show=_show_pairs,
         input_form="a source per line (or source<TAB>target: the target is ignored); its "
         "prediction per output line",
+        vocabularies=("source", "target"),
     ),
 }
 FILE_TASKS = ("ocr", "conll", "spelling", "pairs")  # the tasks that read a --data folder
