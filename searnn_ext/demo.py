@@ -74,9 +74,9 @@ def run(
     lower = "below" if gap > 0 else "above"
     report(f"SEARNN's test error is {abs(gap):.2f} points {lower} MLE's.")
     report(WHY)
-    if importlib.util.find_spec("matplotlib") is not None:
-        png = plot_comparison(
-            {n: f / METRICS for n, f in folders.items()}, Path(output) / "curves.png"
-        )
-        report(f"validation curves: {png}")
+    if importlib.util.find_spec("matplotlib") is None:
+        report("no picture of the curves: matplotlib is not installed (pip install matplotlib)")
+        return results
+    png = plot_comparison({n: f / METRICS for n, f in folders.items()}, Path(output) / "curves.png")
+    report(f"validation curves of both: {png}")
     return results

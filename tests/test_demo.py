@@ -33,3 +33,12 @@ def test_the_demo_command_draws_the_curves(tmp_path, capsys):
     assert main(["demo", "--epochs=1", "--limit=64", f"--output={tmp_path}", "--quiet"]) == 0
     assert "MLE" in capsys.readouterr().out
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_demo_ends_by_naming_the_picture_it_drew(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    command = ["demo", "--limit=200", "--epochs=2", f"--output={tmp_path}", "--quiet"]
+    assert main(command) == 0
+    png = tmp_path / "curves.png"
+    assert capsys.readouterr().out.splitlines()[-1] == f"validation curves of both: {png}"
+    assert png.read_bytes()[:4] == b"\x89PNG"
