@@ -377,3 +377,13 @@ def test_a_slow_rollout_dtype_is_said_at_start(monkeypatch, caplog, dtype, kerne
     assert len(lines) == int(slow)
     if slow:
         assert "this CPU lacks" in lines[0] and "float32 is faster" in lines[0]
+
+
+def test_a_half_written_last_result_is_dropped(tmp_path):
+    from searnn_ext.reproduce import recorded_runs
+
+    record = dict(row="MLE", seed=0, test_error=3.5, seconds=1.0, command="train --seed=0")
+    results = tmp_path / "results.jsonl"
+    results.write_text(json.dumps(record) + "\n" + '{"row": "LL", "se')
+    assert recorded_runs(results) == {"train --seed=0": record}
+    assert results.read_text() == json.dumps(record) + "\n"  # the next record appends cleanly
