@@ -2,6 +2,7 @@
 compiled CPU/CUDA kernels."""
 
 from searnn_ext._extension import build_info
+from searnn_ext.config import ModelConfig, OptimizerConfig, RunConfig, SearnnConfig
 from searnn_ext.evaluation import error_rate
 from searnn_ext.fit import Diverged, fit
 from searnn_ext.inference import evaluate, predict
@@ -10,9 +11,8 @@ from searnn_ext.model import DecoderState, Memory, Seq2Seq
 from searnn_ext.ops import edit_distance, hamming_distance, optimal_completion_distance
 from searnn_ext.rollin import RollIn, roll_in
 from searnn_ext.rollout import rollout_costs
-from searnn_ext.run import ModelConfig, OptimizerConfig, RunConfig
 from searnn_ext.sampling import sample_candidates, subsample_cells
-from searnn_ext.trainer import SearnnConfig, SearnnTrainer
+from searnn_ext.trainer import SearnnTrainer
 
 __all__ = [
     "DecoderState",

@@ -3,7 +3,7 @@ torch.save and read back with `weights_only=True`, so that loading a file runs n
 and a SHA-256 of that content, checked on every load, so that a corrupted or truncated file is
 refused instead of resumed.
 
-A checkpoint holds: the run's configuration (searnn_ext.run.RunConfig), what the model needs of
+A checkpoint holds: the run's configuration (searnn_ext.config.RunConfig), what the model needs of
 its data (searnn_ext.tasks.TaskRecord: vocabularies, sizes, decoding budget), the model's and
 the optimiser's state, every process's random-number state, the epoch and step it was written
 after, and the number of steps skipped for a non-finite loss or gradient."""
@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from searnn_ext import checkpoint_schema, distributed
+from searnn_ext.config import RunConfig
 from searnn_ext.files import replacing
 from searnn_ext.model import Seq2Seq
-from searnn_ext.run import RunConfig
 from searnn_ext.tasks import TaskRecord, build_model
 from searnn_ext.trainer import SearnnTrainer
 

@@ -10,8 +10,8 @@ import os
 import torch
 
 from searnn_ext import tasks
+from searnn_ext.config import RunConfig
 from searnn_ext.options import MAX_HIDDEN_SIZE, MAX_LENGTH, Integer
-from searnn_ext.run import RunConfig
 
 FIELDS = (
     "format",

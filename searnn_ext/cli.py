@@ -25,8 +25,9 @@ import signal
 import sys
 
 from searnn_ext import demo, reproduce
+from searnn_ext.config import MAY_CHANGE_ON_RESUME, ModelConfig, OptimizerConfig, SearnnConfig
 from searnn_ext.data.text import decode_lines, read_lines
-from searnn_ext.fit import ON_NONFINITE, Diverged, fit, recorded_run
+from searnn_ext.fit import ON_NONFINITE, Diverged, fit, run_with_options
 from searnn_ext.inference import evaluate, predict
 from searnn_ext.options import (
     Parser,
@@ -38,22 +39,9 @@ from searnn_ext.options import (
     seed,
     threads,
 )
-from searnn_ext.run import (
-    MAY_CHANGE_ON_RESUME,
-    DataOptions,
-    ModelConfig,
-    OptimizerConfig,
-    RunConfig,
-)
-from searnn_ext.tasks import TASKS, defaults_text
-from searnn_ext.trainer import SearnnConfig
+from searnn_ext.tasks import TASKS, data_option, data_option_names, defaults_text
 
-SECTIONS = {
-    "model": ModelConfig,
-    "optimiser": OptimizerConfig,
-    "SEARNN": SearnnConfig,
-    "data (only the tasks named take each)": DataOptions,
-}
+SECTIONS = {"model": ModelConfig, "optimiser": OptimizerConfig, "SEARNN": SearnnConfig}
 # fit's arguments (besides the output folder): they may change when a run is resumed.
 RUN_ARGUMENTS = ("epochs", "device", "beam", "on_nonfinite", "quiet")
 
@@ -66,47 +54,40 @@ def _add_config_options(group, config_class) -> None:
         group.add_argument(flag(field.name), dest=field.name, default=argparse.SUPPRESS, **keywords)
 
 
+def _add_data_options(group) -> None:
+    """`--name` for every data option of the task records, with the tasks that take it."""
+    for name in sorted(data_option_names()):
+        option = data_option(name)
+        takers = ", ".join(
+            f"{task} {entry.data_options[name].default}"
+            for task, entry in TASKS.items()
+            if name in entry.data_options
+        )
+        keywords = dict(option.kind.argparse_keywords)
+        if "action" not in keywords:
+            keywords["type"] = option.kind
+        group.add_argument(
+            flag(name),
+            dest=name,
+            default=argparse.SUPPRESS,
+            help=f"{option.help} (tasks and defaults: {takers})",
+            **keywords,
+        )
+
+
 def _config_names() -> set[str]:
-    names = {"task", "data", "seed"}
+    names = {"task", "data", "seed", *data_option_names()}
     for config_class in SECTIONS.values():
         names |= {field.name for field in dataclasses.fields(config_class)}
     return names
-
-
-def run_config(given: dict, base: RunConfig | None) -> RunConfig:
-    """The run that `given` options (RunConfig settings by option name) describe: over the
-    defaults, or over `base` (a resumed run's), whose settings they replace."""
-    if base is None:
-        if "task" not in given:
-            raise ValueError("--task is required to start a run")
-        base = RunConfig(task=given["task"])
-
-    def chosen(section):
-        names = {field.name for field in dataclasses.fields(section)}
-        return dataclasses.replace(section, **{k: v for k, v in given.items() if k in names})
-
-    task = given.get("task", base.task)
-    data_names = {field.name for field in dataclasses.fields(DataOptions)}
-    data_options = base.data_options if task == base.task else {}  # another task's: none
-    data_options = {**data_options, **{k: v for k, v in given.items() if k in data_names}}
-    return RunConfig(
-        task=task,
-        data=given.get("data", base.data),
-        data_options=data_options,
-        model=chosen(base.model),
-        optimizer=chosen(base.optimizer),
-        searnn=chosen(base.searnn),
-        seed=given.get("seed", base.seed),
-    )
 
 
 def train(args) -> dict:
     """Trains one model; under torchrun, one process of a data-parallel run."""
     names = _config_names()
     given = {k: v for k, v in vars(args).items() if k in names}
-    base = recorded_run(args.output) if args.resume else None
     return fit(
-        run_config(given, base),
+        run_with_options(given, output=args.output, resume=args.resume),
         output=args.output,
         epochs=args.epochs,
         device=args.device,
@@ -167,7 +148,7 @@ def bench(args) -> None:
 
 
 def reproduce_rows(args) -> None:
-    reproduce.reproduce(args, train_argv)
+    reproduce.reproduce(args)
 
 
 def _resume_help() -> str:
@@ -195,11 +176,12 @@ def _add_train(commands, common) -> None:
     task.add_argument(
         "--data",
         default=argparse.SUPPRESS,
-        help="the dataset's folder (default: $SEARNN_DATA/<the task's folder>; pairs: "
-        "train.tsv, test.tsv and optionally valid.tsv)",
+        help="the dataset's folder, for the tasks that read files; it holds "
+        + "; ".join(f"{name}: {entry.files}" for name, entry in TASKS.items() if entry.files),
     )
     for title, config_class in SECTIONS.items():
         _add_config_options(run.add_argument_group(title), config_class)
+    _add_data_options(run.add_argument_group("data (only the tasks named take each)"))
     where = run.add_argument_group("the run")
     where.add_argument(
         "--seed",

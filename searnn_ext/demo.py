@@ -11,11 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from searnn_ext.config import RunConfig, SearnnConfig
 from searnn_ext.curves import plot_comparison
 from searnn_ext.devices import cpu_threads
 from searnn_ext.fit import METRICS, fit
-from searnn_ext.run import RunConfig
-from searnn_ext.trainer import SearnnConfig
 
 TASK = "denoise"
 EPOCHS = 25  # what fits in about 3 minutes on 2 CPU cores

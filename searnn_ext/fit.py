@@ -1,4 +1,4 @@
-"""fit: trains a run (searnn_ext.run.RunConfig) for a number of epochs, and writes into its
+"""fit: trains a run (searnn_ext.config.RunConfig) for a number of epochs, and writes into its
 output folder:
 
 - metrics.jsonl: one line per step and one per epoch (searnn_ext.metrics_log);
@@ -25,15 +25,15 @@ import torch
 from tqdm import tqdm
 
 from searnn_ext import checkpoint, distributed, metrics_log, run_folder, tasks
+from searnn_ext.config import RunConfig, conflicts, natural_cost
 from searnn_ext.curves import plot_curves
 from searnn_ext.data import batches
 from searnn_ext.data.batching import TaskData
 from searnn_ext.devices import check_device
-from searnn_ext.evaluation import chunk_f1_of_model, error_rate
+from searnn_ext.evaluation import error_rate
 from searnn_ext.metrics_log import MetricsLog
-from searnn_ext.run import RunConfig, conflicts
 from searnn_ext.tasks import TaskRecord
-from searnn_ext.trainer import SearnnTrainer, natural_cost
+from searnn_ext.trainer import SearnnTrainer
 
 logger = logging.getLogger("searnn")
 
@@ -51,6 +51,21 @@ def recorded_run(output: str | os.PathLike) -> RunConfig | None:
     folder without a run. A log without a checkpoint is a ValueError (see _resumable_state)."""
     state = _resumable_state(Path(output))
     return None if state is None else RunConfig.from_dict(state["run"])
+
+
+def run_with_options(
+    options: dict, *, output: str | os.PathLike, resume: bool = False
+) -> RunConfig:
+    """The run that `options` (settings by command-line name, without --) describe, as
+    `searnn train` reads them: with resume, the run recorded in `output` with these replaced
+    (fit then refuses any that differs from the recorded run, except what may change), or,
+    where there is none, a new one; otherwise a new run of the task's defaults and these."""
+    base = recorded_run(output) if resume else None
+    if base is None:
+        if "task" not in options:
+            raise ValueError("--task is required to start a run")
+        base = RunConfig(task=options["task"])
+    return base.updated(options)
 
 
 def _resumable_state(output: Path) -> dict | None:
@@ -86,7 +101,7 @@ def fit(
 ) -> dict:
     """Trains `run` until `epochs` epochs are done; returns the last epoch's summary (epoch,
     step, valid_error, skipped_steps) with the test error (greedy, or beam search of width
-    `beam`) and, for conll, the test chunk F1.
+    `beam`) and the task's metrics (tasks.Task.metrics: "test_<name>").
 
     resume: continue the run in `output` (any setting of `run` that differs from the
     checkpoint's is a ValueError naming each; run.searnn.max_rows may differ); without a run
@@ -143,10 +158,9 @@ class _Fit:
         data, record = self._data(state)
         torch.manual_seed(self.run.seed)
         model = tasks.build_model(self.run, record)
-        if state is None and self.run.data_options.get("embeddings"):
-            tasks.with_pretrained_embeddings(
-                model, self.run.data_options["embeddings"], record.vocabularies["words"]
-            )
+        pretrained = tasks.task(self.run.task).pretrained
+        if state is None and pretrained is not None:
+            pretrained(model, self.run.data_options, record)
         model = model.to(self.device)
         rank = self.group.rank
         if rank:
@@ -217,11 +231,9 @@ class _Fit:
             )
         )
         report(f"test error {result['test_error']:.2f}%")
-        if data.name == "conll":
-            result["test_chunk_f1"] = chunk_f1_of_model(
-                model, data.test, data.target_tokens, **options
-            )
-            report(f"test chunk F1 {result['test_chunk_f1']:.2f}")
+        for name, metric in tasks.task(self.run.task).metrics.items():
+            result[f"test_{name}"] = metric.compute(model, data.test, record, **options)
+            report(f"test {metric.title} {result[f'test_{name}']:.2f}")
         return result
 
 

@@ -14,7 +14,7 @@ import torch
 from searnn_ext import checkpoint, tasks
 from searnn_ext.data.batching import Example
 from searnn_ext.devices import check_device
-from searnn_ext.evaluation import chunk_f1_of_model, decoded_batches, error_rate
+from searnn_ext.evaluation import decoded_batches, error_rate
 
 
 def predict(
@@ -51,8 +51,8 @@ def evaluate(
     device: str = "cpu",
 ) -> dict:
     """The checkpoint's error (%) on a split of its task's data, read from `data` (default: the
-    folder it was trained on) with its vocabularies: {"task", "split", "error"}, and for conll
-    "chunk_f1"."""
+    folder it was trained on) with its vocabularies: {"task", "split", "error"}, and the
+    task's metrics by name (tasks.Task.metrics)."""
     check_device(device)
     model, run, record = checkpoint.load_model(path, device)
     if data is not None:
@@ -66,6 +66,6 @@ def evaluate(
     result["error"] = error_rate(
         model, examples, cost=cost, max_length=record.decode_length, **options
     )
-    if run.task == "conll":
-        result["chunk_f1"] = chunk_f1_of_model(model, examples, record.target_tokens, **options)
+    for name, metric in tasks.task(run.task).metrics.items():
+        result[name] = metric.compute(model, examples, record, **options)
     return result

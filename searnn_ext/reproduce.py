@@ -17,48 +17,38 @@ import json
 import shlex
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from searnn_ext import options
+from searnn_ext.config import RunConfig, SearnnConfig
 from searnn_ext.devices import cpu_threads
+from searnn_ext.fit import fit
 
-TABLE1 = {  # row -> (train options, paper: OCR, CoNLL, Spelling 0.3, Spelling 0.5)
-    "MLE": ("--loss=mle", (2.8, 4.2, 19.6, 43.0)),
-    "LL learned/mixed": ("--loss=ll --rollin=learned --rollout=mixed", (1.9, 3.7, 17.8, 37.3)),
-    "LL reference/learned": (
-        "--loss=ll --rollin=reference --rollout=learned",
-        (2.5, 6.1, 19.5, 43.3),
-    ),
-    "LL learned/learned": ("--loss=ll --rollin=learned --rollout=learned", (1.8, 5.6, 17.9, 37.5)),
-    "LLCAS learned/mixed": (
-        "--loss=llcas --rollin=learned --rollout=mixed",
-        (1.9, 5.8, 17.7, 37.1),
-    ),
-    "LLCAS reference/learned": (
-        "--loss=llcas --rollin=reference --rollout=learned",
-        (2.4, 5.3, 19.6, 43.3),
-    ),
-    "LLCAS learned/learned": (
-        "--loss=llcas --rollin=learned --rollout=learned",
-        (1.9, 5.1, 17.7, 38.2),
-    ),
+
+def row(loss: str, rollin: str | None = None, rollout: str | None = None, **more) -> dict:
+    """A row's SearnnConfig settings, in the order its train command names them."""
+    policies = {} if rollin is None else dict(rollin=rollin, rollout=rollout)
+    return dict(loss=loss, **policies, **more)
+
+
+TABLE1 = {  # row -> (SearnnConfig settings, paper: OCR, CoNLL, Spelling 0.3, Spelling 0.5)
+    "MLE": (row("mle"), (2.8, 4.2, 19.6, 43.0)),
+    "LL learned/mixed": (row("ll", "learned", "mixed"), (1.9, 3.7, 17.8, 37.3)),
+    "LL reference/learned": (row("ll", "reference", "learned"), (2.5, 6.1, 19.5, 43.3)),
+    "LL learned/learned": (row("ll", "learned", "learned"), (1.8, 5.6, 17.9, 37.5)),
+    "LLCAS learned/mixed": (row("llcas", "learned", "mixed"), (1.9, 5.8, 17.7, 37.1)),
+    "LLCAS reference/learned": (row("llcas", "reference", "learned"), (2.4, 5.3, 19.6, 43.3)),
+    "LLCAS learned/learned": (row("llcas", "learned", "learned"), (1.9, 5.1, 17.7, 38.2)),
 }
 # Rows beyond the paper's (no paper figure), run only when --rows names them: the optimal
 # reference policy for edit distance (the best completion instead of a copy of the ground truth),
 # and LL learned/reference, the same roll-outs with the paper's copying reference, its control.
 EXTRA_ROWS = {
-    "LL learned/reference": ("--loss=ll --rollin=learned --rollout=reference", None),
-    "LL learned/mixed-optimal": (
-        "--loss=ll --rollin=learned --rollout=mixed --reference=optimal",
-        None,
-    ),
-    "LL learned/reference-optimal": (
-        "--loss=ll --rollin=learned --rollout=reference --reference=optimal",
-        None,
-    ),
+    "LL learned/reference": (row("ll", "learned", "reference"), None),
+    "LL learned/mixed-optimal": (row("ll", "learned", "mixed", reference="optimal"), None),
+    "LL learned/reference-optimal": (row("ll", "learned", "reference", reference="optimal"), None),
     "LLCAS learned/reference-optimal": (
-        "--loss=llcas --rollin=learned --rollout=reference --reference=optimal",
+        row("llcas", "learned", "reference", reference="optimal"),
         None,
     ),
 }
@@ -89,11 +79,11 @@ TABLE2_PAPER = {
 
 
 def table2_rows():
-    rows = {"MLE": ("--loss=mle", (2.84, 19.6, 43.0))}
+    rows = {"MLE": (row("mle"), (2.84, 19.6, 43.0))}
     for loss, strategies in TABLE2_PAPER.items():
         for strategy, paper in strategies.items():
-            options = f"--loss={loss} --rollin=learned --rollout=mixed --sampling={strategy}"
-            rows[f"{loss.upper()} {strategy}"] = (f"{options} --tokens=5", paper)
+            settings = row(loss, "learned", "mixed", sampling=strategy, tokens=5)
+            rows[f"{loss.upper()} {strategy}"] = (settings, paper)
     return rows
 
 
@@ -184,14 +174,13 @@ def _record(line: str, where: str) -> dict:
     return record
 
 
-def reproduce(args, train: Callable[[list[str]], dict]) -> None:
-    """train: runs `searnn train` with the given arguments (those after "train") and returns
-    its summary."""
+def reproduce(args) -> None:
+    """Trains and prints the rows `args` (reproduce's options) name."""
     with cpu_threads(args.threads):
-        _reproduce(args, train)
+        _reproduce(args)
 
 
-def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
+def _reproduce(args) -> None:
     rows = TABLE1 if args.table == 1 else table2_rows()
     extra = EXTRA_ROWS if args.table == 1 else {}
     unknown = set(args.rows or ()) - set(rows) - set(extra)
@@ -208,22 +197,26 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
     recorded = recorded_runs(output / RESULTS) if args.resume else {}
     print(f"| row | paper | ours (seeds {args.seeds}) | wall time | command |")
     print("|---|---|---|---|---|")
-    for name, (row_options, paper) in rows.items():
+    for name, (settings, paper) in rows.items():
         errors, seconds = [], 0.0
         for seed in args.seeds:
-            train_args = _train_args(args, seed, row_options)
-            command = " ".join(["train", *train_args])  # its key in results.jsonl
+            command = " ".join(["train", *_train_args(args, seed, settings)])
             if command in recorded:
                 errors.append(recorded[command]["test_error"])
                 seconds += recorded[command]["seconds"]
                 continue
             folder = output / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
-            arguments = [*train_args, f"--output={folder}"]
-            resumed = args.resume and (folder / "checkpoint.pt").exists()
             # Without --resume every run starts afresh, over an earlier one in its folder.
-            arguments.append("--resume" if resumed else "--overwrite")
+            resumed = args.resume and (folder / "checkpoint.pt").exists()
             start = time.perf_counter()
-            errors.append(train(arguments)["test_error"])
+            summary = fit(
+                _run(args, seed, settings),
+                output=folder,
+                epochs=args.epochs,
+                resume=resumed,
+                overwrite=not resumed,
+            )
+            errors.append(summary["test_error"])
             elapsed = time.perf_counter() - start
             seconds += elapsed
             with open(output / RESULTS, "a") as results:
@@ -236,7 +229,7 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
         ours = statistics.mean(errors)
         spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
         paper_figure = "-" if paper is None else paper[column]
-        shown = shlex.join(["searnn", "train", *_train_args(args, "S", row_options)])
+        shown = shlex.join(["searnn", "train", *_train_args(args, "S", settings)])
         print(
             f"| {name} | {paper_figure} | {ours:.2f}{spread} | {seconds / 60:.1f} min | "
             f"`{shown}` |",
@@ -244,12 +237,28 @@ def _reproduce(args, train: Callable[[list[str]], dict]) -> None:
         )
 
 
-def _train_args(args, seed, row_options: str) -> list[str]:
-    """`searnn train`'s arguments for one (row, seed), as a list: a path may hold spaces."""
+def _run(args, seed: int, settings: dict) -> RunConfig:
+    """The run of one (row, seed): the task's defaults and the row's SEARNN settings."""
+    data_options = dict(noise=args.noise) if args.task == "spelling" else {}
+    if args.limit is not None:
+        data_options["limit"] = args.limit
+    return RunConfig(
+        task=args.task,
+        data=args.data,
+        data_options=data_options,
+        searnn=SearnnConfig(**settings),
+        seed=seed,
+    )
+
+
+def _train_args(args, seed, settings: dict) -> list[str]:
+    """The `searnn train` arguments of the same run, to show it and to key it in results.jsonl
+    (the format earlier versions wrote, so that --resume finds their runs)."""
     train_args = [f"--task={args.task}", f"--epochs={args.epochs}", f"--seed={seed}"]
     if args.task == "spelling":
         train_args.append(f"--noise={args.noise}")
-    train_args += [*row_options.split(), "--quiet"]
+    train_args += [f"{options.flag(name)}={value}" for name, value in settings.items()]
+    train_args.append("--quiet")
     if args.data is not None:
         train_args.append(f"--data={args.data}")
     if args.limit is not None:

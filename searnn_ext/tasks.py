@@ -1,7 +1,10 @@
-"""The tasks `searnn` trains on, by name: each one's loader and data options, the model and
+"""The tasks `searnn` trains on, by name: one record (Task) per task owns everything about it:
+its loader and the files it reads, its data options (kinds, defaults, help), the model and
 optimiser it defaults to (the paper's, section 4 and appendix B; ours for the synthetic
-tasks), how its model is built, and its text form: how `searnn predict` reads its sources and
-writes its outputs."""
+tasks), its extra metrics, its pretrained-embedding setup, and its text form: how `searnn
+predict` reads its sources and writes its outputs. The command line, fit, inference,
+reproduce and the benchmarks read the records; adding a task is a data module and a record
+(`register`)."""
 
 from __future__ import annotations
 
@@ -15,13 +18,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from searnn_ext.config import OPTIMIZERS, ModelConfig, OptimizerConfig, RunConfig
 from searnn_ext.data import conll, denoise, ocr, pairs, spelling, synthetic
 from searnn_ext.data.batching import TaskData
 from searnn_ext.data.text import DataError
-from searnn_ext.evaluation import decode_length
+from searnn_ext.evaluation import chunk_f1_of_model, decode_length
 from searnn_ext.model import Seq2Seq
-from searnn_ext.options import flag
-from searnn_ext.run import OPTIMIZERS, ModelConfig, OptimizerConfig, RunConfig
+from searnn_ext.options import MAX_LENGTH, Choice, Integer, Kind, Text, examples, flag, probability
 
 Lines = Iterable[tuple[int, str]]  # (line number, text), as searnn_ext.data.text reads them
 
@@ -49,20 +52,51 @@ class TaskRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class DataOption:
+    """An option of a task's data: `searnn train --<name>` for the tasks that take it."""
+
+    default: Any
+    help: str
+    kind: Kind
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A task's measure beside its error: compute(model, examples, record, beam=, device=)."""
+
+    title: str  # as printed: "test chunk F1 93.20"
+    compute: Callable[..., float]
+
+
+@dataclasses.dataclass(frozen=True)
 class Task:
     """load(path, vocabularies, **data_options) -> TaskData; data_options: the DataOptions it
-    takes, with their defaults; defaults: its ModelConfig and OptimizerConfig values;
-    read_sources(lines, name, record, data_options) -> the sources of `searnn predict`'s input;
-    show(ids, record, data_options) -> an output's text; vocabularies: the names of the token
-    lists its loader builds from the training data (TaskData.vocabularies)."""
+    takes, by name; defaults: its ModelConfig and OptimizerConfig values; read_sources(lines,
+    name, record, data_options) -> the sources of `searnn predict`'s input; show(ids, record,
+    data_options) -> an output's text; files: what its --data folder holds (none: it reads no
+    files); vocabularies: the names of the token lists its loader builds from the training data
+    (TaskData.vocabularies); metrics: its measures beside the error, by name; pretrained(model,
+    data_options, record): copies pretrained weights into a fresh model, where its data options
+    name some."""
 
     load: Callable[..., TaskData]
-    data_options: dict[str, Any]
+    data_options: dict[str, DataOption]
     defaults: dict[str, Any]
     read_sources: Callable[[Lines, str, TaskRecord, dict], list[Tensor]]
     show: Callable[[list[int], TaskRecord, dict], str]
     input_form: str  # for --help
+    files: str = ""
     vocabularies: tuple[str, ...] = ()
+    metrics: dict[str, Metric] = dataclasses.field(default_factory=dict)
+    pretrained: Callable[[Seq2Seq, dict, TaskRecord], None] | None = None
+
+
+def limit_option(default: int | None = None) -> DataOption:
+    return DataOption(default, "examples per split, for quick runs", examples)
+
+
+def noise_option(default: float) -> DataOption:
+    return DataOption(default, "the probability that a character is replaced", probability)
 
 
 MODEL_DEFAULTS = dict(layers=1, bidirectional=False, input_feeding=False, dropout=0.0)
@@ -138,6 +172,19 @@ def _show_tags(tokens: list[int], record: TaskRecord, options: dict) -> str:
     return " ".join(record.target_tokens[i] for i in tokens)
 
 
+def _chunk_f1(model, examples, record: TaskRecord, **options) -> float:
+    return chunk_f1_of_model(model, examples, record.target_tokens, **options)
+
+
+def _pretrained_word_vectors(model: Seq2Seq, options: dict, record: TaskRecord) -> None:
+    """Copies --embeddings' rows into the model's word embeddings (the loader sized them after
+    the file)."""
+    if options.get("embeddings"):
+        with torch.no_grad():
+            vectors = conll.load_embeddings(options["embeddings"], record.vocabularies["words"])
+            model.source_embeddings[0].weight.copy_(vectors)
+
+
 def _sizes(limit: int | None, valid: int, test: int) -> dict:
     """A synthetic task's split sizes under --limit (default: its own)."""
     if limit is None:
@@ -153,12 +200,15 @@ TASKS: dict[str, Task] = {
         read_sources=_read_ocr,
         show=_letters,
         input_form="letter.data lines; one word per output line",
+        files="letter.data or letter.data.gz ($SEARNN_DATA/ocr)",
     ),
     "conll": Task(
         load=lambda path, vocabularies, embeddings: conll.load_conll(
             path, embeddings=embeddings, vocabularies=vocabularies
         ),
-        data_options=dict(embeddings=None),
+        data_options=dict(
+            embeddings=DataOption(None, "a text file of pretrained word vectors", Text())
+        ),
         defaults=dict(
             hidden_size=172,
             layers=2,
@@ -174,23 +224,31 @@ TASKS: dict[str, Task] = {
         show=_show_tags,
         input_form="'word POS' lines, a blank line after each sentence; one line of chunk tags "
         "per sentence",
+        files="train.txt and test.txt ($SEARNN_DATA/conll2000)",
         vocabularies=("words", "tags", "labels"),
+        metrics=dict(chunk_f1=Metric("chunk F1", _chunk_f1)),
+        pretrained=_pretrained_word_vectors,
     ),
     "spelling": Task(
         load=lambda path, vocabularies, noise, max_length, limit: spelling.load_spelling(
             path, noise=noise, max_length=max_length, limit=limit
         ),
-        data_options=dict(noise=0.3, max_length=10, limit=None),
+        data_options=dict(
+            noise=noise_option(0.3),
+            max_length=DataOption(10, "characters kept per sentence", Integer(1, MAX_LENGTH)),
+            limit=limit_option(),
+        ),
         defaults=dict(
             hidden_size=100, attention="additive", optimizer="adam", lr=1e-3, batch_size=128
         ),
         read_sources=_read_spelling,
         show=_letters,
         input_form="a text per line; its correction per output line",
+        files="the One Billion Word files of $SEARNN_DATA/text",
     ),
     "synthetic": Task(
         load=lambda path, vocabularies, limit: synthetic.load_synthetic(**_sizes(limit, 200, 200)),
-        data_options=dict(limit=None),
+        data_options=dict(limit=limit_option()),
         defaults=SYNTHETIC_DEFAULTS,
         read_sources=_read_letter_lines,
         show=_letters,
@@ -200,7 +258,7 @@ TASKS: dict[str, Task] = {
         load=lambda path, vocabularies, noise, limit: denoise.load_denoise(
             noise=noise, **_sizes(limit, 300, 500)
         ),
-        data_options=dict(noise=0.3, limit=None),
+        data_options=dict(noise=noise_option(0.3), limit=limit_option()),
         defaults=SYNTHETIC_DEFAULTS,
         read_sources=_read_letter_lines,
         show=_letters,
@@ -211,7 +269,13 @@ TASKS: dict[str, Task] = {
         load=lambda path, vocabularies, units: pairs.load_pairs(
             path, units=units, vocabularies=vocabularies
         ),
-        data_options=dict(units="chars"),
+        data_options=dict(
+            units=DataOption(
+                "chars",
+                "tokens are characters or whitespace-separated words",
+                Choice(("chars", "words")),
+            )
+        ),
         defaults=dict(
             hidden_size=128, attention="additive", optimizer="adam", lr=1e-3, batch_size=64
         ),
@@ -219,10 +283,20 @@ TASKS: dict[str, Task] = {
         show=_show_pairs,
         input_form="a source per line (or source<TAB>target: the target is ignored); its "
         "prediction per output line",
+        files="train.tsv, test.tsv and optionally valid.tsv",
         vocabularies=("source", "target"),
     ),
 }
-FILE_TASKS = ("ocr", "conll", "spelling", "pairs")  # the tasks that read a --data folder
+
+
+def register(name: str, record: Task) -> None:
+    """Adds a task: the command line, fit, evaluate and predict take it by `name`. Its data
+    options must agree with other tasks' options of the same name (one --option each)."""
+    for option_name, option in record.data_options.items():
+        other = data_option(option_name)
+        if other is not None and (other.help, type(other.kind)) != (option.help, type(option.kind)):
+            raise ValueError(f"task {name!r}: --{option_name} means something else elsewhere")
+    TASKS[name] = record
 
 
 def task(name: str) -> Task:
@@ -231,24 +305,39 @@ def task(name: str) -> Task:
     return TASKS[name]
 
 
+def data_option(name: str) -> DataOption | None:
+    """The data option of that name, as the tasks that take it define it (None: no task)."""
+    return next((t.data_options[name] for t in TASKS.values() if name in t.data_options), None)
+
+
+def data_option_names() -> set[str]:
+    return {name for entry in TASKS.values() for name in entry.data_options}
+
+
 def resolve(run: RunConfig) -> RunConfig:
-    """`run` with every None of its model, optimizer and data options replaced by the task's
-    default, and its paths made absolute. A data option that the task does not take, or a
-    data folder for a task that reads none, is a ValueError naming it."""
+    """`run`, checked (RunConfig.check, and its data options by the task's record), with every
+    None of its model, optimizer and data options replaced by the task's default, and its
+    paths made absolute. A data option that the task does not take, or a data folder for a task
+    that reads none, is a ValueError naming it."""
+    run.check()
     chosen = task(run.task)
-    foreign = sorted(set(run.data_options) - set(chosen.data_options))
+    foreign = sorted(set(run.data_options) - set(chosen.data_options), key=str)
     if foreign:
-        flags = ", ".join(flag(name) for name in foreign)
+        flags = ", ".join(flag(str(name)) for name in foreign)
         raise ValueError(f"{flags}: not an option of the {run.task} task")
-    data_options = dict(chosen.data_options)
+    data_options = {name: option.default for name, option in chosen.data_options.items()}
     data_options.update({k: v for k, v in run.data_options.items() if v is not None})
+    for name, value in data_options.items():
+        problem = chosen.data_options[name].kind.problem(value)
+        if value is not None and problem:
+            raise ValueError(f"{flag(name)}: {problem}, got {value!r}")
     defaults = {**MODEL_DEFAULTS, **chosen.defaults}
 
     def filled(section):
         values = dataclasses.asdict(section)
         return type(section)(**{k: defaults[k] if v is None else v for k, v in values.items()})
 
-    if run.data is not None and run.task not in FILE_TASKS:
+    if run.data is not None and not chosen.files:
         raise ValueError(f"--data: the {run.task} task reads no files")
     if data_options.get("embeddings") is not None:
         data_options["embeddings"] = _absolute(data_options["embeddings"])
@@ -286,14 +375,6 @@ def build_model(run: RunConfig, record: TaskRecord) -> Seq2Seq:
     )
 
 
-def with_pretrained_embeddings(model: Seq2Seq, path: str | os.PathLike, words: list[str]):
-    """Copies a word-vector file's rows into the model's word embeddings (conll; the loader
-    sized them after the file)."""
-    with torch.no_grad():
-        model.source_embeddings[0].weight.copy_(conll.load_embeddings(path, words))
-    return model
-
-
 def build_optimizer(config: OptimizerConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     return OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
 
@@ -303,7 +384,8 @@ def defaults_text() -> str:
     lines = []
     for name, entry in TASKS.items():
         model = {k: v for k, v in MODEL_DEFAULTS.items() if k not in entry.defaults}
-        settings = {**entry.defaults, **model, **entry.data_options}
+        data = {name: option.default for name, option in entry.data_options.items()}
+        settings = {**entry.defaults, **model, **data}
         text = ", ".join(f"{k}={v}" for k, v in settings.items())
         lines.append(
             textwrap.fill(text, 88, initial_indent=f"  {name}: ", subsequent_indent="    ")

@@ -13,119 +13,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from searnn_ext import distributed
-from searnn_ext.backends import BACKENDS, log_once, slow_rollout_dtype
+from searnn_ext.backends import log_once, slow_rollout_dtype
+from searnn_ext.config import ROLLOUT_DTYPES, SearnnConfig
 from searnn_ext.data.batching import Batch
-from searnn_ext.losses import REDUCTIONS, SEARNN_LOSSES, mle_loss, searnn_loss
+from searnn_ext.losses import mle_loss, searnn_loss
 from searnn_ext.model import Seq2Seq
-from searnn_ext.options import (
-    DTYPE_ALIASES,
-    MAX_COUNT,
-    Choice,
-    CountOrFraction,
-    Integer,
-    PositiveOrOff,
-    check_fields,
-    option,
-    positive_float,
-    probability,
-)
-from searnn_ext.rollin import POLICIES
-from searnn_ext.rollout import COSTS, REFERENCES, rollout_costs
-from searnn_ext.sampling import STRATEGIES, sample_candidates, subsample_cells
-
-LOSSES = ("mle", *SEARNN_LOSSES)
-ROLLOUT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-@dataclasses.dataclass
-class SearnnConfig:
-    """How SearnnTrainer trains. Each field is also `searnn train`'s option of the same name
-    (`--rollin-mix-prob` for rollin_mix_prob), with this help and default."""
-
-    loss: str = option("ll", "the loss (mle: teacher forcing, no roll-outs)", Choice(LOSSES))
-    rollin: str = option("learned", "roll-in policy", Choice(POLICIES))
-    rollin_mix_prob: float = option(
-        0.5, "mixed roll-in: probability of the learned policy at each step", probability
-    )
-    rollout: str = option("mixed", "roll-out policy", Choice(POLICIES))
-    rollout_mix_prob: float = option(
-        0.5, "mixed roll-out: probability of the learned policy, drawn once per cell", probability
-    )
-    reference: str = option(
-        "copy",
-        "the reference policy of reference and mixed roll-outs: copy the ground truth (copy, "
-        "the paper's) or the best completion for the cost, found without decoding (optimal)",
-        Choice(REFERENCES),
-    )
-    sampling: str = option(
-        "all", "candidate tokens per cell (llcas and shl need all)", Choice(STRATEGIES)
-    )
-    tokens: int = option(5, "sampled tokens per cell, as the paper", Integer(1, MAX_COUNT))
-    cells: int | float | None = option(
-        None,
-        "steps rolled out per sequence: 'all', a count or a fraction",
-        CountOrFraction(MAX_COUNT),
-        shown_default="all",
-    )
-    cost: str | None = option(
-        None,
-        "the roll-outs' cost and the test error's distance: hamming or edit",
-        Choice(COSTS),
-        shown_default="the task's; hamming for fixed-length models, edit for EOS models",
-    )
-    cost_scale: float = option(
-        1.0, "multiplies the costs inside llcas, shl and sllcas", positive_float
-    )
-    max_grad_norm: float | None = option(
-        5.0,
-        "clip the gradient's norm to this, as the paper's code (0 or off: no clipping)",
-        PositiveOrOff(),
-    )
-    reduction: str = option(
-        "per_sequence",
-        "the batch's loss: summed over each sequence's cells and averaged over sequences "
-        "(per_sequence), averaged over cells (per_cell), or summed (sum)",
-        Choice(REDUCTIONS),
-    )
-    backend: str = option(
-        "auto",
-        "roll-outs and costs: compiled (ext), pure PyTorch (torch), ext where it can run "
-        "(auto), or the CUDA kernels' code on the CPU (cuda_emulated; slow, for tests)",
-        Choice(BACKENDS),
-    )
-    rollout_dtype: str = option(
-        "float32",
-        "the learned roll-outs' precision: bfloat16 (bf16) or float16 (fp16) run them under "
-        "torch.autocast; the weights, the roll-in and the loss stay in the model's dtype",
-        Choice(ROLLOUT_DTYPES, aliases=DTYPE_ALIASES),
-    )
-    max_rows: int | None = option(
-        None,
-        "decode at most this many roll-outs at once, to bound memory; results do not change",
-        Integer(1, MAX_COUNT),
-        shown_default="all at once",
-    )
-
-    def check(self) -> None:
-        """A ValueError naming the first field whose value the command line would refuse, or a
-        combination of fields that cannot train."""
-        check_fields(self)
-        if self.loss in ("llcas", "shl") and self.sampling != "all":
-            raise ValueError(
-                f"SearnnConfig: loss {self.loss!r} needs every token's cost (sampling='all'); "
-                "with sampled tokens use 'sllcas' or 'sll'"
-            )
-
-    def cost_for(self, model: Seq2Seq) -> str:
-        """`cost`, or the model's natural one: hamming for fixed-length models, edit for EOS
-        models (the paper's choice on each of its tasks)."""
-        return self.cost if self.cost is not None else natural_cost(model.eos_id)
-
-
-def natural_cost(eos_id: int | None) -> str:
-    """The cost of a model that sets none: hamming for fixed-length models (eos_id None), edit
-    for EOS models (the paper's choice on each of its tasks)."""
-    return "hamming" if eos_id is None else "edit"
+from searnn_ext.rollout import rollout_costs
+from searnn_ext.sampling import sample_candidates, subsample_cells
 
 
 @dataclasses.dataclass

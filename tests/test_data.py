@@ -7,7 +7,8 @@ import pytest
 import torch
 from oracles import levenshtein
 
-from searnn_ext.data import batches, collate, load_ocr, load_spelling, load_synthetic, load_task
+from searnn_ext import tasks
+from searnn_ext.data import batches, collate, load_conll, load_ocr, load_spelling, load_synthetic
 from searnn_ext.data.batching import Example
 from searnn_ext.data.denoise import INDEL, SYMBOLS, language, load_denoise
 
@@ -82,8 +83,8 @@ def test_missing_files_are_named(tmp_path, monkeypatch):
     monkeypatch.setenv("SEARNN_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "ocr")):
         load_ocr()
-    with pytest.raises(ValueError, match="name must be one of"):
-        load_task("mnist")
+    with pytest.raises(ValueError, match="task must be one of"):
+        tasks.task("mnist")
 
 
 def test_synthetic_task_is_a_reversal_and_deterministic():
@@ -122,7 +123,7 @@ def test_token_frequencies_count_training_targets():
 @needs_data
 @needs_data
 def test_conll_sentences_dictionary_and_labels(tmp_path):
-    data = load_task("conll", DATA / "conll2000")
+    data = load_conll(DATA / "conll2000")
     assert len(data.train) + len(data.valid) == 8936 and len(data.test) == 2012
     assert len(data.valid) == 893
     assert sum(len(e.target) for e in data.test) == 47377
@@ -139,7 +140,7 @@ def test_conll_sentences_dictionary_and_labels(tmp_path):
     # A pretrained embedding file adds its words to the dictionary.
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("zyzzyva 0.5 -0.5\nthe 1.0 2.0\n")
-    with_file = load_task("conll", DATA / "conll2000", embeddings=vectors)
+    with_file = load_conll(DATA / "conll2000", embeddings=vectors)
     assert "zyzzyva" in with_file.vocabularies["words"]
     from searnn_ext.data import load_embeddings
 

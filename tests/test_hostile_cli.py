@@ -14,8 +14,7 @@ import torch
 
 from searnn_ext import checkpoint, run_folder
 from searnn_ext.cli import main
-from searnn_ext.run import RunConfig
-from searnn_ext.trainer import SearnnConfig
+from searnn_ext.config import RunConfig, SearnnConfig
 
 TINY = ["train", "--task=synthetic", "--limit=64", "--batch-size=16", "--hidden-size=12", "--quiet"]
 
@@ -199,7 +198,7 @@ FORGERIES = {
     "epoch '1'": (lambda c: c.update(epoch="1"), "epoch must be a positive integer"),
     "units bytes": (
         lambda c: c["run"]["data_options"].update(units="bytes"),
-        "units must be one of",
+        "--units",
     ),
     "NaN weights": (
         lambda c: next(iter(c["model"].values())).fill_(float("nan")),

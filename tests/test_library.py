@@ -6,7 +6,7 @@ import torch
 
 import searnn_ext
 from searnn_ext import ModelConfig, RunConfig, SearnnConfig, checkpoint, fit, predict, tasks
-from searnn_ext.run import conflicts
+from searnn_ext.config import conflicts
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from oracles import hamming, levenshtein
 
 from searnn_ext import checkpoint, tasks
 from searnn_ext.cli import main
-from searnn_ext.run import RunConfig
+from searnn_ext.config import RunConfig
 
 TRAIN = ["--epochs=1", "--hidden-size=8", "--batch-size=8", "--quiet"]
 

@@ -8,11 +8,12 @@ from oracles import levenshtein, plain_greedy
 from seq2seq_cases import make_task
 
 import searnn_ext
+from searnn_ext.config import SearnnConfig
 from searnn_ext.data import collate, load_synthetic
 from searnn_ext.data.batching import Example
 from searnn_ext.evaluation import error_rate
 from searnn_ext.rollout import rollout_costs
-from searnn_ext.trainer import SearnnConfig, SearnnTrainer
+from searnn_ext.trainer import SearnnTrainer
 
 
 def small_setup(eos=False):

@@ -4,7 +4,6 @@ the SEARNN_DATA environment variable as the root of the data folders); none assu
 
 from searnn_ext.data.batching import Batch, Example, TaskData, batches, collate
 from searnn_ext.data.conll import load_conll, load_embeddings
-from searnn_ext.data.loaders import load_task
 from searnn_ext.data.ocr import load_ocr
 from searnn_ext.data.spelling import SPELLING_ALPHABET, load_spelling
 from searnn_ext.data.synthetic import load_synthetic
@@ -21,5 +20,4 @@ __all__ = [
     "load_ocr",
     "load_spelling",
     "load_synthetic",
-    "load_task",
 ]
