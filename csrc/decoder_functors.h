@@ -1,6 +1,6 @@
 // The functors of searnn_ext/decoder_math.h over a decode step's tensors, each built in one
 // place for every caller: the CPU's portable kernels (cpu/greedy_rollout.cpp), the GPU kernels
-// (gpu/greedy_rollout_kernels.h) and the C++ test. The tensors must outlive the functor.
+// (launches/greedy_rollout_kernels.h) and the C++ test. The tensors must outlive the functor.
 #pragma once
 
 #include <ATen/ATen.h>

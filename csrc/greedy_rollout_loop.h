@@ -1,7 +1,7 @@
 // The learned roll-out decode loop of greedy_rollout, written once over ATen for every device.
 // GEMMs go through ATen (MKL / oneDNN / cuBLAS); the element-wise work goes through `Kernels`,
 // the device's fused kernels: CpuKernels (cpu/greedy_rollout.cpp), and GpuKernels
-// (gpu/greedy_rollout_kernels.h) launched on CUDA or run by the emulated CUDA backend.
+// (launches/greedy_rollout_kernels.h) launched on CUDA or run by the emulated CUDA backend.
 #pragma once
 
 #include <ATen/ATen.h>

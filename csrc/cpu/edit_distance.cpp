@@ -9,7 +9,7 @@
 
 #include "../pair_inputs.h"
 #include "searnn_ext/bit_parallel_edit_distance.h"
-#include "searnn_ext/pattern_mask_table.h"
+#include "searnn_ext/hashed_match_table.h"
 
 namespace searnn {
 namespace {
@@ -21,17 +21,17 @@ template <typename Token>
 void edit_distance_cpu_kernel(const PairBatch<Token>& batch, int64_t max_ref_length,
                               int64_t* out) {
   at::parallel_for(0, batch.size, kPairsPerTask, [&](int64_t begin, int64_t end) {
-    PatternMaskTable masks(max_ref_length);
+    HashedMatchTable match_table(max_ref_length);
     std::vector<VerticalDeltas> columns(static_cast<size_t>(words_for_length(max_ref_length)));
     int64_t assigned_row = -1;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t row = batch.ref_row(i);
       if (row != assigned_row) {
-        masks.assign(batch.ref_tokens(row), batch.ref_lengths[row]);
+        match_table.assign(batch.ref_tokens(row), batch.ref_lengths[row]);
         assigned_row = row;
       }
       out[i] = edit_distance_pair(batch.hyp_tokens(i), batch.hyp_lengths[i],
-                                  batch.ref_lengths[row], masks, columns.data(), 1);
+                                  batch.ref_lengths[row], match_table, columns.data(), 1);
     }
   });
 }

@@ -1,9 +1,9 @@
-// CPU optimal-completion distance: the launches of gpu/optimal_completion_distance.h, each
-// launch's thread indices split across CPU threads.
+// CPU optimal-completion distance: launches/optimal_completion_distance.h on a CPU launcher,
+// each launch's thread indices split across CPU threads.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include "../gpu/optimal_completion_distance.h"
+#include "../launches/optimal_completion_distance.h"
 
 namespace searnn {
 namespace {

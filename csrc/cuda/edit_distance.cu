@@ -1,9 +1,9 @@
-// CUDA edit distance: inputs checked (devices first, before the device guard), then the
-// launches of gpu/edit_distance.h.
+// CUDA edit distance: inputs checked (devices first, before the device guard), then
+// launches/edit_distance.h on the CUDA launcher.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../gpu/edit_distance.h"
+#include "../launches/edit_distance.h"
 #include "launcher.cuh"
 
 namespace searnn {

@@ -1,9 +1,9 @@
 // CUDA roll-out decode loop: inputs checked (devices first, before the device guard), then
-// greedy_rollout_loop over the GPU kernels of gpu/greedy_rollout_kernels.h.
+// greedy_rollout_loop over the GPU kernels of launches/greedy_rollout_kernels.h.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../gpu/greedy_rollout_kernels.h"
+#include "../launches/greedy_rollout_kernels.h"
 #include "launcher.cuh"
 
 namespace searnn {

@@ -1,9 +1,9 @@
-// CUDA Hamming distance: inputs checked (devices first, before the device guard), then the
-// launch of gpu/hamming_distance.h.
+// CUDA Hamming distance: inputs checked (devices first, before the device guard), then
+// launches/hamming_distance.h on the CUDA launcher.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../gpu/hamming_distance.h"
+#include "../launches/hamming_distance.h"
 #include "launcher.cuh"
 
 namespace searnn {

@@ -1,14 +1,14 @@
 // The only CUDA-specific code of the GPU kernels: the __global__ shells, the warp's shuffles,
 // and the launches. Everything the threads compute is in searnn_ext/*.h functors, and
-// everything around the launches in gpu/*.h; the emulated backend (emulated/launcher.h) runs
-// both on the CPU with the same launch plans.
+// everything around the launches in launches/*.h; the emulated backend (emulated/launcher.h)
+// runs both on the CPU with the same launch plans.
 #pragma once
 
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 
-#include "../gpu/launch_plan.h"
+#include "../launches/launch_plan.h"
 #include "searnn_ext/warp.h"
 
 namespace searnn {

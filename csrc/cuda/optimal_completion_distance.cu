@@ -1,9 +1,9 @@
 // CUDA optimal-completion distance: inputs checked (devices first, before the device guard),
-// then the launches of gpu/optimal_completion_distance.h.
+// then launches/optimal_completion_distance.h on the CUDA launcher.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../gpu/optimal_completion_distance.h"
+#include "../launches/optimal_completion_distance.h"
 #include "launcher.cuh"
 
 namespace searnn {

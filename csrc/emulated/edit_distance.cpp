@@ -2,7 +2,7 @@
 // launcher, on CPU tensors (torch.ops.searnn_emulated.edit_distance).
 #include <torch/library.h>
 
-#include "../gpu/edit_distance.h"
+#include "../launches/edit_distance.h"
 #include "launcher.h"
 
 namespace searnn {

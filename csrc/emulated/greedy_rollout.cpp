@@ -2,7 +2,7 @@
 // launcher, on CPU tensors (torch.ops.searnn_emulated.greedy_rollout).
 #include <torch/library.h>
 
-#include "../gpu/greedy_rollout_kernels.h"
+#include "../launches/greedy_rollout_kernels.h"
 #include "launcher.h"
 
 namespace searnn {

@@ -2,7 +2,7 @@
 // launcher, on CPU tensors (torch.ops.searnn_emulated.hamming_distance).
 #include <torch/library.h>
 
-#include "../gpu/hamming_distance.h"
+#include "../launches/hamming_distance.h"
 #include "launcher.h"
 
 namespace searnn {

@@ -9,7 +9,7 @@
 #include <array>
 #include <type_traits>
 
-#include "../gpu/launch_plan.h"
+#include "../launches/launch_plan.h"
 #include "searnn_ext/warp.h"
 
 namespace searnn {

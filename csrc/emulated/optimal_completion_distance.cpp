@@ -2,7 +2,7 @@
 // with the emulated launcher, on CPU tensors (torch.ops.searnn_emulated.optimal_completion_distance).
 #include <torch/library.h>
 
-#include "../gpu/optimal_completion_distance.h"
+#include "../launches/optimal_completion_distance.h"
 #include "launcher.h"
 
 namespace searnn {

@@ -1,5 +1,5 @@
-// The shared per-pair kernels without Python: the CPU path (PatternMaskTable) and the GPU
-// threads (the SortedMaskTables build and EditDistanceThreads / HammingDistanceThreads, swept
+// The shared per-pair kernels without Python: the CPU path (HashedMatchTable) and the GPU
+// threads (the SortedMatchTables build and EditDistanceThreads / HammingDistanceThreads, swept
 // over every index of a launch on the host) against a plain Wagner-Fischer DP, and the
 // registered ops through the dispatcher. Likewise the two functors of
 // optimal_completion_distance against the closed form on plain DP rows.
@@ -17,9 +17,9 @@
 
 #include "searnn_ext/bit_parallel_edit_distance.h"
 #include "searnn_ext/hamming_distance.h"
+#include "searnn_ext/hashed_match_table.h"
 #include "searnn_ext/optimal_completion_distance.h"
-#include "searnn_ext/pattern_mask_table.h"
-#include "searnn_ext/sorted_pattern_masks.h"
+#include "searnn_ext/sorted_match_tables.h"
 
 namespace {
 
@@ -91,27 +91,27 @@ Pairs random_pairs(std::mt19937_64& rng, int64_t count, int64_t width, int64_t v
   return pairs;
 }
 
-// SortedMaskTables of references [rows, width] in host vectors, built by sweeping every index of
+// SortedMatchTables of references [rows, width] in host vectors, built by sweeping every index of
 // their launch and some past its end, as a launch does.
-struct HostMaskTables {
+struct HostMatchTables {
   std::vector<int64_t> symbols, counts;
-  std::vector<uint64_t> masks;
-  searnn::SortedMaskTables<int64_t> tables;
+  std::vector<uint64_t> match_words;
+  searnn::SortedMatchTables<int64_t> tables;
 
-  HostMaskTables(const std::vector<int64_t>& ref, const std::vector<int64_t>& ref_lengths,
-                 int64_t width) {
+  HostMatchTables(const std::vector<int64_t>& ref, const std::vector<int64_t>& ref_lengths,
+                  int64_t width) {
     const int64_t rows = static_cast<int64_t>(ref_lengths.size());
     const int64_t words = searnn::words_for_length(width), slots = std::min<int64_t>(64, width);
     symbols.assign(std::max<int64_t>(rows * words * slots, 1), -1);
     counts.assign(std::max<int64_t>(rows * words, 1), -1);
-    masks.assign(symbols.size(), 0);
-    tables = {ref.data(),     width,         ref_lengths.data(), rows, words, slots,
-              symbols.data(), masks.data(),  counts.data()};
+    match_words.assign(symbols.size(), 0);
+    tables = {ref.data(),     width,              ref_lengths.data(), rows, words, slots,
+              symbols.data(), match_words.data(), counts.data()};
     for (int64_t thread = 0; thread < rows * words + 7; ++thread) {
       tables(thread);
     }
   }
-  HostMaskTables(const HostMaskTables&) = delete;  // `tables` points into this object
+  HostMatchTables(const HostMatchTables&) = delete;  // `tables` points into this object
 };
 
 void test_shared_kernels(std::mt19937_64& rng) {
@@ -120,11 +120,11 @@ void test_shared_kernels(std::mt19937_64& rng) {
       const Pairs pairs = random_pairs(rng, 24, width, vocab);
       const auto batch = pairs.batch();
       const int64_t words = searnn::words_for_length(width);
-      searnn::PatternMaskTable table(width);
+      searnn::HashedMatchTable hashed_table(width);
       std::vector<searnn::VerticalDeltas> columns(std::max<int64_t>(words, 1));
       // The GPU's buffers: match tables of every reference row, and scratch [words, count].
-      HostMaskTables host_tables(pairs.ref, pairs.ref_lengths, width);
-      const searnn::SortedMaskTables<int64_t>& sorted = host_tables.tables;
+      HostMatchTables host_tables(pairs.ref, pairs.ref_lengths, width);
+      const searnn::SortedMatchTables<int64_t>& sorted = host_tables.tables;
       std::vector<searnn::VerticalDeltas> launch_scratch(std::max<int64_t>(words * pairs.count, 1));
       std::vector<int64_t> edit(pairs.count + 7, -1), hamming(pairs.count + 7, -1);
       const searnn::EditDistanceThreads<int64_t> edit_threads{
@@ -142,8 +142,8 @@ void test_shared_kernels(std::mt19937_64& rng) {
         const int64_t want = levenshtein(hyp, n, ref, m);
         const std::string where = " width " + std::to_string(width) + " vocab " +
                                   std::to_string(vocab) + " pair " + std::to_string(i);
-        table.assign(ref, m);
-        expect(searnn::edit_distance_pair(hyp, n, m, table, columns.data(), 1) == want,
+        hashed_table.assign(ref, m);
+        expect(searnn::edit_distance_pair(hyp, n, m, hashed_table, columns.data(), 1) == want,
                "CPU edit distance" + where);
         expect(edit[i] == want, "GPU threads edit distance" + where);
         expect(searnn::hamming_distance_row(batch, i) == plain_hamming(hyp, n, ref, m),
@@ -274,7 +274,7 @@ void test_optimal_completion_functors(std::mt19937_64& rng) {
           std::vector<searnn::VerticalDeltas> columns(std::max<int64_t>(
               p.batch * p.steps * words, 1));
           std::vector<int64_t> distances(p.batch * p.steps), out(p.candidates.size(), -1);
-          const HostMaskTables host_tables(p.ref, p.ref_lengths, p.ref_width);
+          const HostMatchTables host_tables(p.ref, p.ref_lengths, p.ref_width);
           const searnn::CompletionBatch<int64_t> batch{
               p.prefix.data(), p.candidates.data(), p.ref_lengths.data(), p.batch, p.steps,
               p.width,         eos_id.has_value(),  eos_id.value_or(0),   host_tables.tables,

@@ -10,15 +10,16 @@
 //     (one bit-parallel step per token);
 //   CompletionCosts: one thread per (sequence, step, candidate) advances its prefix's column by
 //     the candidate (one step) and takes the minimum down the new column.
-// Both are functions of the thread index only, launched by gpu/optimal_completion_distance.h on
-// CUDA, in emulation and, in parallel, on the CPU: the code the tests run is the code the GPU runs.
+// Both are functions of the thread index only, launched by launches/optimal_completion_distance.h
+// on CUDA, in emulation and, in parallel, on the CPU: the code the tests run is the code the GPU
+// runs.
 #pragma once
 
 #include <cstdint>
 
 #include "searnn_ext/bit_parallel_edit_distance.h"
 #include "searnn_ext/macros.h"
-#include "searnn_ext/sorted_pattern_masks.h"
+#include "searnn_ext/sorted_match_tables.h"
 
 namespace searnn {
 
@@ -35,14 +36,14 @@ struct CompletionBatch {
   // Fixed-length tasks: a finished sequence has max(|r|, t + 1) tokens (as copying r does).
   bool ends_at_eos;
   int64_t eos_id;
-  SortedMaskTables<Token> tables;  // of the references, built before both passes
-  VerticalDeltas* prefix_columns;  // [batch, steps, tables.words], written by PrefixColumns
-  int64_t* prefix_distances;       // [batch, steps]: ED(prefix[b, :t], r), by PrefixColumns
-  int64_t* out;                    // [batch, steps, width]
+  SortedMatchTables<Token> tables;  // of the references, built before both passes
+  VerticalDeltas* prefix_columns;   // [batch, steps, tables.words], written by PrefixColumns
+  int64_t* prefix_distances;        // [batch, steps]: ED(prefix[b, :t], r), by PrefixColumns
+  int64_t* out;                     // [batch, steps, width]
 
   // Refers to `tables`: use it while this batch lives (the functors hold theirs as a member).
-  SEARNN_HOST_DEVICE SortedPatternMasks<Token> masks(int64_t b) const {
-    return SortedPatternMasks<Token>{tables, b};
+  SEARNN_HOST_DEVICE SortedMatchTableRow<Token> match_table(int64_t b) const {
+    return SortedMatchTableRow<Token>{tables, b};
   }
 };
 
@@ -91,7 +92,7 @@ struct PrefixColumns {
     const int64_t ref_length = batch.ref_lengths[b];
     const int64_t words = words_for_length(ref_length);
     const int last_bit = last_row_bit(ref_length);
-    const SortedPatternMasks<Token> masks = batch.masks(b);
+    const SortedMatchTableRow<Token> match_table = batch.match_table(b);
     VerticalDeltas* columns = batch.prefix_columns + b * batch.steps * batch.tables.words;
     int64_t distance = ref_length;  // ED of the empty prefix
     for (int64_t t = 0; t < batch.steps; ++t) {
@@ -104,7 +105,7 @@ struct PrefixColumns {
           column[w] = previous[w];
         }
         const int64_t symbol = static_cast<int64_t>(batch.prefix[b * batch.steps + t - 1]);
-        distance += advance_column(masks, symbol, words, last_bit, column, 1);
+        distance += advance_column(match_table, symbol, words, last_bit, column, 1);
       }
       batch.prefix_distances[b * batch.steps + t] = distance;
     }
@@ -135,7 +136,7 @@ struct CompletionCosts {
     const int64_t ref_length = batch.ref_lengths[b];
     const int64_t words = words_for_length(ref_length);
     const int last_bit = last_row_bit(ref_length);
-    const SortedPatternMasks<Token> masks = batch.masks(b);
+    const SortedMatchTableRow<Token> match_table = batch.match_table(b);
     const VerticalDeltas* prefix_column = batch.prefix_columns + cell * batch.tables.words;
     const int64_t length = t + 1;  // of prefix + candidate
     const CompletionLengthPenalty penalty{!batch.ends_at_eos,
@@ -146,7 +147,7 @@ struct CompletionCosts {
     for (int64_t w = 0; w < words; ++w) {
       const bool last = w + 1 == words;
       VerticalDeltas block = prefix_column[w];
-      carry = advance_block(masks.word(symbol, w), block, carry,
+      carry = advance_block(match_table.word(symbol, w), block, carry,
                             last ? last_bit : static_cast<int>(kBitsPerWord - 1));
       const int64_t rows = last ? last_bit + 1 : kBitsPerWord;
       scan_block(block, rows, w * kBitsPerWord, penalty, score, best);

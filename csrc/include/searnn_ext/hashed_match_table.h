@@ -1,5 +1,6 @@
-// Match words of one reference, built once and looked up per hypothesis symbol: the CPU's
-// source of Myers' match words (on the GPU, see sorted_pattern_masks.h). Host only.
+// The match table of one reference (symbol, word index -> match word), built once and looked up
+// per hypothesis symbol: the CPU's source of Myers' match words (on the GPU, see
+// sorted_match_tables.h). Host only.
 #pragma once
 
 #include <algorithm>
@@ -13,13 +14,13 @@ namespace searnn {
 // Token ids below kDirectSymbols index a dense table (one load per lookup); larger or negative
 // ids go to a small open-addressing hash table per 64-symbol block, so that any integer id works
 // and memory stays linear in the reference length.
-class PatternMaskTable {
+class HashedMatchTable {
  public:
-  explicit PatternMaskTable(int64_t max_ref_length)
+  explicit HashedMatchTable(int64_t max_ref_length)
       : words_(words_for_length(max_ref_length)),
         direct_(static_cast<size_t>(kDirectSymbols * words_), 0),
         slot_symbols_(static_cast<size_t>(kSlotsPerBlock * words_), 0),
-        slot_masks_(static_cast<size_t>(kSlotsPerBlock * words_), 0),
+        slot_match_words_(static_cast<size_t>(kSlotsPerBlock * words_), 0),
         hashed_in_block_(static_cast<size_t>(words_), 0) {
     touched_.reserve(static_cast<size_t>(max_ref_length));
   }
@@ -34,7 +35,7 @@ class PatternMaskTable {
       const int64_t symbol = static_cast<int64_t>(ref[i]);
       const int64_t entry = is_direct(symbol) ? direct_entry(symbol, w) : insert_slot(symbol, w);
       touched_.push_back(entry);
-      mask_at(entry) |= bit;
+      match_word_at(entry) |= bit;
     }
   }
 
@@ -47,11 +48,11 @@ class PatternMaskTable {
     }
     for (int64_t slot = first_slot(symbol);; slot = next_slot(slot)) {
       const size_t at = static_cast<size_t>(w * kSlotsPerBlock + slot);
-      if (slot_masks_[at] == 0) {
+      if (slot_match_words_[at] == 0) {
         return 0;  // An empty slot ends the probe: the symbol is not in this block.
       }
       if (slot_symbols_[at] == symbol) {
-        return slot_masks_[at];
+        return slot_match_words_[at];
       }
     }
   }
@@ -73,12 +74,12 @@ class PatternMaskTable {
   }
   static int64_t next_slot(int64_t slot) { return (slot + 1) & (kSlotsPerBlock - 1); }
 
-  // The slot holding `symbol` in block w, claimed if absent. Occupied slots have a nonzero mask,
-  // so a claimed slot is marked at once by assign() setting its bit.
+  // The slot holding `symbol` in block w, claimed if absent. Occupied slots have a nonzero match
+  // word, so a claimed slot is marked at once by assign() setting its bit.
   int64_t insert_slot(int64_t symbol, int64_t w) {
     for (int64_t slot = first_slot(symbol);; slot = next_slot(slot)) {
       const int64_t at = w * kSlotsPerBlock + slot;
-      if (slot_masks_[static_cast<size_t>(at)] == 0) {
+      if (slot_match_words_[static_cast<size_t>(at)] == 0) {
         slot_symbols_[static_cast<size_t>(at)] = symbol;
         ++hashed_in_block_[static_cast<size_t>(w)];
         return kSlotOffset + at;
@@ -89,25 +90,25 @@ class PatternMaskTable {
     }
   }
 
-  uint64_t& mask_at(int64_t entry) {
-    return entry >= kSlotOffset ? slot_masks_[static_cast<size_t>(entry - kSlotOffset)]
+  uint64_t& match_word_at(int64_t entry) {
+    return entry >= kSlotOffset ? slot_match_words_[static_cast<size_t>(entry - kSlotOffset)]
                                 : direct_[static_cast<size_t>(entry)];
   }
 
   void clear() {
     for (const int64_t entry : touched_) {
-      mask_at(entry) = 0;
+      match_word_at(entry) = 0;
     }
     touched_.clear();
     std::fill(hashed_in_block_.begin(), hashed_in_block_.end(), 0);
   }
 
   int64_t words_;
-  std::vector<uint64_t> direct_;        // [kDirectSymbols][words_]
-  std::vector<int64_t> slot_symbols_;   // [words_][kSlotsPerBlock]
-  std::vector<uint64_t> slot_masks_;    // [words_][kSlotsPerBlock]; 0 marks an empty slot
+  std::vector<uint64_t> direct_;            // [kDirectSymbols][words_]
+  std::vector<int64_t> slot_symbols_;       // [words_][kSlotsPerBlock]
+  std::vector<uint64_t> slot_match_words_;  // [words_][kSlotsPerBlock]; 0 marks an empty slot
   std::vector<int64_t> hashed_in_block_;
-  std::vector<int64_t> touched_;        // entries set by the last assign(), to clear them cheaply
+  std::vector<int64_t> touched_;  // entries set by the last assign(), to clear them cheaply
 };
 
 }  // namespace searnn

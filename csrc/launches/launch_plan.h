@@ -1,5 +1,6 @@
-// How the GPU kernels are launched: grid and block sizes, shared by the CUDA launcher and the
-// emulated CUDA backend, so that emulation covers exactly the indices the GPU would run.
+// How every launch is planned: grid and block sizes, shared by every launcher (CUDA, emulated
+// CUDA, and the CPU's for optimal_completion_distance), so that emulation covers exactly the
+// indices the GPU would run.
 #pragma once
 
 #include <c10/util/Exception.h>

@@ -1,13 +1,13 @@
 // The GPU edit distance around its launches, written once over a Launcher (see
-// gpu/hamming_distance.h): one thread per (reference, word) builds the match tables, then one
-// thread per pair runs the bit-parallel distance.
+// hamming_distance.h): one thread per (reference, word) builds the match tables, then one thread
+// per pair runs the bit-parallel distance.
 #pragma once
 
 #include <ATen/Dispatch.h>
 
 #include "../pair_inputs.h"
 #include "launch_plan.h"
-#include "mask_tables.h"
+#include "match_tables.h"
 
 namespace searnn {
 
@@ -16,7 +16,7 @@ at::Tensor edit_distance_gpu(const PairInputs& inputs) {
   const int64_t pairs = inputs.size();
   const auto long_options = inputs.hyp.options().dtype(at::kLong);
   at::Tensor out = Launcher::empty({pairs}, long_options);
-  const MaskTableBuffers buffers = MaskTableBuffers::allocate<Launcher>(inputs.ref);
+  const MatchTableBuffers buffers = MatchTableBuffers::allocate<Launcher>(inputs.ref);
   const int64_t words = buffers.words;
   static_assert(sizeof(VerticalDeltas) == 2 * sizeof(int64_t), "scratch is allocated as int64");
   at::Tensor columns = Launcher::empty({words > 1 ? words * pairs * 2 : 0}, long_options);

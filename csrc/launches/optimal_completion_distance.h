@@ -1,5 +1,5 @@
 // optimal_completion_distance around its three launches, written once over a Launcher (see
-// gpu/hamming_distance.h): the match tables of the references, then PrefixColumns (one thread
+// hamming_distance.h): the match tables of the references, then PrefixColumns (one thread
 // per sequence), then CompletionCosts (one thread per candidate), each launch reading what the
 // one before wrote. The CPU runs the same launches, its threads in parallel: with no decoding,
 // the work is small enough that one algorithm serves every device.
@@ -9,7 +9,7 @@
 
 #include "../optimal_completion_inputs.h"
 #include "launch_plan.h"
-#include "mask_tables.h"
+#include "match_tables.h"
 #include "searnn_ext/optimal_completion_distance.h"
 
 namespace searnn {
@@ -19,7 +19,7 @@ at::Tensor optimal_completion_distance_gpu(const CompletionInputs& inputs) {
   const int64_t batch = inputs.candidates.size(0), steps = inputs.candidates.size(1);
   const auto long_options = inputs.prefix.options().dtype(at::kLong);
   at::Tensor out = Launcher::empty(inputs.candidates.sizes(), long_options);
-  const MaskTableBuffers buffers = MaskTableBuffers::allocate<Launcher>(inputs.ref);
+  const MatchTableBuffers buffers = MatchTableBuffers::allocate<Launcher>(inputs.ref);
   static_assert(sizeof(VerticalDeltas) == 2 * sizeof(int64_t), "columns are allocated as int64");
   at::Tensor prefix_columns = Launcher::empty({batch, steps, buffers.words, 2}, long_options);
   at::Tensor prefix_distances = Launcher::empty({batch, steps}, long_options);
