@@ -1,12 +1,18 @@
 """Which implementation runs an op: the compiled kernels of the inputs' device, the CUDA kernels'
-code emulated on the CPU, or the pure-PyTorch path. The one place where `backend` is read.
+code emulated on the CPU, or the pure-PyTorch path. The one place where `backend` is read, and
+where its choices are described for every function that takes it (the cost ops, rollout_costs,
+the trainer and evaluation):
 
+- ``"auto"`` (the default everywhere): the compiled kernels where they can run, else the
+  pure-PyTorch path, with a log line (once) saying why.
 - ``"ext"``: the compiled kernels; an error says why when they cannot run these inputs.
 - ``"torch"``: the pure-PyTorch path (torch_path.py, rollout_torch.py).
-- ``"auto"``: the compiled kernels where they can run, else the pure-PyTorch path, with a log
-  line (once) saying why.
 - ``"cuda_emulated"``: the CUDA kernels' own code run on CPU tensors, every thread of the same
   launches: the GPU path's test bench on machines without a GPU (slow; not for training).
+
+The compiled kernels cannot run where searnn_ext._C did not load, on a device it has no kernel
+for, or (rollout_costs' decode loop) for a model whose decoder step is not Seq2Seq's own
+(rollout_ext.unsupported says why).
 """
 
 from __future__ import annotations

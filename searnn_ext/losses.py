@@ -5,8 +5,9 @@ Every SEARNN loss is defined per cell (b, t) from the cell's scores ``logits[b, 
 ``[B, T, K]`` from :func:`searnn_ext.rollout_costs` (+inf for unused slots and for cells past a
 sequence's end). A cell counts when at least one of its costs is finite.
 
-The target token of a cell, a*, is its cheapest candidate; ties go to the ground-truth token when
-it is among the cheapest, else to the lowest token id. Costs are shifted so that c(a*) = 0.
+a*, the token a cell's loss trains towards (:func:`target_tokens`), is its cheapest candidate;
+ties go to the target's token (the ground truth) when it is among the cheapest, else to the
+lowest token id. Costs are shifted so that c(a*) = 0.
 
 - ``"ll"`` (eq. 3): log-loss on a* over the softmax of all A scores.
 - ``"llcas"`` (eq. 4): log-loss on a* over the softmax of ``s(a) + cost_scale * c(a)``, all A
@@ -38,8 +39,8 @@ def mle_loss(
     _check_reduction(reduction)
     batch, steps, _ = logits.shape
     counted = torch.arange(steps, device=logits.device) < target_lengths[:, None]
-    truth = torch.where(counted, target[:, :steps].long(), 0)  # padding may hold anything
-    losses = F.cross_entropy(logits.flatten(0, 1), truth.flatten(), reduction="none")
+    target = torch.where(counted, target[:, :steps].long(), 0)  # padding may hold anything
+    losses = F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")
     losses = losses.view(batch, steps)
     return _reduce(losses, counted, reduction)
 
@@ -74,7 +75,7 @@ def searnn_loss(
     # inf or -inf - (-inf) reaches the value or the gradient; their losses are masked out below.
     usable = usable | ~counted[..., None]
     tokens = candidates.clamp(min=0)
-    best_slot = _target_slots(tokens, shifted, usable, ground_truth)
+    best_slot = _best_slots(tokens, shifted, usable, ground_truth)
     best_token = tokens.gather(-1, best_slot[..., None]).squeeze(-1)
     shifted = shifted - shifted.gather(-1, best_slot[..., None])
     if name == "ll":
@@ -104,20 +105,22 @@ def target_tokens(candidates: Tensor, costs: Tensor, ground_truth: Tensor | None
     usable = (candidates >= 0) & torch.isfinite(costs)
     tokens = candidates.clamp(min=0)
     shifted = torch.where(usable, costs, torch.zeros_like(costs))
-    slot = _target_slots(tokens, shifted, usable | ~usable.any(-1, keepdim=True), ground_truth)
+    slot = _best_slots(tokens, shifted, usable | ~usable.any(-1, keepdim=True), ground_truth)
     best = tokens.gather(-1, slot[..., None]).squeeze(-1)
     return best.masked_fill(~usable.any(-1), -1)
 
 
-def _target_slots(tokens, costs, usable, ground_truth) -> Tensor:
+def _best_slots(tokens, costs, usable, target) -> Tensor:
+    """The slot of a* in each cell, int64 [B, T]; target [B, T] (or wider, or None): the target's
+    token of each cell, preferred among the cheapest."""
     cheapest = costs.masked_fill(~usable, float("inf")).min(-1, keepdim=True).values
     tied = usable & (costs == cheapest)
     vocab_bound = int(tokens.max()) + 2 if tokens.numel() else 2
-    # Rank of each tied slot: the ground truth first, then token ids in increasing order.
+    # Rank of each tied slot: the target's token first, then token ids in increasing order.
     rank = tokens + 1
-    if ground_truth is not None:
-        truth = ground_truth[:, : tokens.shape[1]].long()[..., None]
-        rank = torch.where(tokens == truth, torch.zeros_like(rank), rank)
+    if target is not None:
+        target = target[:, : tokens.shape[1]].long()[..., None]
+        rank = torch.where(tokens == target, torch.zeros_like(rank), rank)
     rank = rank.masked_fill(~tied, vocab_bound)
     return rank.argmin(-1)
 

@@ -58,7 +58,7 @@ def edit_distance(
     ref_lengths: Tensor,
     ref_index: Tensor | None = None,
     *,
-    backend: str = "ext",
+    backend: str = "auto",
 ) -> Tensor:
     """Levenshtein distance (unit insertions, deletions, substitutions) of each hypothesis to its
     reference.
@@ -71,9 +71,8 @@ def edit_distance(
         ref_lengths: int32/int64 [M], each in [0, Lr].
         ref_index: int32/int64 [N] with values in [0, M): hypothesis i is compared with
             reference row ``ref_index[i]``. Without it, M must equal N.
-        backend: "ext" (compiled kernels), "torch" (pure PyTorch), "auto" (ext where it can
-            run these inputs), or "cuda_emulated" (the CUDA kernels' code on CPU tensors); see
-            searnn_ext.backends.
+        backend: which implementation runs, ``"auto"`` by default; the choices are described
+            in :mod:`searnn_ext.backends`.
 
     Returns:
         int64 [N] on the inputs' device: unnormalised distances.
@@ -96,7 +95,7 @@ def hamming_distance(
     ref_lengths: Tensor,
     ref_index: Tensor | None = None,
     *,
-    backend: str = "ext",
+    backend: str = "auto",
 ) -> Tensor:
     """Hamming distance of each hypothesis to its reference: mismatches over the common length
     plus the length difference. Arguments, result and errors as in :func:`edit_distance`."""
@@ -120,7 +119,7 @@ def optimal_completion_distance(
     ref_lengths: Tensor,
     *,
     eos_id: int | None,
-    backend: str = "ext",
+    backend: str = "auto",
 ) -> Tensor:
     """The edit distance of the best completion, for every (sequence, step, candidate): the
     costs of the optimal reference policy for edit distance, without decoding.

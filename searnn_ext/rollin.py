@@ -68,13 +68,13 @@ def roll_in(
     for t in range(steps):
         step_logits, state = model.step(prev, state, memory)
         learned = step_logits.detach().argmax(dim=-1)
-        has_truth = t < target_lengths
+        has_target = t < target_lengths
         if policy == "reference":
-            prev = torch.where(has_truth, target[:, t], learned)
+            prev = torch.where(has_target, target[:, t], learned)
         elif policy == "learned":
             prev = learned
         else:
-            prev = torch.where(has_truth & ~use_learned[:, t], target[:, t], learned)
+            prev = torch.where(has_target & ~use_learned[:, t], target[:, t], learned)
         tokens.append(prev)
         logits.append(step_logits)
     tokens = torch.stack(tokens, dim=1) if steps else target.new_zeros((batch, 0)).long()

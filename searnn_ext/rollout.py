@@ -1,10 +1,11 @@
 """rollout_costs: the cost of finishing each roll-in prefix with each candidate token (paper,
 section 4 and Appendix A). The parts every backend shares live here; the learned decode loop,
-where the time goes, is `greedy_decode` of the chosen backend (rollout_torch.py for pure
+where the time goes, is `greedy_rollout` of the chosen backend (rollout_torch.py for pure
 PyTorch, rollout_ext.py for the compiled loop), called in eval mode without grad."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import torch
@@ -17,7 +18,7 @@ from searnn_ext.rollin import RollIn, check_policy
 from searnn_ext.torch_path import check_eos_id, check_index_dtype
 
 COSTS = {"hamming": ops.hamming_distance, "edit": ops.edit_distance}
-# The reference policy of reference and mixed roll-outs: copy the ground truth (the paper's), or
+# The reference policy of reference and mixed roll-outs: copy the target (the paper's), or
 # the optimal completion (ops.optimal_completion_distance). Copying is optimal for Hamming.
 REFERENCES = ("copy", "optimal")
 
@@ -37,7 +38,7 @@ def rollout_costs(
     max_length: int | None = None,
     max_rows: int | None = None,
     generator: torch.Generator | None = None,
-    backend: str = "ext",
+    backend: str = "auto",
 ) -> Tensor:
     """Cost of every (sequence, step, candidate) roll-out: float [B, T, K] in the model's dtype
     (float32 for float16 and bfloat16 models).
@@ -77,9 +78,8 @@ def rollout_costs(
         max_rows: decode at most this many roll-outs at once (bounds peak memory; the answer
             does not change).
         generator: draws of the mixed policy.
-        backend: ``"ext"`` (compiled decode loop and cost kernels), ``"torch"``, ``"auto"``
-            (ext where it can run this model on this device, else torch), or
-            ``"cuda_emulated"`` (the CUDA kernels' code on the CPU); see searnn_ext.backends.
+        backend: which implementation runs the decode loop and the cost ops, ``"auto"`` by
+            default; the choices are described in :mod:`searnn_ext.backends`.
 
     float16 and bfloat16 models roll out in their dtype (the CPU decodes float16 in float32),
     and so does a float32 model inside ``torch.autocast``: the decode loop's matrix products
@@ -87,6 +87,68 @@ def rollout_costs(
 
     Costs of unused slots and of steps at or past ``rollin.lengths[b]`` are +inf.
     """
+    _check_options(rollout, mix_prob, reference, cost, max_rows, max_length)
+    greedy_rollout = _greedy_rollout_for(backend, model, candidates.device)
+    scored_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
+    if max_length is None:
+        max_length = 2 * target.shape[1]
+    # At least float32: bfloat16 cannot tell 100/101 from 101/101.
+    dtype = torch.promote_types(rollin.memory.outputs.dtype, torch.float32)
+    costs = torch.full(candidates.shape, float("inf"), dtype=dtype, device=candidates.device)
+
+    to_score, learned_cells = _choose_cells(rollin, candidates, rollout, mix_prob, generator)
+    if reference == "optimal" and cost == "edit" and rollout != "learned":
+        reference_costs = _optimal_reference_costs(
+            rollin, candidates, target, scored_lengths, model.eos_id, dtype, normalize, backend
+        )
+        costs = torch.where(to_score & ~learned_cells, reference_costs, costs)
+        to_score = to_score & learned_cells  # the optimal reference decodes nothing
+    rollouts = _plan_rollouts(
+        to_score, learned_cells, candidates, scored_lengths, max_length, model.eos_id
+    )
+    if rollouts.cell_b.numel() == 0:
+        return costs
+
+    suffix, suffix_lengths = _reference_rollouts(rollouts, target)
+    suffix, suffix_lengths = _learned_rollouts(
+        model,
+        rollin,
+        rollouts,
+        suffix,
+        suffix_lengths,
+        continuation_ends=_greedy_continuation_ends(model, rollin, scored_lengths, max_length),
+        greedy_rollout=greedy_rollout,
+        max_rows=max_rows,
+    )
+    sequences, lengths = _assemble(rollin.tokens, rollouts, suffix, suffix_lengths)
+    costs[rollouts.cell_b, rollouts.cell_t, rollouts.cell_k] = _score(
+        sequences, lengths, target, scored_lengths, rollouts.cell_b, cost, dtype, normalize, backend
+    )
+    return costs
+
+
+@dataclasses.dataclass
+class _RollOuts:
+    """One row per roll-out to score: its cell (cell_b, cell_t) and candidate slot cell_k; first,
+    the candidate, its token at step t; learned, whether the learned policy finishes it (else
+    the reference policy copies the target); ends, whether it ends at step t (first is EOS);
+    budgets, the most tokens it may have after step t. All [R]."""
+
+    cell_b: Tensor
+    cell_t: Tensor
+    cell_k: Tensor
+    first: Tensor
+    learned: Tensor
+    ends: Tensor
+    budgets: Tensor
+
+    def select(self, rows: Tensor) -> _RollOuts:
+        """The roll-outs `rows` (int64 [R'])."""
+        fields = dataclasses.fields(self)
+        return _RollOuts(**{field.name: getattr(self, field.name)[rows] for field in fields})
+
+
+def _check_options(rollout, mix_prob, reference, cost, max_rows, max_length) -> None:
     check_policy("rollout_costs: rollout", rollout, mix_prob)
     if reference not in REFERENCES:
         raise ValueError(f"rollout_costs: reference must be one of {REFERENCES}, got {reference!r}")
@@ -96,131 +158,19 @@ def rollout_costs(
         raise ValueError(f"rollout_costs: max_rows must be positive, got {max_rows}")
     if max_length is not None and max_length < 1:
         raise ValueError(f"rollout_costs: max_length must be positive, got {max_length}")
-    greedy_decode = _decoder(backend, model, candidates.device)
-    content_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
-    batch, steps, width = candidates.shape
-    device = candidates.device
-    if max_length is None:
-        max_length = 2 * target.shape[1]
-
-    # The cells that count: (b, t, k) with t inside the trajectory and a candidate.
-    in_trajectory = torch.arange(steps, device=device) < rollin.lengths[:, None]
-    valid = (candidates >= 0) & in_trajectory[:, :, None]
-    learned_cells = _learned_cells(rollout, mix_prob, batch, steps, generator, device)[..., None]
-    # At least float32: bfloat16 cannot tell 100/101 from 101/101.
-    dtype = torch.promote_types(rollin.memory.outputs.dtype, torch.float32)
-    costs = torch.full((batch, steps, width), float("inf"), dtype=dtype, device=device)
-    scored_on_sequences = valid
-    if reference == "optimal" and cost == "edit" and rollout != "learned":
-        # The optimal reference decodes nothing: its costs come straight from the prefixes.
-        distances = ops.optimal_completion_distance(
-            rollin.tokens, candidates, target, content_lengths, eos_id=model.eos_id, backend=backend
-        )
-        scale = content_lengths.clamp(min=1)[:, None, None] if normalize else None
-        costs = torch.where(valid & ~learned_cells, _cost_values(distances, dtype, scale), costs)
-        scored_on_sequences = valid & learned_cells
-    cell_b, cell_t, cell_k = scored_on_sequences.nonzero(as_tuple=True)
-    if cell_b.numel() == 0:
-        return costs
-
-    # One row per remaining roll-out: its whole sequence, decoded (learned) or copied.
-    first = candidates[cell_b, cell_t, cell_k]
-    learned = learned_cells[cell_b, cell_t, 0]
-    ends = first == model.eos_id if model.eos_id is not None else torch.zeros_like(learned)
-
-    # Tokens after step t: the target's (reference policy) or the decoder's (learned policy).
-    rows = first.shape[0]
-    after = content_lengths[cell_b] - cell_t - 1
-    if model.eos_id is not None:
-        after = torch.where(learned, max_length - cell_t - 1, after)
-    after = after.clamp(min=0).masked_fill(ends, 0)
-    continuation_ends = _greedy_continuation_ends(model, rollin, content_lengths, max_length)
-    reuse = torch.zeros_like(learned)
-    if continuation_ends is not None:
-        own = first == rollin.tokens[cell_b, cell_t]
-        reuse = learned & ~ends & own & (continuation_ends[cell_b] >= 0)
-    decode = (learned & ~ends & ~reuse & (after > 0)).nonzero().squeeze(1)
-    suffix_width = max(int(after.max()), 1)  # one column keeps gathers simple
-    suffix = target.new_zeros((rows, suffix_width)).long()
-    target_positions = (cell_t + 1)[:, None] + torch.arange(suffix_width, device=device)
-    if target.shape[1]:
-        suffix = target.long()[cell_b[:, None], target_positions.clamp(max=target.shape[1] - 1)]
-    suffix_lengths = torch.where(learned, 0, after)
-    if reuse.any():
-        rollin_positions = target_positions.clamp(max=rollin.tokens.shape[1] - 1)
-        suffix[reuse] = rollin.tokens.long()[cell_b[:, None], rollin_positions][reuse]
-        reused_lengths = (continuation_ends[cell_b] - cell_t - 1).clamp(min=0)
-        suffix_lengths = torch.where(reuse, reused_lengths, suffix_lengths)
-    if decode.numel():
-        with eval_mode(model):
-            decoded, decoded_lengths = _decode_in_chunks(
-                greedy_decode,
-                model,
-                rollin,
-                cell_b[decode],
-                cell_t[decode],
-                first[decode],
-                after[decode],
-                max_rows,
-            )
-        suffix[decode, : decoded.shape[1]] = decoded
-        suffix_lengths = suffix_lengths.index_put((decode,), decoded_lengths)
-
-    sequences, lengths = _assemble(
-        rollin.tokens, cell_b, cell_t, first, ends, suffix, suffix_lengths
-    )
-    cost_op = COSTS[cost]
-    content = target.long()
-    distances = cost_op(sequences, lengths, content, content_lengths, cell_b, backend=backend)
-    scale = content_lengths[cell_b].clamp(min=1) if normalize else None
-    costs[cell_b, cell_t, cell_k] = _cost_values(distances, dtype, scale)
-    return costs
 
 
-def _cost_values(distances: Tensor, dtype: torch.dtype, scale: Tensor | None) -> Tensor:
-    """Integer distances as costs in `dtype`, divided by the targets' lengths when
-    normalising (scale broadcast against distances)."""
-    values = distances.to(dtype)
-    return values if scale is None else values / scale
-
-
-def _decode_in_chunks(greedy_decode, model, rollin, row_b, row_t, first, budgets, max_rows):
-    """The backend's greedy_decode over the roll-outs in chunks of at most max_rows, longest
-    budgets first (so that the rows still decoding form a prefix), results in input order."""
-    memory = rollin.memory.detach()
-    states = _prefix_states(model, rollin)
-    rows = first.shape[0]
-    tokens = first.new_zeros((rows, int(budgets.max())))
-    lengths = first.new_zeros((rows,))
-    order = torch.argsort(budgets, descending=True, stable=True)
-    chunk = max_rows or rows
-    for start in range(0, rows, chunk):
-        rows_here = order[start : start + chunk]
-        chunk_tokens, chunk_lengths = greedy_decode(
-            model,
-            memory,
-            states,
-            row_b[rows_here],
-            row_t[rows_here],
-            first[rows_here],
-            budgets[rows_here],
-        )
-        tokens[rows_here, : chunk_tokens.shape[1]] = chunk_tokens
-        lengths[rows_here] = chunk_lengths
-    return tokens, lengths
-
-
-def _decoder(backend: str, model: Seq2Seq, device: torch.device):
-    """The greedy_decode that runs this call's learned roll-outs."""
+def _greedy_rollout_for(backend: str, model: Seq2Seq, device: torch.device):
+    """The greedy_rollout that runs this call's learned roll-outs."""
     compiled = backends.compiled_ops("greedy_rollout", backend, device)
     if compiled is None:
-        return rollout_torch.greedy_decode
+        return rollout_torch.greedy_rollout
     problem = rollout_ext.unsupported(model)
     if problem is None:
-        return functools.partial(rollout_ext.greedy_decode, ops=compiled)
+        return functools.partial(rollout_ext.greedy_rollout, ops=compiled)
     if backend == "auto":
         backends.log_once(f"rollout_costs: the pure-PyTorch path decodes, because {problem}")
-        return rollout_torch.greedy_decode
+        return rollout_torch.greedy_rollout
     raise ValueError(
         f"rollout_costs(backend={backend!r}): the compiled decode loop cannot run this model: "
         f"{problem}. Pass backend='auto' to fall back to the pure-PyTorch path."
@@ -228,8 +178,8 @@ def _decoder(backend: str, model: Seq2Seq, device: torch.device):
 
 
 def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:
-    """Raises ValueError / TypeError naming the argument; returns the targets' content lengths
-    (without EOS), int64."""
+    """Raises ValueError / TypeError naming the argument; returns the targets' lengths without
+    EOS, the tokens the costs compare: int64 [B]."""
     last_token = model.target_vocab - 1
     check_eos_id("rollout_costs", "model.eos_id", model.eos_id, 0, last_token, "the model's tokens")
     for name, tensor in [
@@ -283,7 +233,101 @@ def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:
     return target_lengths - 1
 
 
-def _greedy_continuation_ends(model, rollin, content_lengths, max_length) -> Tensor | None:
+def _choose_cells(rollin, candidates, rollout, mix_prob, generator) -> tuple[Tensor, Tensor]:
+    """The (b, t, k) to score, bool [B, T, K]: t inside the trajectory and a candidate in slot
+    k; and the cells (b, t) that the learned policy rolls out, bool [B, T, 1]."""
+    batch, steps, _ = candidates.shape
+    device = candidates.device
+    in_trajectory = torch.arange(steps, device=device) < rollin.lengths[:, None]
+    to_score = (candidates >= 0) & in_trajectory[:, :, None]
+    return to_score, _learned_cells(rollout, mix_prob, batch, steps, generator, device)[..., None]
+
+
+def _learned_cells(rollout, mix_prob, batch, steps, generator, device) -> Tensor:
+    """bool [B, T]; "mixed" draws once per cell, so that its K candidates share a policy and
+    their costs stay comparable."""
+    if rollout == "learned":
+        return torch.ones((batch, steps), dtype=torch.bool, device=device)
+    if rollout == "reference":
+        return torch.zeros((batch, steps), dtype=torch.bool, device=device)
+    draws = torch.rand((batch, steps), generator=generator, device="cpu")
+    return (draws < mix_prob).to(device)
+
+
+def _optimal_reference_costs(
+    rollin, candidates, target, scored_lengths, eos_id, dtype, normalize, backend
+) -> Tensor:
+    """The optimal reference policy's cost of every (b, t, k), [B, T, K] in `dtype`, for the
+    edit distance: straight from the prefixes, without decoding."""
+    distances = ops.optimal_completion_distance(
+        rollin.tokens, candidates, target, scored_lengths, eos_id=eos_id, backend=backend
+    )
+    return _cost_values(distances, scored_lengths[:, None, None], dtype, normalize)
+
+
+def _plan_rollouts(to_score, learned_cells, candidates, scored_lengths, max_length, eos_id):
+    """A _RollOuts of the (b, t, k) of to_score [B, T, K], in that order."""
+    cell_b, cell_t, cell_k = to_score.nonzero(as_tuple=True)
+    first = candidates[cell_b, cell_t, cell_k]
+    learned = learned_cells[cell_b, cell_t, 0]
+    ends = first == eos_id if eos_id is not None else torch.zeros_like(learned)
+    # The reference policy copies the target up to its end; the learned policy decodes up to
+    # max_length on EOS tasks, up to the target's length on fixed-length ones.
+    budgets = scored_lengths[cell_b] - cell_t - 1
+    if eos_id is not None:
+        budgets = torch.where(learned, max_length - cell_t - 1, budgets)
+    budgets = budgets.clamp(min=0).masked_fill(ends, 0)
+    return _RollOuts(cell_b, cell_t, cell_k, first, learned, ends, budgets)
+
+
+def _reference_rollouts(rollouts: _RollOuts, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Every roll-out's tokens after step t as the reference policy gives them, the target's:
+    int64 [R, W] (W the largest budget, at least 1: one column keeps gathers simple), and how
+    many count, [R]: the budget, 0 for learned roll-outs (_learned_rollouts fills those in)."""
+    width = max(int(rollouts.budgets.max()), 1)
+    suffix = target.new_zeros((rollouts.budgets.shape[0], width)).long()
+    if target.shape[1]:
+        positions = _positions_after_step(rollouts.cell_t, width).clamp(max=target.shape[1] - 1)
+        suffix = target.long()[rollouts.cell_b[:, None], positions]
+    return suffix, torch.where(rollouts.learned, 0, rollouts.budgets)
+
+
+def _learned_rollouts(
+    model, rollin, rollouts, suffix, suffix_lengths, *, continuation_ends, greedy_rollout, max_rows
+) -> tuple[Tensor, Tensor]:
+    """The learned roll-outs' tokens after step t, written over their rows of suffix [R, W] and
+    suffix_lengths [R]: a greedy roll-in's own continuation where it is one (see
+    _greedy_continuation_ends), else decoded by greedy_rollout in eval mode."""
+    reused = _reused_rollouts(rollin, rollouts, continuation_ends)
+    decoded_rows = rollouts.learned & ~rollouts.ends & ~reused & (rollouts.budgets > 0)
+    decoded_rows = decoded_rows.nonzero().squeeze(1)
+    if reused.any():
+        positions = _positions_after_step(rollouts.cell_t, suffix.shape[1])
+        positions = positions.clamp(max=rollin.tokens.shape[1] - 1)
+        suffix[reused] = rollin.tokens.long()[rollouts.cell_b[:, None], positions][reused]
+        reused_lengths = (continuation_ends[rollouts.cell_b] - rollouts.cell_t - 1).clamp(min=0)
+        suffix_lengths = torch.where(reused, reused_lengths, suffix_lengths)
+    if decoded_rows.numel():
+        with eval_mode(model):
+            decoded, decoded_lengths = _decode_in_chunks(
+                greedy_rollout, model, rollin, rollouts.select(decoded_rows), max_rows
+            )
+        suffix[decoded_rows, : decoded.shape[1]] = decoded
+        suffix_lengths = suffix_lengths.index_put((decoded_rows,), decoded_lengths)
+    return suffix, suffix_lengths
+
+
+def _reused_rollouts(rollin, rollouts, continuation_ends) -> Tensor:
+    """Which roll-outs a greedy roll-in has already decoded, bool [R]: the learned roll-outs of
+    the token it chose, unless that ends the sequence or the roll-in stops too early."""
+    if continuation_ends is None:
+        return torch.zeros_like(rollouts.learned)
+    own = rollouts.first == rollin.tokens[rollouts.cell_b, rollouts.cell_t]
+    reaches = continuation_ends[rollouts.cell_b] >= 0
+    return rollouts.learned & ~rollouts.ends & own & reaches
+
+
+def _greedy_continuation_ends(model, rollin, scored_lengths, max_length) -> Tensor | None:
     """A greedy roll-in is itself the learned roll-out of the token it chose at each step (the
     same model, the same greedy policy, no dropout, the same precision): those roll-outs need
     no decoding. Returns where each sequence's continuation ends, [B] (-1 where the roll-in
@@ -291,7 +335,7 @@ def _greedy_continuation_ends(model, rollin, content_lengths, max_length) -> Ten
     if not rollin.greedy or torch.is_autocast_enabled(rollin.tokens.device.type):
         return None
     if model.eos_id is None:
-        return content_lengths  # fixed length: the roll-in covers the whole target
+        return scored_lengths  # fixed length: the roll-in covers the whole target
     steps = rollin.tokens.shape[1]
     last = rollin.tokens.gather(1, (rollin.lengths - 1).clamp(min=0)[:, None]).squeeze(1)
     ended = (rollin.lengths > 0) & (last == model.eos_id)  # the trajectory ends with EOS
@@ -303,13 +347,35 @@ def _greedy_continuation_ends(model, rollin, content_lengths, max_length) -> Ten
     return torch.where(covered, stop, -1)
 
 
-def _learned_cells(rollout, mix_prob, batch, steps, generator, device) -> Tensor:
-    if rollout == "learned":
-        return torch.ones((batch, steps), dtype=torch.bool, device=device)
-    if rollout == "reference":
-        return torch.zeros((batch, steps), dtype=torch.bool, device=device)
-    draws = torch.rand((batch, steps), generator=generator, device="cpu")
-    return (draws < mix_prob).to(device)
+def _positions_after_step(cell_t: Tensor, width: int) -> Tensor:
+    """Positions t + 1 .. t + width of each roll-out's sequence, int64 [R, width]."""
+    return (cell_t + 1)[:, None] + torch.arange(width, device=cell_t.device)
+
+
+def _decode_in_chunks(greedy_rollout, model, rollin, rollouts, max_rows):
+    """greedy_rollout over `rollouts` in chunks of at most max_rows, longest budgets first (so
+    that the rows still decoding form a prefix), results in the rollouts' order."""
+    memory = rollin.memory.detach()
+    states = _prefix_states(model, rollin)
+    rows = rollouts.first.shape[0]
+    tokens = rollouts.first.new_zeros((rows, int(rollouts.budgets.max())))
+    lengths = rollouts.first.new_zeros((rows,))
+    order = torch.argsort(rollouts.budgets, descending=True, stable=True)
+    chunk = max_rows or rows
+    for start in range(0, rows, chunk):
+        rows_here = order[start : start + chunk]
+        chunk_tokens, chunk_lengths = greedy_rollout(
+            model,
+            memory,
+            states,
+            rollouts.cell_b[rows_here],
+            rollouts.cell_t[rows_here],
+            rollouts.first[rows_here],
+            rollouts.budgets[rows_here],
+        )
+        tokens[rows_here, : chunk_tokens.shape[1]] = chunk_tokens
+        lengths[rows_here] = chunk_lengths
+    return tokens, lengths
 
 
 def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState:
@@ -329,18 +395,36 @@ def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState:
     return DecoderState(torch.stack(hidden), torch.stack(feed) if model.input_feeding else None)
 
 
-def _assemble(prefix_tokens, cell_b, cell_t, first, ends, suffix, suffix_lengths):
+def _assemble(prefix_tokens, rollouts, suffix, suffix_lengths):
     """Each roll-out's whole sequence: the roll-in's tokens before t, the candidate (unless it
     is EOS), then its suffix. int64 [R, W] and lengths [R]."""
-    device = first.device
+    cell_t = rollouts.cell_t
     prefix_width = prefix_tokens.shape[1]
     width = prefix_width + 1 + suffix.shape[1]
-    positions = torch.arange(width, device=device)
-    prefix = prefix_tokens.long()[cell_b]
+    positions = torch.arange(width, device=cell_t.device)
+    prefix = prefix_tokens.long()[rollouts.cell_b]
     prefix = torch.cat([prefix, prefix.new_zeros((prefix.shape[0], width - prefix_width))], 1)
     after = positions - (cell_t + 1)[:, None]
     from_suffix = suffix.gather(1, after.clamp(0, suffix.shape[1] - 1))
     sequences = torch.where(after >= 0, from_suffix, prefix)
-    sequences = torch.where(after == -1, first[:, None], sequences)
-    lengths = torch.where(ends, cell_t, cell_t + 1 + suffix_lengths)
+    sequences = torch.where(after == -1, rollouts.first[:, None], sequences)
+    lengths = torch.where(rollouts.ends, cell_t, cell_t + 1 + suffix_lengths)
     return sequences, lengths
+
+
+def _score(
+    sequences, lengths, target, scored_lengths, target_index, cost, dtype, normalize, backend
+) -> Tensor:
+    """The cost of each finished sequence (int64 [R, W], lengths [R]) against the target row
+    target_index[r], [R] in `dtype`."""
+    distances = COSTS[cost](
+        sequences, lengths, target.long(), scored_lengths, target_index, backend=backend
+    )
+    return _cost_values(distances, scored_lengths[target_index], dtype, normalize)
+
+
+def _cost_values(distances: Tensor, lengths: Tensor, dtype: torch.dtype, normalize: bool):
+    """Integer distances as costs in `dtype`, divided by the targets' lengths (at least 1,
+    broadcast against distances) when normalising."""
+    values = distances.to(dtype)
+    return values / lengths.clamp(min=1) if normalize else values

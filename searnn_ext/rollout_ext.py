@@ -1,6 +1,6 @@
 """The compiled learned roll-out: torch.ops.searnn.greedy_rollout runs the whole decode loop in
 C++ (CPU) or C++/CUDA (torch.ops.searnn_emulated.greedy_rollout: the CUDA kernels' code on the
-CPU), with the same semantics as rollout_torch.greedy_decode."""
+CPU), with the same semantics as rollout_torch.greedy_rollout."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def decoder_weights(model: Seq2Seq) -> list[Tensor]:
     return [w.detach() for w in weights]
 
 
-def greedy_decode(
+def greedy_rollout(
     model: Seq2Seq,
     memory: Memory,
     states: DecoderState,
@@ -91,7 +91,7 @@ def greedy_decode(
     *,
     ops: ModuleType = torch.ops.searnn,
 ) -> tuple[Tensor, Tensor]:
-    """As rollout_torch.greedy_decode; the roll-outs of one cell share its prefix state,
+    """As rollout_torch.greedy_rollout; the roll-outs of one cell share its prefix state,
     passed once per cell. ops: the namespace of the greedy_rollout op that runs (see
     searnn_ext.backends)."""
     batch = states.hidden.shape[2]

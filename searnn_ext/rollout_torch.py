@@ -16,7 +16,7 @@ def row_states(states: DecoderState, row_b: Tensor, row_t: Tensor) -> DecoderSta
     return DecoderState(hidden, feed)
 
 
-def greedy_decode(
+def greedy_rollout(
     model: Seq2Seq,
     memory: Memory,
     states: DecoderState,

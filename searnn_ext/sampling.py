@@ -42,7 +42,7 @@ def sample_candidates(
     Args:
         strategy: one of STRATEGIES (see the module's doc).
         logits: [B, T, A] the roll-in's scores (used by "pol", "bias" and "topk"; no grad).
-        ground_truth: int [B, T] the reference token of each cell, -1 where there is none.
+        ground_truth: int [B, T] the target's token of each cell, -1 where there is none.
         tokens: K, candidates per cell (ignored by "all"); at most A.
         frequencies: [A] non-negative token frequencies, for "stat".
         bias_temperature: the temperature of "bias", > 0.
@@ -64,15 +64,15 @@ def sample_candidates(
     if not 1 <= tokens <= vocab:
         raise ValueError(f"sample_candidates: tokens must lie in [1, {vocab}], got {tokens}")
     log_weights = _log_weights(strategy, logits.detach(), frequencies, bias_temperature)
-    truth = ground_truth.long()
-    has_truth = (truth >= 0) & (truth < vocab)
-    is_truth = torch.arange(vocab, device=device) == truth[..., None]
+    target = ground_truth.long()
+    has_target = (target >= 0) & (target < vocab)
+    is_target = torch.arange(vocab, device=device) == target[..., None]
     keys = log_weights.expand(batch, steps, vocab)
     if strategy != "topk":
         uniform = torch.rand((batch, steps, vocab), generator=generator).to(device)
         keys = keys - torch.log(-torch.log(uniform.clamp(min=1e-20)))  # + Gumbel noise
-    # The ground truth ranks first; the rest in order of their (perturbed) keys.
-    keys = keys.masked_fill(is_truth & has_truth[..., None], math.inf)
+    # The target's token ranks first; the rest in order of their (perturbed) keys.
+    keys = keys.masked_fill(is_target & has_target[..., None], math.inf)
     return keys.topk(tokens, dim=-1).indices
 
 

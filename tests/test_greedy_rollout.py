@@ -227,10 +227,10 @@ def test_float32_decodes_match_the_torch_path(target, config):
         states = _prefix_states(model, rollin)
         arguments = (model, memory, states, cell_b[order], cell_t[order], first[order])
         compiled = backends.compiled_ops("greedy_rollout", target.backend, first.device)
-        ext_tokens, ext_lengths = rollout_ext.greedy_decode(
+        ext_tokens, ext_lengths = rollout_ext.greedy_rollout(
             *arguments, budgets[order], ops=compiled
         )
-        torch_tokens, torch_lengths = rollout_torch.greedy_decode(*arguments, budgets[order])
+        torch_tokens, torch_lengths = rollout_torch.greedy_rollout(*arguments, budgets[order])
     width = min(ext_tokens.shape[1], torch_tokens.shape[1])
     positions = torch.arange(width, device=first.device)
     same = (ext_lengths == torch_lengths) & (

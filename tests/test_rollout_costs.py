@@ -445,13 +445,13 @@ def test_a_greedy_rollin_is_the_rollout_of_its_own_tokens(config, max_length, mo
     rollin = rolled_in(task)
     assert rollin.greedy
     decoded = []
-    decode = rollout_ext.greedy_decode
+    decode = rollout_ext.greedy_rollout
 
     def counting(*arguments, **options):
         decoded.append(arguments[5].shape[0])
         return decode(*arguments, **options)
 
-    monkeypatch.setattr(rollout_ext, "greedy_decode", counting)
+    monkeypatch.setattr(rollout_ext, "greedy_rollout", counting)
     candidates = all_candidates(task, rollin)
     args = (task.model, task.target, task.target_lengths)
 
