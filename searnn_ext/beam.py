@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from searnn_ext.decoding import tokens_before_eos
+from searnn_ext.decoding import select_rows, tokens_before_eos
 from searnn_ext.model import Seq2Seq
 
 
@@ -21,8 +21,8 @@ def beam_search(
     if beam < 1:
         raise ValueError(f"beam_search: beam must be positive, got {beam}")
     batch, vocab, device = src.shape[0], model.target_vocab, src.device
-    memory = model.encode(src, src_lengths).select(
-        torch.arange(batch, device=device).repeat_interleave(beam)
+    memory = select_rows(
+        model.encode(src, src_lengths), torch.arange(batch, device=device).repeat_interleave(beam)
     )
     state = model.initial_state(memory)
     prev = torch.full((batch * beam,), model.bos_id, dtype=torch.long, device=device)
@@ -49,7 +49,7 @@ def beam_search(
         )
         if model.eos_id is not None:
             ended = ended.gather(1, origin) | (token == model.eos_id)
-        state = state.select((rows + origin).flatten())
+        state = select_rows(state, (rows + origin).flatten())
         prev = token.flatten()
     best_tokens = tokens[torch.arange(batch, device=device), scores.argmax(1)]
     if model.eos_id is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from searnn_ext.decoding import Memory, StepModel, tokens_before_eos
+from searnn_ext.decoding import StepModel, check_decoder, check_logits, tokens_before_eos
 from searnn_ext.torch_path import check_index_dtype
 
 POLICIES = ("reference", "learned", "mixed")
@@ -25,7 +26,7 @@ class RollIn:
     tokens: Tensor
     logits: Tensor
     lengths: Tensor
-    memory: Memory
+    memory: Any  # the model's memory, as its encode returned it
     greedy: bool = False
 
 
@@ -38,7 +39,7 @@ def check_policy(name: str, policy: str, mix_prob: float) -> None:
 
 def roll_in(
     model: StepModel,
-    memory: Memory,
+    memory: Any,
     target: Tensor,
     target_lengths: Tensor,
     *,
@@ -50,6 +51,7 @@ def roll_in(
     (reference), the model's own argmax (learned), or, per (sequence, step), the argmax with
     probability `mix_prob` and the ground truth otherwise (mixed). Past a target's length
     there is no ground truth: the argmax is fed."""
+    check_decoder(model, "roll_in")
     check_policy("roll_in: policy", policy, mix_prob)
     check_index_dtype("roll_in", "target", target)
     check_index_dtype("roll_in", "target_lengths", target_lengths)
@@ -67,6 +69,7 @@ def roll_in(
     tokens, logits = [], []
     for t in range(steps):
         step_logits, state = model.step(prev, state, memory)
+        check_logits(step_logits, batch, model, "roll_in")
         learned = step_logits.detach().argmax(dim=-1)
         has_target = t < target_lengths
         if policy == "reference":
@@ -81,12 +84,18 @@ def roll_in(
     logits = (
         torch.stack(logits, dim=1)
         if steps
-        else memory.outputs.new_zeros((batch, 0, model.target_vocab))
+        else torch.zeros((batch, 0, model.target_vocab), dtype=_dtype(model), device=target.device)
     )
     lengths = trajectory_lengths(model, policy, tokens, target_lengths)
     # A model in training mode is deterministic only if it says it has no dropout.
     dropout_off = not model.training or getattr(model, "dropout", None) == 0
     return RollIn(tokens, logits, lengths, memory, greedy=policy == "learned" and dropout_off)
+
+
+def _dtype(model) -> torch.dtype:
+    """The model's floating-point dtype (its first parameter's), for logits of no step."""
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    return torch.get_default_dtype() if weight is None else weight.dtype
 
 
 def trajectory_lengths(model: StepModel, policy: str, tokens: Tensor, target_lengths: Tensor):

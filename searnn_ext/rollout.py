@@ -12,10 +12,10 @@ import torch
 from torch import Tensor
 
 from searnn_ext import backends, ops, rollout_ext, rollout_torch
-from searnn_ext.decoding import eval_mode
+from searnn_ext.decoding import check_decoder, detached, eval_mode
 from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
-from searnn_ext.torch_path import check_eos_id, check_index_dtype
+from searnn_ext.torch_path import check_index_dtype
 
 COSTS = {"hamming": ops.hamming_distance, "edit": ops.edit_distance}
 # The reference policy of reference and mixed roll-outs: copy the target (the paper's), or
@@ -88,12 +88,12 @@ def rollout_costs(
     Costs of unused slots and of steps at or past ``rollin.lengths[b]`` are +inf.
     """
     _check_options(rollout, mix_prob, reference, cost, max_rows, max_length)
-    greedy_rollout = _greedy_rollout_for(backend, model, candidates.device)
     scored_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
+    greedy_rollout = _greedy_rollout_for(backend, model, candidates.device)
     if max_length is None:
         max_length = 2 * target.shape[1]
     # At least float32: bfloat16 cannot tell 100/101 from 101/101.
-    dtype = torch.promote_types(rollin.memory.outputs.dtype, torch.float32)
+    dtype = torch.promote_types(rollin.logits.dtype, torch.float32)
     costs = torch.full(candidates.shape, float("inf"), dtype=dtype, device=candidates.device)
 
     to_score, learned_cells = _choose_cells(rollin, candidates, rollout, mix_prob, generator)
@@ -171,6 +171,12 @@ def _greedy_rollout_for(backend: str, model: Seq2Seq, device: torch.device):
     if backend == "auto":
         backends.log_once(f"rollout_costs: the pure-PyTorch path decodes, because {problem}")
         return rollout_torch.greedy_rollout
+    if not isinstance(model, Seq2Seq):
+        raise TypeError(
+            f"rollout_costs(backend={backend!r}): the compiled decode loop runs Seq2Seq's own "
+            f"decoder, and {type(model).__name__} is a model of your own: pass backend='auto' "
+            "(the default) to roll it out on the pure-PyTorch path"
+        )
     raise ValueError(
         f"rollout_costs(backend={backend!r}): the compiled decode loop cannot run this model: "
         f"{problem}. Pass backend='auto' to fall back to the pure-PyTorch path."
@@ -180,8 +186,7 @@ def _greedy_rollout_for(backend: str, model: Seq2Seq, device: torch.device):
 def _check_inputs(model, rollin, candidates, target, target_lengths) -> Tensor:
     """Raises ValueError / TypeError naming the argument; returns the targets' lengths without
     EOS, the tokens the costs compare: int64 [B]."""
-    last_token = model.target_vocab - 1
-    check_eos_id("rollout_costs", "model.eos_id", model.eos_id, 0, last_token, "the model's tokens")
+    check_decoder(model, "rollout_costs")
     for name, tensor in [
         ("rollin.tokens", rollin.tokens),
         ("rollin.lengths", rollin.lengths),
@@ -355,7 +360,7 @@ def _positions_after_step(cell_t: Tensor, width: int) -> Tensor:
 def _decode_in_chunks(greedy_rollout, model, rollin, rollouts, max_rows):
     """greedy_rollout over `rollouts` in chunks of at most max_rows, longest budgets first (so
     that the rows still decoding form a prefix), results in the rollouts' order."""
-    memory = rollin.memory.detach()
+    memory = detached(rollin.memory)
     states = _prefix_states(model, rollin)
     rows = rollouts.first.shape[0]
     tokens = rollouts.first.new_zeros((rows, int(rollouts.budgets.max())))
@@ -378,10 +383,13 @@ def _decode_in_chunks(greedy_rollout, model, rollin, rollouts, max_rows):
     return tokens, lengths
 
 
-def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState:
+def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState | list:
     """The eval-mode decoder state after BOS and the roll-in tokens 0..t-1, for every step t:
-    hidden [T, L, B, H], feed [T, B, H] or None."""
-    memory = rollin.memory.detach()
+    Seq2Seq's stacked (hidden [T, L, B, H], feed [T, B, H] or None), any other model's as a
+    list by step."""
+    memory = detached(rollin.memory)
+    if not isinstance(model, Seq2Seq):
+        return _states_by_step(model, rollin, memory)
     state = model.initial_state(memory)
     prev = torch.full_like(rollin.lengths, model.bos_id)
     hidden, feed = [], []
@@ -393,6 +401,17 @@ def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState:
     if not hidden:
         return DecoderState(memory.final.new_zeros((0, *memory.final.shape)), None)
     return DecoderState(torch.stack(hidden), torch.stack(feed) if model.input_feeding else None)
+
+
+def _states_by_step(model, rollin: RollIn, memory) -> list:
+    state = model.initial_state(memory)
+    prev = torch.full_like(rollin.lengths, model.bos_id)
+    states = []
+    for t in range(rollin.tokens.shape[1]):
+        _, state = model.step(prev, state, memory)
+        states.append(state)
+        prev = rollin.tokens[:, t]
+    return states
 
 
 def _assemble(prefix_tokens, rollouts, suffix, suffix_lengths):

@@ -16,8 +16,10 @@ from searnn_ext import distributed
 from searnn_ext.backends import log_once, slow_rollout_dtype
 from searnn_ext.config import ROLLOUT_DTYPES, SearnnConfig
 from searnn_ext.data.batching import Batch
+from searnn_ext.decoding import check_decoder
 from searnn_ext.losses import mle_loss, searnn_loss
 from searnn_ext.model import Seq2Seq
+from searnn_ext.rollin import roll_in
 from searnn_ext.rollout import rollout_costs
 from searnn_ext.sampling import sample_candidates, subsample_cells
 
@@ -57,6 +59,7 @@ class SearnnTrainer:
         """token_frequencies: [A] training-target unigram counts, for sampling="stat";
         generator: the draws of mixed policies and sampling (CPU); give each process its own
         seed. group: the processes sharing each batch (see searnn_ext.distributed)."""
+        check_decoder(model, "SearnnTrainer")
         config.check()
         if config.sampling == "stat" and token_frequencies is None:
             raise ValueError("SearnnTrainer: sampling='stat' needs token_frequencies")
@@ -77,12 +80,13 @@ class SearnnTrainer:
         config, model = self.config, self.model
         memory = model.encode(batch.src, batch.src_lengths)
         if config.loss == "mle":
-            rollin = model.roll_in(memory, batch.target, batch.target_lengths)
+            rollin = roll_in(model, memory, batch.target, batch.target_lengths)
             loss = mle_loss(
                 rollin.logits, batch.target, batch.target_lengths, reduction=config.reduction
             )
             return loss, int(batch.target_lengths.sum()), 0
-        rollin = model.roll_in(
+        rollin = roll_in(
+            model,
             memory,
             batch.target,
             batch.target_lengths,

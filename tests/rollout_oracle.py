@@ -11,6 +11,14 @@ from oracles import best_completion_by_enumeration, hamming, levenshtein
 ORACLE_COSTS = {"hamming": hamming, "edit": levenshtein}
 
 
+def row_of(memory, b: int):
+    """Sequence b's memory, as a batch of one: its own select, or (a dict of tensors, as the
+    test's own decoders keep it) each tensor's row b."""
+    if isinstance(memory, dict):
+        return {key: value[b : b + 1] for key, value in memory.items()}
+    return memory.select(torch.tensor([b]))
+
+
 def greedy_finish(
     model, memory_b, prefix: list[int], length: int | None, max_length: int, margins=None
 ):
@@ -62,7 +70,7 @@ def oracle_costs(
             truth = target[b, : target_lengths[b]].tolist()
             if model.eos_id is not None:
                 truth = truth[:-1]
-            memory_b = rollin.memory.select(torch.tensor([b]))
+            memory_b = row_of(rollin.memory, b)
             for t in range(int(rollin.lengths[b])):
                 prefix = rollin.tokens[b, :t].tolist()
                 for k in range(width):
@@ -102,7 +110,7 @@ def decision_margins(model, rollin, candidates, target_lengths, *, max_length):
     with torch.no_grad():
         for b in range(batch):
             length = int(target_lengths[b]) - (model.eos_id is not None)
-            memory_b = rollin.memory.select(torch.tensor([b]))
+            memory_b = row_of(rollin.memory, b)
             for t in range(int(rollin.lengths[b])):
                 prefix = rollin.tokens[b, :t].tolist()
                 for k in range(width):
