@@ -8,7 +8,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from searnn_ext.decoding import StepModel, check_decoder, check_logits, tokens_before_eos
+from searnn_ext.decoding import (
+    StepModel,
+    check_decoder,
+    check_logits,
+    detached,
+    tokens_before_eos,
+)
 from searnn_ext.torch_path import check_index_dtype
 
 POLICIES = ("reference", "learned", "mixed")
@@ -21,13 +27,17 @@ class RollIn:
     each trajectory that count (fixed-length tasks: the target's length; EOS tasks: up to and
     including the first EOS); memory: the encoder's output the trajectory was decoded from;
     greedy: the trajectory is the model's own greedy decoding without dropout (a learned
-    roll-in), so that rollout_costs can reuse it as the roll-out of each chosen token."""
+    roll-in), so that rollout_costs can reuse it as the roll-out of each chosen token; states:
+    the decoder's state after each step's input (BOS, then tokens 0..T-2), without grad, where
+    they are the eval-mode states (no dropout), else None: rollout_costs starts the roll-outs
+    of step t from states[t] instead of decoding the prefix again."""
 
     tokens: Tensor
     logits: Tensor
     lengths: Tensor
     memory: Any  # the model's memory, as its encode returned it
     greedy: bool = False
+    states: list | None = None
 
 
 def check_policy(name: str, policy: str, mix_prob: float) -> None:
@@ -66,10 +76,14 @@ def roll_in(
     if policy == "mixed":
         draws = torch.rand((batch, steps), generator=generator, device="cpu").to(target.device)
         use_learned = draws < mix_prob
-    tokens, logits = [], []
+    # A model in training mode is deterministic only if it says it has no dropout.
+    dropout_off = not model.training or getattr(model, "dropout", None) == 0
+    tokens, logits, states = [], [], []
     for t in range(steps):
         step_logits, state = model.step(prev, state, memory)
         check_logits(step_logits, batch, model, "roll_in")
+        if dropout_off:
+            states.append(detached(state))
         learned = step_logits.detach().argmax(dim=-1)
         has_target = t < target_lengths
         if policy == "reference":
@@ -87,9 +101,8 @@ def roll_in(
         else torch.zeros((batch, 0, model.target_vocab), dtype=_dtype(model), device=target.device)
     )
     lengths = trajectory_lengths(model, policy, tokens, target_lengths)
-    # A model in training mode is deterministic only if it says it has no dropout.
-    dropout_off = not model.training or getattr(model, "dropout", None) == 0
-    return RollIn(tokens, logits, lengths, memory, greedy=policy == "learned" and dropout_off)
+    greedy = policy == "learned" and dropout_off
+    return RollIn(tokens, logits, lengths, memory, greedy, states if dropout_off else None)
 
 
 def _dtype(model) -> torch.dtype:

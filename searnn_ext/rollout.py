@@ -385,22 +385,19 @@ def _decode_in_chunks(greedy_rollout, model, rollin, rollouts, max_rows):
 
 def _prefix_states(model: Seq2Seq, rollin: RollIn) -> DecoderState | list:
     """The eval-mode decoder state after BOS and the roll-in tokens 0..t-1, for every step t:
-    Seq2Seq's stacked (hidden [T, L, B, H], feed [T, B, H] or None), any other model's as a
-    list by step."""
+    the roll-in's own where it kept them (a dropout-free roll-in; not under autocast, whose
+    roll-outs run in another precision), else decoded again. Seq2Seq's stacked (hidden
+    [T, L, B, H], feed [T, B, H] or None), any other model's as a list by step."""
     memory = detached(rollin.memory)
+    states = rollin.states
+    if states is None or torch.is_autocast_enabled(rollin.tokens.device.type):
+        states = _states_by_step(model, rollin, memory)
     if not isinstance(model, Seq2Seq):
-        return _states_by_step(model, rollin, memory)
-    state = model.initial_state(memory)
-    prev = torch.full_like(rollin.lengths, model.bos_id)
-    hidden, feed = [], []
-    for t in range(rollin.tokens.shape[1]):
-        _, state = model.step(prev, state, memory)
-        hidden.append(state.hidden)
-        feed.append(state.feed)
-        prev = rollin.tokens[:, t]
-    if not hidden:
+        return states
+    if not states:
         return DecoderState(memory.final.new_zeros((0, *memory.final.shape)), None)
-    return DecoderState(torch.stack(hidden), torch.stack(feed) if model.input_feeding else None)
+    feed = torch.stack([state.feed for state in states]) if model.input_feeding else None
+    return DecoderState(torch.stack([state.hidden for state in states]), feed)
 
 
 def _states_by_step(model, rollin: RollIn, memory) -> list:

@@ -4,6 +4,8 @@ backend="auto" chooses for it), beam search and SearnnTrainer take it through th
 protocol, with costs equal to a brute force through its own step; a model that breaks the
 protocol is refused, naming what is wrong."""
 
+import dataclasses
+
 import pytest
 import torch
 from rollout_oracle import oracle_costs
@@ -204,3 +206,25 @@ def test_a_state_that_cannot_be_selected_is_named():
         searnn_ext.rollout_costs(
             model, rollin, candidates, target, target_lengths, rollout="learned"
         )
+
+
+def test_a_dropout_free_roll_in_keeps_the_states_its_roll_outs_start_from(monkeypatch):
+    from searnn_ext import rollout
+
+    model = model_for(eos=True).eval()
+    src, src_lengths, target, target_lengths = batch_of(eos=True)
+    rollin = searnn_ext.roll_in(model, model.encode(src, src_lengths), target, target_lengths)
+    assert rollin.states is not None and len(rollin.states) == rollin.tokens.shape[1]
+    candidates = torch.arange(model.target_vocab).expand(*rollin.tokens.shape, -1).clone()
+    arguments = (candidates, target, target_lengths)
+    decoded_again = searnn_ext.rollout_costs(
+        model, dataclasses.replace(rollin, states=None), *arguments, rollout="learned"
+    )
+    calls = []
+    monkeypatch.setattr(rollout, "_states_by_step", lambda *a: calls.append(a))
+    kept = searnn_ext.rollout_costs(model, rollin, *arguments, rollout="learned")
+    assert not calls and torch.equal(kept, decoded_again)
+    # In training mode a model that does not say it has no dropout keeps none.
+    model.train()
+    rollin = searnn_ext.roll_in(model, model.encode(src, src_lengths), target, target_lengths)
+    assert rollin.states is None
