@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from searnn_ext.backends import BACKENDS
+from searnn_ext.costs import COSTS, natural_cost
 from searnn_ext.losses import REDUCTIONS, SEARNN_LOSSES
 from searnn_ext.options import (
     DTYPE_ALIASES,
@@ -41,7 +42,7 @@ from searnn_ext.options import (
     seed,
 )
 from searnn_ext.rollin import POLICIES
-from searnn_ext.rollout import COSTS, REFERENCES
+from searnn_ext.rollout import REFERENCES
 from searnn_ext.sampling import STRATEGIES
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta}
@@ -92,7 +93,8 @@ class SearnnConfig:
     )
     cost: str | None = option(
         None,
-        "the roll-outs' cost and the test error's distance: hamming or edit",
+        "the roll-outs' cost and the test error's: hamming, edit, or one registered with "
+        "searnn_ext.costs.register",
         Choice(COSTS),
         shown_default="the task's; hamming for fixed-length models, edit for EOS models",
     )
@@ -143,12 +145,6 @@ class SearnnConfig:
         """`cost`, or the model's natural one: hamming for fixed-length models, edit for EOS
         models (the paper's choice on each of its tasks)."""
         return self.cost if self.cost is not None else natural_cost(model.eos_id)
-
-
-def natural_cost(eos_id: int | None) -> str:
-    """The cost of a model that sets none: hamming for fixed-length models (eos_id None), edit
-    for EOS models (the paper's choice on each of its tasks)."""
-    return "hamming" if eos_id is None else "edit"
 
 
 @dataclasses.dataclass

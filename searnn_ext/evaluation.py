@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from searnn_ext import ops
 from searnn_ext.beam import beam_search
+from searnn_ext.costs import Cost, cost_of
 from searnn_ext.data.batching import Batch, Example, batches
 from searnn_ext.decoding import eval_mode, tokens_before_eos
 from searnn_ext.model import Seq2Seq
@@ -71,30 +71,35 @@ def error_rate(
     model: Seq2Seq,
     examples: list[Example],
     *,
-    cost: str,
+    cost: str | Cost,
     batch_size: int = 256,
     max_length: int | None = None,
     beam: int = 1,
     device="cpu",
     backend: str = "auto",
 ) -> float:
-    """100 * sum of distances / sum of reference lengths (EOS excluded) over `examples`.
+    """The test error (%) of the cost (a name, a callable or a searnn_ext.costs.Cost) over
+    `examples`: for a distance, 100 * the sum of distances / the sum of the targets' lengths
+    (EOS excluded); for another cost, 100 * its mean.
     EOS tasks decode at most `max_length` tokens (default: decode_length(examples));
     beam: beam search's width (1: greedy); backend: the distance op's (searnn_ext.backends).
     An empty list of examples is a ValueError: there is no error to report."""
     if not examples:
         raise ValueError("error_rate: no examples to score")
-    distance_op = ops.hamming_distance if cost == "hamming" else ops.edit_distance
+    cost = cost_of(cost, "error_rate")
     eos = int(model.eos_id is not None)
-    total_distance, total_length = 0, 0
+    total, count = 0.0, 0.0
     for batch, tokens, lengths in decoded_batches(
         model, examples, max_length=max_length, beam=beam, batch_size=batch_size, device=device
     ):
-        reference_lengths = batch.target_lengths - eos
-        distances = distance_op(tokens, lengths, batch.target, reference_lengths, backend=backend)
-        total_distance += int(distances.sum())
-        total_length += int(reference_lengths.sum())
-    return 100.0 * total_distance / max(total_length, 1)
+        target_lengths = batch.target_lengths - eos
+        rows = torch.arange(tokens.shape[0], device=tokens.device)
+        values = cost.score(
+            tokens, lengths, batch.target.long(), target_lengths, rows, backend=backend
+        )
+        batch_total, batch_count = cost.test_error(values, target_lengths)
+        total, count = total + batch_total, count + batch_count
+    return 100.0 * total / max(count, 1)
 
 
 def chunks(tags: list[str]) -> set[tuple[int, int, str]]:

@@ -25,7 +25,8 @@ import torch
 from tqdm import tqdm
 
 from searnn_ext import checkpoint, distributed, metrics_log, run_folder, tasks
-from searnn_ext.config import RunConfig, conflicts, natural_cost
+from searnn_ext.config import RunConfig, conflicts
+from searnn_ext.costs import natural_cost
 from searnn_ext.curves import plot_curves
 from searnn_ext.data import batches
 from searnn_ext.data.batching import TaskData

@@ -95,9 +95,18 @@ class Number(Kind):
 
 
 class Choice(Kind):
+    """One of `values`, read when judged: a registry (a dict by name) may grow."""
+
     def __init__(self, values, aliases: dict[str, str] | None = None) -> None:
-        self.values, self.aliases = tuple(values), aliases or {}
-        self.argparse_keywords = dict(choices=self.values)
+        self._values, self.aliases = values, aliases or {}
+
+    @property
+    def values(self) -> tuple:
+        return tuple(self._values)
+
+    @property
+    def argparse_keywords(self) -> dict:
+        return dict(choices=self.values)
 
     def problem(self, value) -> str | None:
         return None if value in self.values else f"must be one of {self.values}"

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from searnn_ext import backends, ops, rollout_ext, rollout_torch
+from searnn_ext.costs import COSTS, Cost, cost_of, cost_values
 from searnn_ext.decoding import check_decoder, detached, eval_mode
 from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
 from searnn_ext.torch_path import check_index_dtype
 
-COSTS = {"hamming": ops.hamming_distance, "edit": ops.edit_distance}
 # The reference policy of reference and mixed roll-outs: copy the target (the paper's), or
 # the optimal completion (ops.optimal_completion_distance). Copying is optimal for Hamming.
 REFERENCES = ("copy", "optimal")
@@ -33,7 +34,7 @@ def rollout_costs(
     rollout: str = "learned",
     mix_prob: float = 0.5,
     reference: str = "copy",
-    cost: str = "hamming",
+    cost: str | Callable | Cost = "hamming",
     normalize: bool = True,
     max_length: int | None = None,
     max_rows: int | None = None,
@@ -72,9 +73,12 @@ def rollout_costs(
         rollin: from ``model.roll_in``.
         candidates: int64 [B, T, K] token ids in [0, A), or -1 for an unused slot.
         target: int [B, Tt] ground truth; target_lengths: int [B].
-        cost: ``"hamming"`` or ``"edit"`` (Levenshtein), between the finished sequence and the
-            target.
-        normalize: divide by the target's length (at least 1).
+        cost: a cost's name (``"hamming"``, ``"edit"`` (Levenshtein), or one registered with
+            :func:`searnn_ext.costs.register`), a :class:`searnn_ext.costs.Cost`, or your own
+            callable ``(hyp, hyp_lengths, ref, ref_lengths, ref_index) -> [N]`` costs, between
+            the finished sequences (int64, padded) and the targets' rows ``ref_index``.
+        normalize: divide a distance (hamming, edit) by the target's length (at least 1); other
+            costs are taken as they are.
         max_rows: decode at most this many roll-outs at once (bounds peak memory; the answer
             does not change).
         generator: draws of the mixed policy.
@@ -87,6 +91,7 @@ def rollout_costs(
 
     Costs of unused slots and of steps at or past ``rollin.lengths[b]`` are +inf.
     """
+    cost = cost_of(cost, "rollout_costs")
     _check_options(rollout, mix_prob, reference, cost, max_rows, max_length)
     scored_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
     greedy_rollout = _greedy_rollout_for(backend, model, candidates.device)
@@ -97,7 +102,8 @@ def rollout_costs(
     costs = torch.full(candidates.shape, float("inf"), dtype=dtype, device=candidates.device)
 
     to_score, learned_cells = _choose_cells(rollin, candidates, rollout, mix_prob, generator)
-    if reference == "optimal" and cost == "edit" and rollout != "learned":
+    # For Hamming, copying the target is the optimal completion: the copy path is exact.
+    if reference == "optimal" and cost.name == "edit" and rollout != "learned":
         reference_costs = _optimal_reference_costs(
             rollin, candidates, target, scored_lengths, model.eos_id, dtype, normalize, backend
         )
@@ -152,8 +158,11 @@ def _check_options(rollout, mix_prob, reference, cost, max_rows, max_length) -> 
     check_policy("rollout_costs: rollout", rollout, mix_prob)
     if reference not in REFERENCES:
         raise ValueError(f"rollout_costs: reference must be one of {REFERENCES}, got {reference!r}")
-    if cost not in COSTS:
-        raise ValueError(f"rollout_costs: cost must be one of {tuple(COSTS)}, got {cost!r}")
+    if reference == "optimal" and not cost.optimal_reference:
+        raise ValueError(
+            f"rollout_costs: reference='optimal' is not known for the cost {cost.name!r}: use "
+            "reference='copy'"
+        )
     if max_rows is not None and max_rows < 1:
         raise ValueError(f"rollout_costs: max_rows must be positive, got {max_rows}")
     if max_length is not None and max_length < 1:
@@ -267,7 +276,7 @@ def _optimal_reference_costs(
     distances = ops.optimal_completion_distance(
         rollin.tokens, candidates, target, scored_lengths, eos_id=eos_id, backend=backend
     )
-    return _cost_values(distances, scored_lengths[:, None, None], dtype, normalize)
+    return cost_values(distances, scored_lengths[:, None, None], COSTS["edit"], dtype, normalize)
 
 
 def _plan_rollouts(to_score, learned_cells, candidates, scored_lengths, max_length, eos_id):
@@ -433,14 +442,7 @@ def _score(
 ) -> Tensor:
     """The cost of each finished sequence (int64 [R, W], lengths [R]) against the target row
     target_index[r], [R] in `dtype`."""
-    distances = COSTS[cost](
+    values = cost.score(
         sequences, lengths, target.long(), scored_lengths, target_index, backend=backend
     )
-    return _cost_values(distances, scored_lengths[target_index], dtype, normalize)
-
-
-def _cost_values(distances: Tensor, lengths: Tensor, dtype: torch.dtype, normalize: bool):
-    """Integer distances as costs in `dtype`, divided by the targets' lengths (at least 1,
-    broadcast against distances) when normalising."""
-    values = distances.to(dtype)
-    return values / lengths.clamp(min=1) if normalize else values
+    return cost_values(values, scored_lengths[target_index], cost, dtype, normalize)

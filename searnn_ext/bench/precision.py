@@ -15,6 +15,7 @@ from torch import Tensor
 
 from searnn_ext import checkpoint, tasks
 from searnn_ext.bench.timing import add_threads_option, bench_parser, machine_description
+from searnn_ext.costs import natural_cost
 from searnn_ext.data.batching import batches as batches_of
 from searnn_ext.losses import target_tokens
 from searnn_ext.options import positive_int
@@ -88,7 +89,7 @@ def _batch_agreement(model, batch, dtype) -> Agreement:
     has_truth = torch.arange(steps) < batch.target_lengths[:, None]
     truth = torch.where(has_truth, batch.target[:, :steps].long(), -1)
     arguments = (model, rollin, candidates, batch.target, batch.target_lengths)
-    cost = "hamming" if model.eos_id is None else "edit"
+    cost = natural_cost(model.eos_id)
     full = rollout_costs(*arguments, rollout="learned", cost=cost)
     with torch.autocast("cpu", dtype=dtype):
         reduced = rollout_costs(*arguments, rollout="learned", cost=cost)
