@@ -32,6 +32,7 @@ from searnn_ext.options import (
     Choice,
     CountOrFraction,
     Integer,
+    Number,
     PositiveOrOff,
     Switch,
     check_fields,
@@ -57,7 +58,7 @@ def _tasks_default(help: str, kind):
     return option(None, help, kind, shown_default="the task's")
 
 
-LOSSES = ("mle", *SEARNN_LOSSES)
+LOSSES = ("mle", *SEARNN_LOSSES, "ocd")
 ROLLOUT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -66,7 +67,12 @@ class SearnnConfig:
     """How SearnnTrainer trains. Each field is also `searnn train`'s option of the same name
     (`--rollin-mix-prob` for rollin_mix_prob), with this help and default."""
 
-    loss: str = option("ll", "the loss (mle: teacher forcing, no roll-outs)", Choice(LOSSES))
+    loss: str = option(
+        "ll",
+        "the loss (mle: teacher forcing, no roll-outs; ocd: optimal completion distillation, "
+        "from the optimal reference's costs, whatever --rollout and --reference say)",
+        Choice(LOSSES),
+    )
     rollin: str = option("learned", "roll-in policy", Choice(POLICIES))
     rollin_mix_prob: float = option(
         0.5, "mixed roll-in: probability of the learned policy at each step", probability
@@ -97,6 +103,12 @@ class SearnnConfig:
         "searnn_ext.costs.register",
         Choice(COSTS),
         shown_default="the task's; hamming for fixed-length models, edit for EOS models",
+    )
+    temperature: float = option(
+        0.0,
+        "ocd: its targets are softmax(-Q/temperature) over the tokens, Q the optimal "
+        "cost-to-go; 0: the limit, uniform over the optimal tokens",
+        Number(0),
     )
     cost_scale: float = option(
         1.0, "multiplies the costs inside llcas, shl and sllcas", positive_float
@@ -135,7 +147,7 @@ class SearnnConfig:
         """A ValueError naming the first field whose value the command line would refuse, or a
         combination of fields that cannot train."""
         check_fields(self)
-        if self.loss in ("llcas", "shl") and self.sampling != "all":
+        if self.loss in ("llcas", "shl", "ocd") and self.sampling != "all":
             raise ValueError(
                 f"SearnnConfig: loss {self.loss!r} needs every token's cost (sampling='all'); "
                 "with sampled tokens use 'sllcas' or 'sll'"

@@ -16,6 +16,10 @@ lowest token id. Costs are shifted so that c(a*) = 0.
 - ``"sll"``, ``"sllcas"`` (section 5): LL and LLCAS with the softmax over the cell's candidates
   only, so that tokens that were not sampled get no gradient.
 
+``"ocd"`` (optimal completion distillation, Sabour et al. 2019) is not a SEARNN loss but takes
+the same inputs (:func:`ocd_loss`): the cross-entropy between softmax(-Q / temperature) over all
+A tokens and the model's distribution, with Q the optimal reference's costs of the cell.
+
 Reductions: ``"per_sequence"`` (default) sums the losses of all counted cells and divides by the
 batch size B: the paper's sum over the T cells of a sequence, averaged over the mini-batch;
 ``"per_cell"`` divides by the number of counted cells instead; ``"sum"`` does not divide.
@@ -96,6 +100,38 @@ def searnn_loss(
             scores = scores + cost_scale * shifted
         scores = scores.masked_fill(~usable, float("-inf"))
         losses = torch.logsumexp(scores, -1) - scores.gather(-1, best_slot[..., None]).squeeze(-1)
+    return _reduce(losses, counted, reduction)
+
+
+def ocd_loss(
+    logits: Tensor,
+    candidates: Tensor,
+    costs: Tensor,
+    *,
+    temperature: float = 0.0,
+    reduction: str = "per_sequence",
+) -> Tensor:
+    """Optimal completion distillation over the counted cells: at each, the cross-entropy
+    between the targets softmax(-Q / temperature) over all A tokens, Q the cell's costs (its
+    optimal cost-to-go, e.g. rollout_costs with the optimal reference), and the softmax of
+    logits [B, T, A]. temperature 0 is the limit: uniform over the tokens of least Q. Every
+    token of a counted cell needs a cost."""
+    if not (isinstance(temperature, (int, float)) and 0 <= temperature < float("inf")):
+        raise ValueError(f"ocd_loss: temperature must be finite and >= 0, got {temperature}")
+    _check_reduction(reduction)
+    _check_shapes(logits, candidates, costs)
+    usable = (candidates >= 0) & torch.isfinite(costs)
+    counted = usable.any(-1)
+    shifted = torch.where(usable, costs, torch.zeros_like(costs))
+    usable = usable | ~counted[..., None]  # stand-ins, masked out below (see searnn_loss)
+    q = _full_costs(candidates.clamp(min=0), shifted, usable, counted, logits.shape[-1], "ocd")
+    q = (q - q.min(-1, keepdim=True).values).to(logits.dtype)
+    if temperature == 0:
+        optimal = (q == 0).to(logits.dtype)
+        targets = optimal / optimal.sum(-1, keepdim=True)
+    else:
+        targets = torch.softmax(-q / temperature, dim=-1)
+    losses = -(targets * torch.log_softmax(logits, dim=-1)).sum(-1)
     return _reduce(losses, counted, reduction)
 
 

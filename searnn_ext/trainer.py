@@ -15,9 +15,10 @@ from torch.nn.parallel import DistributedDataParallel
 from searnn_ext import distributed
 from searnn_ext.backends import log_once, slow_rollout_dtype
 from searnn_ext.config import ROLLOUT_DTYPES, SearnnConfig
+from searnn_ext.costs import cost_of
 from searnn_ext.data.batching import Batch
 from searnn_ext.decoding import check_decoder
-from searnn_ext.losses import mle_loss, searnn_loss
+from searnn_ext.losses import mle_loss, ocd_loss, searnn_loss
 from searnn_ext.model import Seq2Seq
 from searnn_ext.rollin import roll_in
 from searnn_ext.rollout import rollout_costs
@@ -68,6 +69,11 @@ class SearnnTrainer:
         if slow and config.loss != "mle" and config.backend != "torch":
             log_once(slow)
         self.cost = config.cost_for(model)
+        if config.loss == "ocd" and not cost_of(self.cost, "SearnnTrainer").optimal_reference:
+            raise ValueError(
+                f"--loss ocd distils the optimal reference, which the cost {self.cost!r} has "
+                "not (--cost hamming or edit)"
+            )
         self.token_frequencies = token_frequencies
         self.generator = generator if generator is not None else torch.Generator()
         self.group = group if group is not None else distributed.Group()
@@ -114,29 +120,41 @@ class SearnnTrainer:
             dtype=ROLLOUT_DTYPES[config.rollout_dtype],
             enabled=config.rollout_dtype != "float32",
         ):
+            # OCD's Q is the optimal reference's cost-to-go, in the cost's own units.
+            distils = config.loss == "ocd"
             costs = rollout_costs(
                 model,
                 rollin,
                 candidates,
                 batch.target,
                 batch.target_lengths,
-                rollout=config.rollout,
+                rollout="reference" if distils else config.rollout,
                 mix_prob=config.rollout_mix_prob,
-                reference=config.reference,
+                reference="optimal" if distils else config.reference,
                 cost=self.cost,
+                normalize=not distils,
                 max_rows=config.max_rows,
                 generator=self.generator,
                 backend=config.backend,
             )
-        loss = searnn_loss(
-            config.loss,
-            rollin.logits,
-            candidates,
-            costs,
-            truth,
-            cost_scale=config.cost_scale,
-            reduction=config.reduction,
-        )
+        if config.loss == "ocd":
+            loss = ocd_loss(
+                rollin.logits,
+                candidates,
+                costs,
+                temperature=config.temperature,
+                reduction=config.reduction,
+            )
+        else:
+            loss = searnn_loss(
+                config.loss,
+                rollin.logits,
+                candidates,
+                costs,
+                truth,
+                cost_scale=config.cost_scale,
+                reduction=config.reduction,
+            )
         finite = torch.isfinite(costs)
         return loss, int(finite.any(-1).sum()), int(finite.sum())
 
