@@ -21,7 +21,7 @@ from searnn_ext import checkpoint_schema, distributed
 from searnn_ext.config import RunConfig
 from searnn_ext.files import replacing
 from searnn_ext.model import Seq2Seq
-from searnn_ext.tasks import TaskRecord, build_model
+from searnn_ext.tasks import TaskRecord, as_recorded, build_model
 from searnn_ext.trainer import SearnnTrainer
 
 logger = logging.getLogger("searnn")
@@ -215,7 +215,7 @@ def load_model(path: str | os.PathLike, device="cpu") -> tuple[Seq2Seq, RunConfi
     """The trained model of a checkpoint (in eval mode, on `device`), its run and the record
     of its data; nothing but the checkpoint is read."""
     state = load(path)
-    run = RunConfig.from_dict(state["run"])
+    run = as_recorded(RunConfig.from_dict(state["run"]))
     record = TaskRecord(**state["task"])
     model = build_model(run, record)
     load_weights(model, state, path)

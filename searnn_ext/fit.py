@@ -51,7 +51,7 @@ def recorded_run(output: str | os.PathLike) -> RunConfig | None:
     """The run an output folder holds, to resume: its checkpoint's RunConfig, or None for a
     folder without a run. A log without a checkpoint is a ValueError (see _resumable_state)."""
     state = _resumable_state(Path(output))
-    return None if state is None else RunConfig.from_dict(state["run"])
+    return None if state is None else tasks.as_recorded(RunConfig.from_dict(state["run"]))
 
 
 def run_with_options(
@@ -206,7 +206,7 @@ class _Fit:
             logger.info("%s holds no run to resume: starting one", self.output)
             self.run = tasks.resolve(self.run)
             return None
-        recorded = RunConfig.from_dict(state["run"])
+        recorded = tasks.as_recorded(RunConfig.from_dict(state["run"]))
         if self.run.task != recorded.task:  # before its options are judged by the task
             _refuse_changes(path, [f"--task {self.run.task} (the checkpoint's: {recorded.task})"])
         self.run = tasks.resolve(self.run)
@@ -276,7 +276,7 @@ class _EpochLoop:
         batch_size = fit.run.optimizer.batch_size
         shuffle = torch.Generator().manual_seed(fit.run.seed * 100_003 + epoch - 1)
         progress = tqdm(
-            batches(self.data.train, batch_size, shuffle=True, generator=shuffle),
+            batches(self.data.train_of(epoch), batch_size, shuffle=True, generator=shuffle),
             total=-(-len(self.data.train) // batch_size),
             desc=f"epoch {epoch}/{epochs}",
             disable=not (self.progress and fit.group.leader),

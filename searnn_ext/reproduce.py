@@ -107,6 +107,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=options.seed, nargs="+", default=[0])
     parser.add_argument("--noise", type=options.probability, default=0.3, help="spelling's")
     parser.add_argument(
+        "--fresh-noise",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="spelling: a new corruption of the training sentences at each epoch (default); "
+        "--no-fresh-noise reproduces the rows of earlier versions, one corruption for all epochs",
+    )
+    parser.add_argument(
         "--limit", type=options.examples, default=None, help="spelling: examples per split"
     )
     parser.add_argument("--threads", type=options.threads, default=2)
@@ -239,7 +246,8 @@ def _reproduce(args) -> None:
 
 def _run(args, seed: int, settings: dict) -> RunConfig:
     """The run of one (row, seed): the task's defaults and the row's SEARNN settings."""
-    data_options = dict(noise=args.noise) if args.task == "spelling" else {}
+    spelling = dict(noise=args.noise, fresh_noise=args.fresh_noise)
+    data_options = spelling if args.task == "spelling" else {}
     if args.limit is not None:
         data_options["limit"] = args.limit
     return RunConfig(
@@ -257,6 +265,8 @@ def _train_args(args, seed, settings: dict) -> list[str]:
     train_args = [f"--task={args.task}", f"--epochs={args.epochs}", f"--seed={seed}"]
     if args.task == "spelling":
         train_args.append(f"--noise={args.noise}")
+        if args.fresh_noise:  # runs without it keep the key earlier versions gave them
+            train_args.append("--fresh-noise")
     train_args += [f"{options.flag(name)}={value}" for name, value in settings.items()]
     train_args.append("--quiet")
     if args.data is not None:

@@ -24,7 +24,17 @@ from searnn_ext.data.batching import TaskData
 from searnn_ext.data.text import DataError
 from searnn_ext.evaluation import chunk_f1_of_model, decode_length
 from searnn_ext.model import Seq2Seq
-from searnn_ext.options import MAX_LENGTH, Choice, Integer, Kind, Text, examples, flag, probability
+from searnn_ext.options import (
+    MAX_LENGTH,
+    Choice,
+    Integer,
+    Kind,
+    Switch,
+    Text,
+    examples,
+    flag,
+    probability,
+)
 
 Lines = Iterable[tuple[int, str]]  # (line number, text), as searnn_ext.data.text reads them
 
@@ -53,11 +63,14 @@ class TaskRecord:
 
 @dataclasses.dataclass(frozen=True)
 class DataOption:
-    """An option of a task's data: `searnn train --<name>` for the tasks that take it."""
+    """An option of a task's data: `searnn train --<name>` for the tasks that take it. absent:
+    the value that gives what a run recorded before the option existed did (its default, unless
+    the new option changes the task's behaviour by default)."""
 
     default: Any
     help: str
     kind: Kind
+    absent: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,13 +243,18 @@ TASKS: dict[str, Task] = {
         pretrained=_pretrained_word_vectors,
     ),
     "spelling": Task(
-        load=lambda path, vocabularies, noise, max_length, limit: spelling.load_spelling(
-            path, noise=noise, max_length=max_length, limit=limit
-        ),
+        load=lambda path, vocabularies, **options: spelling.load_spelling(path, **options),
         data_options=dict(
             noise=noise_option(0.3),
             max_length=DataOption(10, "characters kept per sentence", Integer(1, MAX_LENGTH)),
             limit=limit_option(),
+            fresh_noise=DataOption(
+                True,
+                "a new corruption of every training sentence at each epoch, seeded by the "
+                "epoch and the sentence (off: the same corruption every epoch)",
+                Switch(),
+                absent=False,
+            ),
         ),
         defaults=dict(
             hidden_size=100, attention="additive", optimizer="adam", lr=1e-3, batch_size=128
@@ -308,6 +326,18 @@ def task(name: str) -> Task:
 def data_option(name: str) -> DataOption | None:
     """The data option of that name, as the tasks that take it define it (None: no task)."""
     return next((t.data_options[name] for t in TASKS.values() if name in t.data_options), None)
+
+
+def as_recorded(run: RunConfig) -> RunConfig:
+    """A checkpoint's run with the data options its task gained since it was recorded, at the
+    values that keep its behaviour (DataOption.absent)."""
+    record = task(run.task)
+    gained = {
+        name: option.absent if option.absent is not None else option.default
+        for name, option in record.data_options.items()
+        if name not in run.data_options
+    }
+    return dataclasses.replace(run, data_options={**run.data_options, **gained})
 
 
 def data_option_names() -> set[str]:

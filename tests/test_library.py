@@ -48,7 +48,7 @@ def test_fit_resume_and_predict_from_python(folder, tmp_path):
 
 def test_a_run_records_every_setting_and_names_its_conflicts():
     run = tasks.resolve(RunConfig(task="spelling", data="text", searnn=SearnnConfig(cells=2)))
-    assert run.data_options == dict(noise=0.3, max_length=10, limit=None)
+    assert run.data_options == dict(noise=0.3, max_length=10, limit=None, fresh_noise=True)
     assert run.model.hidden_size == 100 and run.optimizer.lr == 1e-3
     assert RunConfig.from_dict(run.to_dict()) == run
     other = RunConfig(task="spelling", data="text", searnn=SearnnConfig(cells=0.5, max_rows=9))

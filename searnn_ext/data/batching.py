@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -26,7 +26,8 @@ class TaskData:
     source_features, eos_id, embedding_size); target_tokens: the output ids' names;
     vocabularies: the token lists that the loader built from the training file (none where the
     code fixes them), which it takes back to encode other files with the same ids (a
-    checkpoint keeps them).
+    checkpoint keeps them); train_of_epoch: the training examples of an epoch, where they
+    change from epoch to epoch (see train_of).
     """
 
     name: str
@@ -36,6 +37,12 @@ class TaskData:
     model_options: dict
     target_tokens: list[str]
     vocabularies: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    train_of_epoch: Callable[[int], list[Example]] | None = None
+
+    def train_of(self, epoch: int) -> list[Example]:
+        """The training examples of epoch `epoch` (from 1): `train`, unless the loader draws
+        them anew each epoch (train_of_epoch, e.g. fresh corruption)."""
+        return self.train if self.train_of_epoch is None else self.train_of_epoch(epoch)
 
     def split(self, name: str) -> list[Example]:
         if name not in ("train", "valid", "test"):

@@ -7,7 +7,10 @@ Text: One Billion Word sentences, lower-cased, each character mapped to the 42-s
 probability `noise` (the paper: 0.3 and 0.5), by a character drawn uniformly from the 41 known
 symbols (it may draw the same one). Output tokens: the 42 symbols and EOS, the paper's 43
 (the decoder's BOS is the model's own extra input). Example i of a split is corrupted by a
-generator seeded with (seed, split, i), so every example is reproducible on its own.
+generator seeded with (seed, split, i), so every example is reproducible on its own. With
+`fresh_noise`, training sentence i is corrupted anew at each epoch e > 1, by a generator
+seeded with (seed, e, i), as Bahdanau et al. draw fresh corruption each time a sentence is
+seen; epoch 1 shows the fixed corruption, and validation and test keep theirs.
 
 Files and splits (in `path`, default $SEARNN_DATA/text):
 train = 1b_benchmark.test.tokens.txt and 1b_benchmark.dev.tokens.txt after its first
@@ -43,7 +46,7 @@ def encode_text(text: str, max_length: int) -> list[int]:
     return [_CODES.get(c, len(SPELLING_ALPHABET)) for c in text.lower()[:max_length]]
 
 
-def corrupt(ids: list[int], noise: float, seed: int) -> list[int]:
+def corrupt(ids: list[int], noise: float, seed: int | list[int]) -> list[int]:
     rng = np.random.default_rng(seed)
     replace = rng.random(len(ids)) < noise
     substitutes = rng.integers(0, len(SPELLING_ALPHABET), len(ids))
@@ -58,8 +61,10 @@ def load_spelling(
     valid_size: int = 2000,
     limit: int | None = None,
     seed: int = 0,
+    fresh_noise: bool = False,
 ) -> TaskData:
-    """limit: keep at most this many examples per split (quick runs)."""
+    """limit: keep at most this many examples per split (quick runs); fresh_noise: a new
+    corruption of the training sentences at every epoch (TaskData.train_of)."""
     if not 0 <= noise <= 1:
         raise ValueError(f"load_spelling: noise must lie in [0, 1], got {noise}")
     if max_length < 1:
@@ -81,6 +86,17 @@ def load_spelling(
             noisy = corrupt(clean, noise, example_seed(seed, split, index))
             examples.append(Example(torch.tensor(noisy), torch.tensor([*clean, EOS_ID])))
         splits.append(examples)
+
+    def train_of_epoch(epoch: int) -> list[Example]:
+        if epoch == 1:
+            return splits[0]
+        return [
+            Example(
+                torch.tensor(corrupt(e.target[:-1].tolist(), noise, [seed, epoch, i])), e.target
+            )
+            for i, e in enumerate(splits[0])
+        ]
+
     return TaskData(
         name="spelling",
         train=splits[0],
@@ -88,6 +104,7 @@ def load_spelling(
         test=splits[2],
         model_options=dict(target_vocab=EOS_ID + 1, source_vocab=len(SYMBOLS), eos_id=EOS_ID),
         target_tokens=[*SYMBOLS, "</s>"],
+        train_of_epoch=train_of_epoch if fresh_noise else None,
     )
 
 
