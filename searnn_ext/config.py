@@ -84,7 +84,8 @@ class SearnnConfig:
     reference: str = option(
         "copy",
         "the reference policy of reference and mixed roll-outs: copy the ground truth (copy, "
-        "the paper's) or the best completion for the cost, found without decoding (optimal)",
+        "the paper's), the best completion for the cost, found without decoding (optimal), or "
+        "the ground truth's suffix that gives the lowest cost, for any cost (best_suffix)",
         Choice(REFERENCES),
     )
     sampling: str = option(

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from searnn_ext import backends, ops, rollout_ext, rollout_torch
+from searnn_ext.best_suffix import best_suffix_scores
 from searnn_ext.costs import COSTS, Cost, cost_of, cost_values
 from searnn_ext.decoding import check_decoder, detached, eval_mode
 from searnn_ext.model import DecoderState, Seq2Seq
@@ -21,7 +22,7 @@ from searnn_ext.torch_path import check_index_dtype
 
 # The reference policy of reference and mixed roll-outs: copy the target (the paper's), or
 # the optimal completion (ops.optimal_completion_distance). Copying is optimal for Hamming.
-REFERENCES = ("copy", "optimal")
+REFERENCES = ("copy", "optimal", "best_suffix")
 
 
 def rollout_costs(
@@ -58,6 +59,8 @@ def rollout_costs(
         j)|`` with n tokens still to emit (fixed-length tasks); see
         :func:`searnn_ext.optimal_completion_distance`. For ``cost="hamming"`` copying is
         optimal, so both give the same costs.
+      - ``"best_suffix"``, for any cost: the suffix ``r[j:]`` of the target that gives the
+        lowest cost, over every j (searnn_ext.best_suffix); it decodes nothing.
 
     - ``"mixed"``: one draw per (sequence, step), learned with probability ``mix_prob``, shared
       by the cell's K candidates so that their costs stay comparable; the other cells take the
@@ -109,6 +112,23 @@ def rollout_costs(
         )
         costs = torch.where(to_score & ~learned_cells, reference_costs, costs)
         to_score = to_score & learned_cells  # the optimal reference decodes nothing
+    if reference == "best_suffix" and rollout != "learned":
+        cell_b, cell_t, cell_k = (to_score & ~learned_cells).nonzero(as_tuple=True)
+        scores = best_suffix_scores(
+            rollin.tokens,
+            cell_b,
+            cell_t,
+            candidates[cell_b, cell_t, cell_k],
+            target,
+            scored_lengths,
+            model.eos_id,
+            cost,
+            backend,
+        )
+        costs[cell_b, cell_t, cell_k] = cost_values(
+            scores, scored_lengths[cell_b], cost, dtype, normalize
+        )
+        to_score = to_score & learned_cells  # the best suffix decodes nothing
     rollouts = _plan_rollouts(
         to_score, learned_cells, candidates, scored_lengths, max_length, model.eos_id
     )

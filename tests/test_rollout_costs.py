@@ -333,7 +333,7 @@ def bad_call(task, rollin, **change):
         (
             lambda c: {"reference": "best"},
             ValueError,
-            "reference must be one of ('copy', 'optimal'), got 'best'",
+            "reference must be one of ('copy', 'optimal', 'best_suffix'), got 'best'",
         ),
         (lambda c: {"mix_prob": 1.5}, ValueError, "mix_prob must lie in [0, 1]"),
         (lambda c: {"cost": "bleu"}, ValueError, "cost must be one of ('hamming', 'edit')"),

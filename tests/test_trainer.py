@@ -98,7 +98,10 @@ def test_a_step_is_the_same_on_every_target(target, eos):
         (SearnnConfig(loss="nll"), "loss must be one of"),
         (SearnnConfig(loss="llcas", sampling="pol"), "needs every token's cost"),
         (SearnnConfig(rollout="greedy"), "rollout must be one of"),
-        (SearnnConfig(reference="best"), r"reference must be one of \('copy', 'optimal'\)"),
+        (
+            SearnnConfig(reference="best"),
+            r"reference must be one of \('copy', 'optimal', 'best_suffix'\)",
+        ),
         (SearnnConfig(rollin_mix_prob=2.0), "mix_prob must lie in"),
         (SearnnConfig(sampling="random"), "sampling must be one of"),
         (SearnnConfig(cost="bleu"), "cost must be one of"),
