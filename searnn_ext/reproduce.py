@@ -87,10 +87,12 @@ def table2_rows():
     return rows
 
 
-def paper_column(table: int, task: str, noise: float) -> int:
+def paper_column(table: int, task: str, noise: float) -> int | None:
+    """The paper's column of the task in the table; None: the table has none (CoNLL in
+    Table 2)."""
     if table == 1:
         return {"ocr": 0, "conll": 1}.get(task, 2 if noise == 0.3 else 3)
-    return {"ocr": 0}.get(task, 1 if noise == 0.3 else 2)
+    return {"ocr": 0, "conll": None}.get(task, 1 if noise == 0.3 else 2)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -235,7 +237,7 @@ def _reproduce(args) -> None:
                 results.write(json.dumps(record) + "\n")
         ours = statistics.mean(errors)
         spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
-        paper_figure = "-" if paper is None else paper[column]
+        paper_figure = "-" if paper is None or column is None else paper[column]
         shown = shlex.join(["searnn", "train", *_train_args(args, "S", settings)])
         print(
             f"| {name} | {paper_figure} | {ours:.2f}{spread} | {seconds / 60:.1f} min | "

@@ -111,3 +111,10 @@ def test_conll_trains_and_evaluate_reports_its_numbers(tmp_path, capsys):
     ).groups()
     assert float(error) == round(summary["test_error"], 2)
     assert float(f1) == round(summary["test_chunk_f1"], 2)
+
+
+def test_table_2_has_no_conll_figure():
+    from searnn_ext.reproduce import paper_column
+
+    assert paper_column(2, "conll", 0.3) is None
+    assert paper_column(1, "conll", 0.3) == 1
