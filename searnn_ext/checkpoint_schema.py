@@ -107,7 +107,7 @@ def _source(options: dict) -> None:
 
 def _run(values) -> RunConfig:
     try:
-        run = RunConfig.from_dict(values)
+        run = tasks.as_recorded(RunConfig.from_dict(values))
         tasks.resolve(run)
     except ValueError as error:
         raise SchemaError(f"run: {error}") from None

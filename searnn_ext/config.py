@@ -164,9 +164,14 @@ class SearnnConfig:
 class ModelConfig:
     """The Seq2Seq options a user chooses (the data fixes the vocabularies)."""
 
-    hidden_size: int | None = _tasks_default("GRU size", Integer(1, MAX_HIDDEN_SIZE))
+    cell: str | None = _tasks_default(
+        "the recurrent cell of the encoder and the decoder (the compiled roll-outs decode "
+        "GRUs; an LSTM's run on the pure-PyTorch path)",
+        Choice(("gru", "lstm")),
+    )
+    hidden_size: int | None = _tasks_default("state size", Integer(1, MAX_HIDDEN_SIZE))
     layers: int | None = _tasks_default(
-        "GRU layers of the encoder and the decoder", Integer(1, MAX_LAYERS)
+        "recurrent layers of the encoder and the decoder", Integer(1, MAX_LAYERS)
     )
     attention: str | None = _tasks_default("the decoder's attention", Choice(("additive", "none")))
     bidirectional: bool | None = _tasks_default("bidirectional encoder", Switch())

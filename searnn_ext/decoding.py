@@ -22,7 +22,7 @@ from searnn_ext.torch_path import check_eos_id
 class Memory:
     """What the decoder reads from the source. outputs: [B, S, D] encoder outputs; keys:
     [B, S, H] their attention projection (None without attention); lengths: int64 [B]; final:
-    [L, B, H] the decoder's initial hidden state."""
+    [L, B, H] the decoder's initial hidden state ([L, B, 2H] for an LSTM, as DecoderState)."""
 
     outputs: Tensor
     keys: Tensor | None
@@ -41,8 +41,9 @@ class Memory:
 
 @dataclasses.dataclass
 class DecoderState:
-    """hidden: [L, B, H], one GRU state per layer; feed: [B, H] the previous attentional vector
-    with input feeding, else None."""
+    """hidden: [L, B, H], one GRU state per layer ([L, B, 2H] for an LSTM: its hidden and cell
+    vectors side by side); feed: [B, H] the previous attentional vector with input feeding,
+    else None."""
 
     hidden: Tensor
     feed: Tensor | None

@@ -11,10 +11,13 @@ from torch import Tensor, nn
 from searnn_ext import rollin
 from searnn_ext.decoding import DecoderState, Memory
 
+CELLS = ("gru", "lstm")
+
 
 class Seq2Seq(nn.Module):
-    """GRU encoder (token streams or dense features, optionally bidirectional) and GRU decoder
-    (optional additive attention and input feeding) over `target_vocab` output tokens.
+    """GRU (or LSTM) encoder (token streams or dense features, optionally bidirectional) and a
+    decoder of the same cell (optional additive attention and input feeding) over
+    `target_vocab` output tokens.
 
     Args:
         target_vocab: A, the number of output tokens. The decoder's first input is `bos_id` = A,
@@ -33,6 +36,8 @@ class Seq2Seq(nn.Module):
         dropout: between GRU layers and on the attention output.
         eos_id: the end-of-sequence token of EOS-terminated tasks; None for fixed-length tasks,
             whose output has the target's length.
+        cell: "gru" (the paper's) or "lstm". An LSTM's state is its hidden and cell vectors
+            side by side: DecoderState.hidden and Memory.final are [L, B, 2H].
     """
 
     def __init__(
@@ -49,8 +54,11 @@ class Seq2Seq(nn.Module):
         input_feeding: bool = False,
         dropout: float = 0.0,
         eos_id: int | None = None,
+        cell: str = "gru",
     ) -> None:
         super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"Seq2Seq: cell must be one of {CELLS}, got {cell!r}")
         if (source_vocab is None) == (source_features is None):
             raise ValueError("Seq2Seq: give exactly one of source_vocab and source_features")
         if target_vocab < 1:
@@ -74,6 +82,8 @@ class Seq2Seq(nn.Module):
         self.attention = attention
         self.input_feeding = input_feeding
         self.dropout = dropout
+        self.cell = cell
+        recurrent, cell_module = (nn.GRU, nn.GRUCell) if cell == "gru" else (nn.LSTM, nn.LSTMCell)
 
         if source_features is not None:
             self.source_embeddings = nn.ModuleList()
@@ -82,7 +92,7 @@ class Seq2Seq(nn.Module):
             vocabs = (source_vocab,) if isinstance(source_vocab, int) else tuple(source_vocab)
             self.source_embeddings = nn.ModuleList(nn.Embedding(v, embedding_size) for v in vocabs)
             encoder_input = embedding_size * len(vocabs)
-        self.encoder = nn.GRU(
+        self.encoder = recurrent(
             encoder_input,
             hidden_size,
             num_layers,
@@ -92,11 +102,17 @@ class Seq2Seq(nn.Module):
         )
         directions = 2 if bidirectional else 1
         self.bridge = nn.Linear(directions * hidden_size, hidden_size) if bidirectional else None
+        # An LSTM's cell vectors are bridged by their own projection.
+        self.cell_bridge = (
+            nn.Linear(directions * hidden_size, hidden_size)
+            if bidirectional and cell == "lstm"
+            else None
+        )
 
         self.target_embedding = nn.Embedding(target_vocab + 1, embedding_size)
         decoder_input = embedding_size + (hidden_size if input_feeding else 0)
         self.decoder = nn.ModuleList(
-            nn.GRUCell(decoder_input if layer == 0 else hidden_size, hidden_size)
+            cell_module(decoder_input if layer == 0 else hidden_size, hidden_size)
             for layer in range(num_layers)
         )
         if attention is not None:
@@ -130,17 +146,29 @@ class Seq2Seq(nn.Module):
         outputs, _ = nn.utils.rnn.pad_packed_sequence(
             packed_outputs, batch_first=True, total_length=inputs.shape[1]
         )
-        if self.bridge is not None:
-            layers, batch = self.num_layers, final.shape[1]
-            both = final.view(layers, 2, batch, self.hidden_size).transpose(1, 2)
-            final = torch.tanh(self.bridge(both.reshape(layers, batch, 2 * self.hidden_size)))
+        if self.cell == "gru":
+            final = self._bridged(final, self.bridge, torch.tanh)
+        else:
+            hidden, cells = final
+            hidden = self._bridged(hidden, self.bridge, torch.tanh)
+            final = torch.cat([hidden, self._bridged(cells, self.cell_bridge, None)], dim=-1)
         keys = self.attention_keys(outputs) if self.attention else None
         return Memory(outputs, keys, lengths, final)
+
+    def _bridged(self, final: Tensor, bridge: nn.Linear | None, squash) -> Tensor:
+        """An encoder's final states [L * directions, B, H] as the decoder's [L, B, H]: a
+        bidirectional encoder's two directions projected to one."""
+        if bridge is None:
+            return final
+        layers, batch = self.num_layers, final.shape[1]
+        both = final.view(layers, 2, batch, self.hidden_size).transpose(1, 2)
+        projected = bridge(both.reshape(layers, batch, 2 * self.hidden_size))
+        return projected if squash is None else squash(projected)
 
     def initial_state(self, memory: Memory) -> DecoderState:
         feed = None
         if self.input_feeding:
-            feed = memory.final.new_zeros(memory.final.shape[1:])
+            feed = memory.final.new_zeros((memory.final.shape[1], self.hidden_size))
         return DecoderState(memory.final, feed)
 
     def step(
@@ -155,8 +183,13 @@ class Seq2Seq(nn.Module):
         for layer, cell in enumerate(self.decoder):
             if layer > 0:
                 inputs = F.dropout(inputs, self.dropout, self.training)
-            inputs = cell(inputs, state.hidden[layer])
-            hidden.append(inputs)
+            if self.cell == "gru":
+                inputs = cell(inputs, state.hidden[layer])
+                hidden.append(inputs)
+            else:
+                previous = state.hidden[layer].split(self.hidden_size, dim=-1)
+                inputs, cells = cell(inputs, previous)
+                hidden.append(torch.cat([inputs, cells], dim=-1))
         output = inputs
         feed = None
         if self.attention:

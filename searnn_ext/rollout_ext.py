@@ -55,6 +55,8 @@ def unsupported(model: Seq2Seq) -> str | None:
     subclass that changes the step (or its submodules) needs the pure-PyTorch path."""
     if not isinstance(model, Seq2Seq):
         return f"{type(model).__name__} is not a Seq2Seq"
+    if model.cell != "gru":
+        return f"the compiled loop decodes GRUs, and this Seq2Seq's cell is {model.cell!r}"
     if type(model).step is not Seq2Seq.step or type(model).attend is not Seq2Seq.attend:
         return f"{type(model).__name__} overrides Seq2Seq.step or Seq2Seq.attend"
     cells = [model.target_embedding, *model.decoder, model.output]

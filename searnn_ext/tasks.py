@@ -112,7 +112,7 @@ def noise_option(default: float) -> DataOption:
     return DataOption(default, "the probability that a character is replaced", probability)
 
 
-MODEL_DEFAULTS = dict(layers=1, bidirectional=False, input_feeding=False, dropout=0.0)
+MODEL_DEFAULTS = dict(cell="gru", layers=1, bidirectional=False, input_feeding=False, dropout=0.0)
 # Ours: small enough to learn the synthetic tasks in a minute or two on a CPU.
 SYNTHETIC_DEFAULTS = dict(
     hidden_size=64, attention="additive", optimizer="adam", lr=3e-3, batch_size=64
@@ -329,15 +329,21 @@ def data_option(name: str) -> DataOption | None:
 
 
 def as_recorded(run: RunConfig) -> RunConfig:
-    """A checkpoint's run with the data options its task gained since it was recorded, at the
-    values that keep its behaviour (DataOption.absent)."""
+    """A checkpoint's run with the settings gained since it was recorded at the values that
+    keep its behaviour: the task's defaults for model and optimiser fields (e.g. cell, "gru"),
+    and DataOption.absent for data options."""
     record = task(run.task)
     gained = {
         name: option.absent if option.absent is not None else option.default
         for name, option in record.data_options.items()
         if name not in run.data_options
     }
-    return dataclasses.replace(run, data_options={**run.data_options, **gained})
+    return dataclasses.replace(
+        run,
+        data_options={**run.data_options, **gained},
+        model=_with_defaults(run.model, record),
+        optimizer=_with_defaults(run.optimizer, record),
+    )
 
 
 def data_option_names() -> set[str]:
@@ -361,12 +367,6 @@ def resolve(run: RunConfig) -> RunConfig:
         problem = chosen.data_options[name].kind.problem(value)
         if value is not None and problem:
             raise ValueError(f"{flag(name)}: {problem}, got {value!r}")
-    defaults = {**MODEL_DEFAULTS, **chosen.defaults}
-
-    def filled(section):
-        values = dataclasses.asdict(section)
-        return type(section)(**{k: defaults[k] if v is None else v for k, v in values.items()})
-
     if run.data is not None and not chosen.files:
         raise ValueError(f"--data: the {run.task} task reads no files")
     if data_options.get("embeddings") is not None:
@@ -375,9 +375,16 @@ def resolve(run: RunConfig) -> RunConfig:
         run,
         data=None if run.data is None else _absolute(run.data),
         data_options=data_options,
-        model=filled(run.model),
-        optimizer=filled(run.optimizer),
+        model=_with_defaults(run.model, chosen),
+        optimizer=_with_defaults(run.optimizer, chosen),
     )
+
+
+def _with_defaults(section, chosen: Task):
+    """A ModelConfig or OptimizerConfig with each None replaced by the task's default."""
+    defaults = {**MODEL_DEFAULTS, **chosen.defaults}
+    values = dataclasses.asdict(section)
+    return type(section)(**{k: defaults[k] if v is None else v for k, v in values.items()})
 
 
 def _absolute(path: str | os.PathLike) -> str:
@@ -395,6 +402,7 @@ def build_model(run: RunConfig, record: TaskRecord) -> Seq2Seq:
     """A fresh Seq2Seq for `run` (resolved) on data described by `record`."""
     config: ModelConfig = run.model
     return Seq2Seq(
+        cell=config.cell,
         hidden_size=config.hidden_size,
         num_layers=config.layers,
         bidirectional=config.bidirectional,
