@@ -81,3 +81,12 @@ def make_task(name: str, batch: int = 4, length: int = 6, vocab: int = 5, seed: 
         target[target >= eos] += 1  # no EOS inside the content
         target[torch.arange(batch), target_lengths - 1] = eos
     return Task(model, src, src_lengths, target, target_lengths)
+
+
+def every_token(task: Task, policy: str = "learned"):
+    """The task's roll-in with `policy`, and every token as a candidate at every step."""
+    model = task.model
+    memory = model.encode(task.src, task.src_lengths)
+    rollin = model.roll_in(memory, task.target, task.target_lengths, policy=policy)
+    vocab = model.target_vocab
+    return rollin, torch.arange(vocab).expand(*rollin.tokens.shape, vocab).clone()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 from oracles import hamming, levenshtein
-from seq2seq_cases import make_task
+from seq2seq_cases import every_token, make_task
 
 import searnn_ext
 from searnn_ext import rollout
@@ -70,10 +70,7 @@ def score(sequence, truth, cost) -> float:
 def test_best_suffix_costs_equal_the_enumeration_of_every_suffix(cost, policy, monkeypatch):
     task = make_task("spelling", seed=3)
     model = task.model
-    memory = model.encode(task.src, task.src_lengths)
-    rollin = model.roll_in(memory, task.target, task.target_lengths, policy=policy)
-    vocab = model.target_vocab
-    candidates = torch.arange(vocab).expand(*rollin.tokens.shape, vocab).clone()
+    rollin, candidates = every_token(task, policy)
     monkeypatch.setattr(rollout, "_learned_rollouts", None)  # nothing may be decoded
     got = searnn_ext.rollout_costs(
         model,
@@ -95,11 +92,7 @@ def test_best_suffix_costs_equal_the_enumeration_of_every_suffix(cost, policy, m
 def test_best_suffix_is_the_copy_on_fixed_length_tasks():
     task = make_task("ocr", seed=1)
     model = task.model
-    rollin = model.roll_in(
-        model.encode(task.src, task.src_lengths), task.target, task.target_lengths, policy="learned"
-    )
-    vocab = model.target_vocab
-    candidates = torch.arange(vocab).expand(*rollin.tokens.shape, vocab).clone()
+    rollin, candidates = every_token(task)
     arguments = (model, rollin, candidates, task.target, task.target_lengths)
     copy = searnn_ext.rollout_costs(*arguments, rollout="reference", cost="edit")
     best = searnn_ext.rollout_costs(

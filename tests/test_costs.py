@@ -5,7 +5,7 @@ registered name and gives evaluation's test error; impossible combinations are r
 import pytest
 import torch
 from oracles import hamming
-from seq2seq_cases import make_task
+from seq2seq_cases import every_token, make_task
 
 import searnn_ext
 from searnn_ext import costs
@@ -29,11 +29,7 @@ def mismatch_share(hyp, hyp_lengths, ref, ref_lengths, ref_index):
 @pytest.fixture
 def rolled_in():
     task = make_task("ocr", seed=2)
-    memory = task.model.encode(task.src, task.src_lengths)
-    rollin = task.model.roll_in(memory, task.target, task.target_lengths, policy="learned")
-    vocab = task.model.target_vocab
-    candidates = torch.arange(vocab).expand(*rollin.tokens.shape, vocab).clone()
-    return task, rollin, candidates
+    return (task, *every_token(task))
 
 
 @pytest.mark.parametrize("backend", ["ext", "torch"])

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from checkpoint_files import forged
 
 from searnn_ext import checkpoint, run_folder
 from searnn_ext.cli import main
@@ -34,15 +35,6 @@ def trained(tmp_path):
     output = tmp_path / "run"
     assert run(output, "--epochs=1") == 0
     return output
-
-
-def forged(path, edit) -> None:
-    """The checkpoint at `path` edited by `edit(content)`, its checksum recomputed."""
-    content = torch.load(path, weights_only=True)
-    del content["checksum"]
-    edit(content)
-    content["checksum"] = checkpoint.digest(content)
-    torch.save(content, path)
 
 
 def test_a_second_run_on_a_folder_in_use_is_refused(trained, capsys):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 from oracles import best_completion_by_enumeration, levenshtein
-from seq2seq_cases import make_task
+from seq2seq_cases import every_token, make_task
 
 import searnn_ext
 from searnn_ext import costs
@@ -39,13 +39,7 @@ def optimal_costs_by_enumeration(model, rollin, target, target_lengths):
 @pytest.fixture
 def cells():
     task = make_task("spelling", seed=5)
-    model = task.model
-    rollin = model.roll_in(
-        model.encode(task.src, task.src_lengths), task.target, task.target_lengths, policy="learned"
-    )
-    vocab = model.target_vocab
-    candidates = torch.arange(vocab).expand(*rollin.tokens.shape, vocab).clone()
-    return task, rollin, candidates
+    return (task, *every_token(task))
 
 
 def test_its_targets_are_the_optimal_tokens_of_the_enumeration_oracle(cells):
