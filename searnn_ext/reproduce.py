@@ -232,6 +232,8 @@ def _reproduce(args) -> None:
                 record = dict(
                     row=name, seed=seed, test_error=errors[-1], seconds=elapsed, command=command
                 )
+                # The task's metrics beside the error (CoNLL's chunk F1), as fit reports them.
+                record.update({k: v for k, v in summary.items() if k.startswith("test_")})
                 if resumed:
                     record["resumed"] = True
                 results.write(json.dumps(record) + "\n")

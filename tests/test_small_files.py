@@ -118,3 +118,13 @@ def test_table_2_has_no_conll_figure():
 
     assert paper_column(2, "conll", 0.3) is None
     assert paper_column(1, "conll", 0.3) == 1
+
+
+def test_reproduce_records_the_tasks_metrics(tmp_path):
+    import json
+
+    data = write_conll(tmp_path / "conll2000")
+    command = ["reproduce", "--task=conll", f"--data={data}", "--epochs=1", "--threads=1"]
+    assert main([*command, "--rows", "MLE", f"--output={tmp_path / 'runs'}"]) == 0
+    record = json.loads((tmp_path / "runs" / "results.jsonl").read_text())
+    assert 0 <= record["test_chunk_f1"] <= 100 and "test_error" in record
