@@ -8,13 +8,21 @@ from searnn_ext.fit import Diverged, fit
 from searnn_ext.inference import evaluate, predict
 from searnn_ext.losses import mle_loss, searnn_loss
 from searnn_ext.model import DecoderState, Memory, Seq2Seq
-from searnn_ext.ops import edit_distance, hamming_distance, optimal_completion_distance
+from searnn_ext.ops import (
+    bleu_cost,
+    edit_distance,
+    gleu_cost,
+    hamming_distance,
+    optimal_completion_distance,
+)
 from searnn_ext.rollin import RollIn, roll_in
 from searnn_ext.rollout import rollout_costs
 from searnn_ext.sampling import sample_candidates, subsample_cells
 from searnn_ext.trainer import SearnnTrainer
 
 __all__ = [
+    "bleu_cost",
+    "gleu_cost",
     "DecoderState",
     "Diverged",
     "Memory",

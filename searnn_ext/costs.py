@@ -42,6 +42,9 @@ COSTS: dict[str, Cost] = {
     # Copying the target is the optimal completion for Hamming: "optimal" is exact for it.
     "hamming": Cost("hamming", ops.hamming_distance, distance=True, optimal_reference=True),
     "edit": Cost("edit", ops.edit_distance, distance=True, optimal_reference=True),
+    # Already in [0, 1]: never divided by the target's length.
+    "bleu": Cost("bleu", ops.bleu_cost),
+    "gleu": Cost("gleu", ops.gleu_cost),
 }
 
 

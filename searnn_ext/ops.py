@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from searnn_ext import _extension, backends, torch_path
+from searnn_ext import _extension, backends, ngram_costs, torch_path
 
 if _extension.available():
     # Fake kernels: shapes only, so the ops trace under torch.compile and FakeTensor. They also
@@ -163,3 +163,50 @@ def optimal_completion_distance(
     if compiled is not None:
         return compiled.optimal_completion_distance(prefix, candidates, ref, ref_lengths, eos_id)
     return torch_path.optimal_completion_distance(prefix, candidates, ref, ref_lengths, eos_id)
+
+
+def bleu_cost(
+    hyp: Tensor,
+    hyp_lengths: Tensor,
+    ref: Tensor,
+    ref_lengths: Tensor,
+    ref_index: Tensor | None = None,
+    *,
+    backend: str = "auto",
+) -> Tensor:
+    """1 - sentence BLEU-4 of each hypothesis against its reference (searnn_ext.ngram_costs),
+    float32 [N] in [0, 1]; arguments and checks as edit_distance's. Only the pure-PyTorch path
+    exists yet: backend "auto" and "torch" run it; "ext" and "cuda_emulated" are refused."""
+    return _ngram_cost(
+        "bleu_cost", ngram_costs.bleu_cost, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend
+    )
+
+
+def gleu_cost(
+    hyp: Tensor,
+    hyp_lengths: Tensor,
+    ref: Tensor,
+    ref_lengths: Tensor,
+    ref_index: Tensor | None = None,
+    *,
+    backend: str = "auto",
+) -> Tensor:
+    """1 - GLEU of each hypothesis against its reference (searnn_ext.ngram_costs), float32 [N]
+    in [0, 1]; arguments, checks and backends as bleu_cost's."""
+    return _ngram_cost(
+        "gleu_cost", ngram_costs.gleu_cost, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend
+    )
+
+
+def _ngram_cost(op, torch_cost, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend) -> Tensor:
+    _check_tensors(
+        op, hyp=hyp, hyp_lengths=hyp_lengths, ref=ref, ref_lengths=ref_lengths, ref_index=ref_index
+    )
+    if backend not in backends.BACKENDS:
+        raise ValueError(f"{op}: backend must be one of {backends.BACKENDS}, got {backend!r}")
+    if backend in ("ext", "cuda_emulated"):
+        raise RuntimeError(
+            f"{op}(backend={backend!r}): there is no compiled kernel for it yet; pass "
+            "backend='auto' or 'torch' (the pure-PyTorch path)"
+        )
+    return torch_cost(hyp, hyp_lengths, ref, ref_lengths, ref_index)

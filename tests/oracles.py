@@ -2,6 +2,8 @@
 definitions and sharing nothing with the package; and greedy decoding one token at a time
 through nothing but the model's step."""
 
+import math
+
 import torch
 
 
@@ -91,3 +93,38 @@ def plain_greedy(model, example, width):
             break
         out.append(prev.item())
     return out
+
+
+def ngrams(tokens: list[int], n: int) -> dict[tuple, int]:
+    counts: dict[tuple, int] = {}
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def clipped_matches(hyp: list[int], ref: list[int], n: int) -> int:
+    theirs = ngrams(ref, n)
+    return sum(min(count, theirs.get(gram, 0)) for gram, count in ngrams(hyp, n).items())
+
+
+def sentence_bleu(hyp: list[int], ref: list[int]) -> float:
+    """BLEU-4 with add-one smoothing of the 2..4-gram precisions (Lin and Och 2004)."""
+    if not hyp or clipped_matches(hyp, ref, 1) == 0:
+        return 0.0
+    log_sum = math.log(clipped_matches(hyp, ref, 1) / len(hyp))
+    for n in range(2, 5):
+        grams = max(len(hyp) - n + 1, 0)
+        log_sum += math.log((clipped_matches(hyp, ref, n) + 1) / (grams + 1))
+    brevity = min(1.0, math.exp(1 - len(ref) / len(hyp)))
+    return brevity * math.exp(log_sum / 4)
+
+
+def sentence_gleu(hyp: list[int], ref: list[int]) -> float:
+    """GLEU (Wu et al. 2016): 1..4-gram matches over the larger of the two n-gram totals."""
+    matches = sum(clipped_matches(hyp, ref, n) for n in range(1, 5))
+    hyp_total = sum(max(len(hyp) - n + 1, 0) for n in range(1, 5))
+    ref_total = sum(max(len(ref) - n + 1, 0) for n in range(1, 5))
+    if hyp_total == 0 or ref_total == 0:
+        return 0.0
+    return min(matches / hyp_total, matches / ref_total)

@@ -95,7 +95,7 @@ def test_a_cost_of_the_wrong_shape_or_name_is_refused(rolled_in):
 
         searnn_ext.rollout_costs(*arguments, cost=first_row, rollout="learned")
     with pytest.raises(ValueError, match="cost must be one of"):
-        searnn_ext.rollout_costs(*arguments, cost="bleu")
+        searnn_ext.rollout_costs(*arguments, cost="meteor")
     with pytest.raises(ValueError, match="exists already"):
         costs.register("edit", mismatch_share)
 

@@ -336,7 +336,11 @@ def bad_call(task, rollin, **change):
             "reference must be one of ('copy', 'optimal', 'best_suffix'), got 'best'",
         ),
         (lambda c: {"mix_prob": 1.5}, ValueError, "mix_prob must lie in [0, 1]"),
-        (lambda c: {"cost": "bleu"}, ValueError, "cost must be one of ('hamming', 'edit')"),
+        (
+            lambda c: {"cost": "meteor"},
+            ValueError,
+            "cost must be one of ('hamming', 'edit', 'bleu', 'gleu')",
+        ),
         (lambda c: {"max_rows": 0}, ValueError, "max_rows must be positive"),
         (lambda c: {"max_length": 0}, ValueError, "max_length must be positive"),
     ],

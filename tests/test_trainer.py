@@ -104,7 +104,7 @@ def test_a_step_is_the_same_on_every_target(target, eos):
         ),
         (SearnnConfig(rollin_mix_prob=2.0), "mix_prob must lie in"),
         (SearnnConfig(sampling="random"), "sampling must be one of"),
-        (SearnnConfig(cost="bleu"), "cost must be one of"),
+        (SearnnConfig(cost="meteor"), "cost must be one of"),
         (SearnnConfig(sampling="stat"), "needs token_frequencies"),
     ],
 )
