@@ -12,6 +12,8 @@ from torch import Tensor
 
 from searnn_ext.costs import Cost
 
+TOKENS_PER_CHUNK = 1 << 22  # per [rows, suffixes, width] int64 tensor: 32 MiB
+
 
 def best_suffix_scores(
     prefix_tokens: Tensor,
@@ -27,7 +29,40 @@ def best_suffix_scores(
     """The lowest score over the suffixes of each reference roll-out r: prefix_tokens [B, T]
     (the roll-in's), its cell (cell_b[r], cell_t[r]) and candidate first[r]; target [B, Tt]
     with target_lengths [B] the tokens compared (before EOS). Returns [R] scores in the cost's
-    own units (rollout_costs normalises them)."""
+    own units (rollout_costs normalises them). Rows go in chunks that bound the
+    [rows, suffixes, width] sequences scored at once."""
+    suffixes = int(target_lengths.max()) + 1 if target_lengths.numel() else 1
+    width = prefix_tokens.shape[1] + 1 + target.shape[1]
+    chunk = max(1, TOKENS_PER_CHUNK // (suffixes * width))
+    parts = [
+        _scores_of_rows(
+            prefix_tokens,
+            cell_b[start : start + chunk],
+            cell_t[start : start + chunk],
+            first[start : start + chunk],
+            target,
+            target_lengths,
+            eos_id,
+            cost,
+            backend,
+        )
+        for start in range(0, cell_b.shape[0], chunk)
+    ]
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+
+
+def _scores_of_rows(
+    prefix_tokens: Tensor,
+    cell_b: Tensor,
+    cell_t: Tensor,
+    first: Tensor,
+    target: Tensor,
+    target_lengths: Tensor,
+    eos_id: int | None,
+    cost: Cost,
+    backend: str,
+) -> Tensor:
+    """best_suffix_scores of one chunk of rows."""
     rows, device = cell_b.shape[0], cell_b.device
     if rows == 0:
         return torch.zeros(0, dtype=torch.float64, device=device)

@@ -84,7 +84,7 @@ def load(path: str | os.PathLike) -> dict:
     recorded = content.pop("checksum", None)
     try:
         matches = recorded == digest(content)
-    except TypeError as error:
+    except (TypeError, RecursionError) as error:
         raise CheckpointError(path, f"not a searnn_ext checkpoint: {error}") from None
     if not matches:
         raise CheckpointError(path, "its content does not match its checksum: the file is corrupt")
@@ -177,7 +177,7 @@ def restore(state: dict, trainer: SearnnTrainer, path, device) -> tuple[int, int
     load_weights(trainer.model, state, path)
     try:
         trainer.optimizer.load_state_dict(state["optimizer"])
-    except (ValueError, KeyError, RuntimeError, TypeError) as error:
+    except (ValueError, KeyError, RuntimeError, TypeError, AttributeError) as error:
         raise CheckpointError(path, f"its optimiser state does not fit ({error})") from None
     _check_optimizer_shapes(trainer.optimizer, path)
     trainer.generator.set_state(state["generators"][group.rank])

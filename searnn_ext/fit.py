@@ -191,18 +191,21 @@ class _Fit:
         """The checkpoint to resume from (checked against the run and its log), or None; sets
         self.run to the run resolved (tasks.resolve)."""
         path = self.output / CHECKPOINT
+        # Whether this run replaces what an overwrite set aside: an overwrite does, and so does
+        # a resumed run (its checkpoint is the overwriting run's); a fresh start may not.
+        self.replaces_set_aside = overwrite or resume
         if not resume:
             if path.exists() and not overwrite:
                 raise ValueError(
                     f"{self.output} already holds a run ({CHECKPOINT}): resume it, or choose "
                     "another output folder (or overwrite it)"
                 )
+            self._refuse_a_set_aside_run(overwrite)
             self.run = tasks.resolve(self.run)
-            if overwrite and self.group.leader:
-                run_folder.set_aside(self.output, (CHECKPOINT, METRICS, CURVES))
             return None
         state = _resumable_state(self.output)
         if state is None:
+            self._refuse_a_set_aside_run(overwrite)
             logger.info("%s holds no run to resume: starting one", self.output)
             self.run = tasks.resolve(self.run)
             return None
@@ -214,6 +217,14 @@ class _Fit:
         _refuse_changes(path, conflicts(_with_cost(self.run, eos_id), _with_cost(recorded, eos_id)))
         metrics_log.check_matches(self.output / METRICS, state["epoch"], state["step"], path)
         return state
+
+    def _refuse_a_set_aside_run(self, overwrite: bool) -> None:
+        aside = self.output / run_folder.OVERWRITTEN
+        if aside.exists() and not overwrite:
+            raise ValueError(
+                f"{aside} holds the run that an interrupted --overwrite replaced: pass "
+                "--overwrite to replace it for good, or move it away"
+            )
 
     def _data(self, state: dict | None) -> tuple[TaskData, TaskRecord]:
         recorded = TaskRecord(**state["task"]) if state is not None else None
@@ -251,6 +262,10 @@ class _EpochLoop:
     def run(self, first_epoch: int, epochs: int, step: int, skipped: int) -> dict:
         fit, group = self.fit, self.fit.group
         output = fit.output
+        if group.leader and fit.replaces_set_aside and first_epoch == 0:
+            # Only now, with the data, model and trainer built: a run that fails to start
+            # leaves the old run where it was.
+            run_folder.set_aside(output, (CHECKPOINT, METRICS, CURVES))
         log = MetricsLog(output / METRICS, after_epoch=first_epoch) if group.leader else None
         draws_curves = group.leader and importlib.util.find_spec("matplotlib") is not None
         if group.leader and not draws_curves:
@@ -331,7 +346,8 @@ class _EpochLoop:
             log.write(summary)
             log.flush()
             checkpoint.save(state, fit.output / CHECKPOINT)
-            run_folder.drop_set_aside(fit.output)
+            if fit.replaces_set_aside:
+                run_folder.drop_set_aside(fit.output)
         skips = f" ({skipped} steps skipped: non-finite)" if skipped else ""
         self.report(f"epoch {epoch}: validation error {valid:.2f}%{skips}")
         return summary

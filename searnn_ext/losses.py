@@ -131,7 +131,9 @@ def ocd_loss(
         targets = optimal / optimal.sum(-1, keepdim=True)
     else:
         targets = torch.softmax(-q / temperature, dim=-1)
-    losses = -(targets * torch.log_softmax(logits, dim=-1)).sum(-1)
+    # A token the targets leave out adds nothing, even where its log-probability is -inf.
+    log_p = torch.log_softmax(logits, dim=-1)
+    losses = -torch.where(targets > 0, targets * log_p, torch.zeros_like(log_p)).sum(-1)
     return _reduce(losses, counted, reduction)
 
 

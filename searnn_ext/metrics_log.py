@@ -68,7 +68,9 @@ def _is_record(record) -> bool:
 def check_matches(path: str | os.PathLike, epoch: int, step: int, checkpoint: str) -> None:
     """A ValueError unless the log at `path` records every epoch up to `epoch`, the last one
     ending at `step`: the checkpoint written after that epoch belongs to this log."""
-    ends = {r["epoch"]: r.get("step") for r in read_records(path) if "valid_error" in r}
+    ends = {
+        r["epoch"]: r.get("step") for r in read_records(path) if "valid_error" in r and "epoch" in r
+    }
     if all(e in ends for e in range(1, epoch + 1)) and ends.get(epoch, step) == step:
         return
     found = f"its last epoch is {max(ends)}" if ends else "it records no epoch"

@@ -81,6 +81,8 @@ class Number(Kind):
         self.low, self.high, self.above = low, high, above
         if (low, high, above) == (0, math.inf, True):
             self.what = "must be a positive finite number"
+        elif high == math.inf:
+            self.what = f"must be a finite number {'above' if above else 'of at least'} {low:g}"
         else:
             self.what = f"must lie in {'(' if above else '['}{low:g}, {high:g}]"
 
@@ -88,7 +90,8 @@ class Number(Kind):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return self.what
         lowest = value > self.low if self.above else value >= self.low
-        return None if math.isfinite(value) and lowest and value <= self.high else self.what
+        finite = isinstance(value, int) or math.isfinite(value)  # an int may not fit a float
+        return None if finite and lowest and value <= self.high else self.what
 
     def parse(self, text: str) -> float:
         return _number(text, float, "a number")
@@ -155,7 +158,7 @@ class CountOrFraction(Kind):
 class PositiveOrOff(Kind):
     """A positive finite number, or 0 / 'off' (None)."""
 
-    what = "must be a positive finite number, or 0 or 'off' for none"
+    what = "must be a positive finite number, or None (0 or 'off' on the command line)"
 
     def problem(self, value) -> str | None:
         return None if value is None or Number(0, above=True).accepts(value) else self.what

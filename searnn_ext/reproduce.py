@@ -22,6 +22,7 @@ from pathlib import Path
 from searnn_ext import options
 from searnn_ext.config import RunConfig, SearnnConfig
 from searnn_ext.devices import cpu_threads
+from searnn_ext.files import replacing
 from searnn_ext.fit import fit
 
 
@@ -141,7 +142,8 @@ def recorded_runs(path: Path) -> dict[str, dict]:
     lines = text.splitlines()
     if lines and not text.endswith("\n") and not _is_json(lines[-1]):
         lines.pop()
-        path.write_text("".join(line + "\n" for line in lines))
+        with replacing(path) as partial:
+            partial.write_text("".join(line + "\n" for line in lines))
     records = {}
     for number, line in enumerate(lines, 1):
         if line.strip():

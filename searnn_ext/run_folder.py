@@ -40,17 +40,19 @@ def holding(folder: Path) -> Iterator[None]:
 
 
 def set_aside(folder: Path, names: tuple[str, ...]) -> None:
-    """Moves the files `names` of the run in `folder` into folder/overwritten, so that a new
-    run can start there without destroying the old one before it has a checkpoint. Where an
-    earlier set-aside is still there (that overwrite was interrupted before its first
-    checkpoint), it holds the last complete run: it is kept, and the interrupted start goes."""
+    """Moves the files `names` of the run in `folder` (names[0]: its checkpoint) into
+    folder/overwritten, so that a new run can start there without destroying the old one
+    before it has a checkpoint. Where an earlier set-aside is still there, the newest complete
+    run is kept: the folder's own if it has a checkpoint (that overwrite had written one),
+    else the one set aside (that overwrite was interrupted first), and the rest goes."""
     aside = folder / OVERWRITTEN
     present = [name for name in names if (folder / name).exists()]
-    if aside.exists():
+    if aside.exists() and not (folder / names[0]).exists():
         for name in present:
             (folder / name).unlink()
         return
     if present:
+        shutil.rmtree(aside, ignore_errors=True)
         aside.mkdir()
         for name in present:
             os.replace(folder / name, aside / name)

@@ -99,3 +99,15 @@ def test_best_suffix_is_the_copy_on_fixed_length_tasks():
         *arguments, rollout="reference", reference="best_suffix", cost="edit"
     )
     assert torch.equal(copy, best)
+
+
+def test_chunks_of_rows_give_the_same_costs(monkeypatch):
+    from searnn_ext import best_suffix
+
+    task = make_task("spelling", seed=3)
+    rollin, candidates = every_token(task)
+    arguments = (task.model, rollin, candidates, task.target, task.target_lengths)
+    options = dict(rollout="reference", reference="best_suffix", cost="edit")
+    whole = searnn_ext.rollout_costs(*arguments, **options)
+    monkeypatch.setattr(best_suffix, "TOKENS_PER_CHUNK", 50)  # a row at a time
+    assert torch.equal(searnn_ext.rollout_costs(*arguments, **options), whole)

@@ -378,3 +378,40 @@ def test_a_half_written_last_result_is_dropped(tmp_path):
     results.write_text(json.dumps(record) + "\n" + '{"row": "LL", "se')
     assert recorded_runs(results) == {"train --seed=0": record}
     assert results.read_text() == json.dumps(record) + "\n"  # the next record appends cleanly
+
+
+def test_an_overwrite_that_fails_to_start_leaves_the_old_run_in_place(trained, capsys):
+    old = (trained / "checkpoint.pt").read_bytes()
+    # Refused when the trainer is built, after the data is loaded: nothing may have moved.
+    assert run(trained, "--epochs=1", "--overwrite", "--loss=ocd", "--cost=bleu") == 2
+    assert "--loss ocd" in one_error_line(capsys)
+    assert (trained / "checkpoint.pt").read_bytes() == old
+    assert not (trained / run_folder.OVERWRITTEN).exists()
+
+
+def test_a_fresh_start_beside_a_set_aside_run_is_refused(trained, capsys):
+    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    assert run(trained, "--epochs=1") == 2
+    assert "an interrupted --overwrite replaced" in one_error_line(capsys)
+    assert (trained / run_folder.OVERWRITTEN / "checkpoint.pt").exists()
+
+
+def test_a_set_aside_keeps_the_newest_complete_run(trained):
+    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    assert run(trained, "--epochs=1", "--overwrite") == 0
+    newest = (trained / "checkpoint.pt").read_bytes()
+    # As if killed between the new run's checkpoint and the deletion of the old one.
+    (trained / run_folder.OVERWRITTEN).mkdir()
+    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    assert (trained / run_folder.OVERWRITTEN / "checkpoint.pt").read_bytes() == newest
+
+
+def test_bleu_scores_roll_outs_decoded_by_the_compiled_loop(tmp_path):
+    command = [*TINY, f"--output={tmp_path / 'run'}", "--epochs=1", "--cost=bleu"]
+    assert main([*command, "--backend=ext", "--reference=best_suffix"]) == 0
+
+
+def test_a_record_with_a_validation_error_but_no_epoch_is_not_an_epochs_end(trained):
+    log = trained / "metrics.jsonl"
+    log.write_text('{"valid_error": 1}\n' + log.read_text())
+    assert run(trained, "--epochs=2", "--resume") == 0  # was a KeyError

@@ -109,3 +109,13 @@ def test_ocd_is_refused_without_an_optimal_reference_or_with_sampling(monkeypatc
         SearnnTrainer(model, optimizer, SearnnConfig(loss="ocd", cost="mine"))
     with pytest.raises(ValueError, match="needs every token's cost"):
         SearnnConfig(loss="ocd", sampling="uniform").check()
+
+
+def test_a_token_left_out_with_minus_infinite_logit_adds_nothing():
+    logits = torch.tensor([[[0.5, float("-inf"), 1.0]]], dtype=torch.float64)
+    candidates = torch.tensor([[[0, 1, 2]]])
+    q = torch.tensor([[[0.0, 2.0, 1.0]]], dtype=torch.float64)
+    loss = ocd_loss(logits, candidates, q)
+    assert torch.isfinite(loss) and float(loss) == pytest.approx(
+        -float(torch.log_softmax(logits, -1)[0, 0, 0])
+    )
