@@ -35,6 +35,7 @@ from searnn_ext.options import (
     beam,
     examples,
     flag,
+    kind_keywords,
     positive_int,
     seed,
     threads,
@@ -63,15 +64,12 @@ def _add_data_options(group) -> None:
             for task, entry in TASKS.items()
             if name in entry.data_options
         )
-        keywords = dict(option.kind.argparse_keywords)
-        if "action" not in keywords:
-            keywords["type"] = option.kind
         group.add_argument(
             flag(name),
             dest=name,
             default=argparse.SUPPRESS,
             help=f"{option.help} (tasks and defaults: {takers})",
-            **keywords,
+            **kind_keywords(option.kind),
         )
 
 

@@ -198,8 +198,12 @@ def option(default: Any, help: str, kind: Kind, *, shown_default: str | None = N
 
 def argparse_keywords(field: dataclasses.Field) -> dict:
     """add_argument's keywords for a configuration field."""
-    kind: Kind = field.metadata["kind"]
-    keywords = dict(help=field.metadata["help"], **kind.argparse_keywords)
+    return dict(help=field.metadata["help"], **kind_keywords(field.metadata["kind"]))
+
+
+def kind_keywords(kind: Kind) -> dict:
+    """add_argument's keywords that make it take the values of `kind`."""
+    keywords = dict(kind.argparse_keywords)
     if "action" not in keywords:
         keywords["type"] = kind
     return keywords
