@@ -1,27 +1,30 @@
-// The functors of searnn_ext/decoder_math.h over a decode step's tensors, each built in one
-// place for every caller: the CPU's portable kernels (cpu/greedy_rollout.cpp), the GPU kernels
-// (launches/greedy_rollout_kernels.h) and the C++ test. The tensors must outlive the functor.
+// The functors of searnn_ext/cells.h and searnn_ext/decoder_math.h over a decode step's tensors,
+// each built in one place for every caller: the CPU's portable kernels (cpu/greedy_rollout.cpp),
+// the GPU kernels (launches/greedy_rollout_kernels.h) and the C++ test. The tensors must outlive
+// the functor.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include "greedy_rollout_loop.h"
+#include "searnn_ext/cells.h"
 #include "searnn_ext/decoder_math.h"
 
 namespace searnn {
 
-// hidden [rows, H] updated in place, one thread per unit.
-template <typename T>
-GruUpdate<T> gru_update_over(const GateRows& input, const GateRows& hidden_gates,
-                             const at::Tensor& hidden_bias, at::Tensor& hidden) {
-  return GruUpdate<T>{input.gates.const_data_ptr<T>(),
-                      input.row_data(),
-                      hidden_gates.gates.const_data_ptr<T>(),
-                      hidden_gates.row_data(),
-                      hidden_bias.const_data_ptr<T>(),
-                      hidden.data_ptr<T>(),
-                      hidden.numel(),
-                      hidden.size(1)};
+// state [rows, kStateVectors * H] updated in place, one thread per hidden unit.
+template <typename Cell, typename T>
+CellUpdate<Cell, T> cell_update_over(const GateRows& input, const GateRows& hidden_gates,
+                                     const at::Tensor& hidden_bias, at::Tensor& state) {
+  const int64_t hidden_size = state.size(1) / Cell::kStateVectors;
+  return CellUpdate<Cell, T>{input.gates.const_data_ptr<T>(),
+                             input.row_data(),
+                             hidden_gates.gates.const_data_ptr<T>(),
+                             hidden_gates.row_data(),
+                             hidden_bias.const_data_ptr<T>(),
+                             state.data_ptr<T>(),
+                             state.size(0) * hidden_size,
+                             hidden_size};
 }
 
 // context's rows (stride(0) apart) from query [rows, H] over keys [B, S, H] and values

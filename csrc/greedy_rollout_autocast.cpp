@@ -15,7 +15,8 @@ namespace {
 using GreedyRollout = std::tuple<at::Tensor, at::Tensor>(
     const at::Tensor&, const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&,
     const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
-    const std::optional<at::Tensor>&, const at::Tensor&, at::TensorList, int64_t);
+    const std::optional<at::Tensor>&, const at::Tensor&, at::TensorList, int64_t,
+    c10::string_view);
 
 constexpr char kGreedyRollout[] = "searnn::greedy_rollout";
 constexpr char kEmulatedGreedyRollout[] = "searnn_emulated::greedy_rollout";
@@ -26,7 +27,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_autocast(
     const at::Tensor& row_cell, const at::Tensor& row_batch, const at::Tensor& first_tokens,
     const at::Tensor& budgets, const std::optional<at::Tensor>& memory_values,
     const std::optional<at::Tensor>& memory_keys, const at::Tensor& memory_lengths,
-    at::TensorList weights, int64_t eos_id) {
+    at::TensorList weights, int64_t eos_id, c10::string_view cell) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(
       at::autocast::get_autocast_dispatch_key_from_device_type(device_type));
   const at::ScalarType dtype = at::autocast::get_autocast_dtype(device_type);
@@ -42,7 +43,8 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_autocast(
                              .findSchemaOrThrow(op_name, "")
                              .typed<GreedyRollout>();
   return op.call(cast(cell_hidden), cast(cell_feed), row_cell, row_batch, first_tokens, budgets,
-                 cast(memory_values), cast(memory_keys), memory_lengths, cast_weights, eos_id);
+                 cast(memory_values), cast(memory_keys), memory_lengths, cast_weights, eos_id,
+                 cell);
 }
 
 }  // namespace

@@ -84,6 +84,12 @@ int64_t check_index(const char* name, const at::Tensor& t, int64_t rows, int64_t
   return largest;
 }
 
+CellKind check_cell(c10::string_view cell) {
+  TORCH_CHECK_VALUE(cell == "gru" || cell == "lstm", kOp, ": cell must be 'gru' or 'lstm', got '",
+                    std::string(cell), "'");
+  return cell == "lstm" ? CellKind::kLstm : CellKind::kGru;
+}
+
 // The loop allocates tokens [rows, largest budget] up front: refuse before asking for it.
 void check_token_buffer(int64_t rows, int64_t largest_budget) {
   // No overflow: rows counts a contiguous int64 tensor held in memory (far below 2^43), and
@@ -105,17 +111,23 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
                                    const std::optional<at::Tensor>& memory_values,
                                    const std::optional<at::Tensor>& memory_keys,
                                    const at::Tensor& memory_lengths,
-                                   const std::vector<at::Tensor>& weights, int64_t eos_id) {
+                                   const std::vector<at::Tensor>& weights, int64_t eos_id,
+                                   c10::string_view cell) {
   check_devices(cell_hidden, cell_feed, row_cell, row_batch, first_tokens, budgets,
                 memory_values, memory_keys, memory_lengths, weights);
-  TORCH_CHECK_VALUE(cell_hidden.dim() == 3 && cell_hidden.size(0) >= 1, kOp,
-                    ": cell_hidden must be [L, C, H] with at least one layer, got ",
-                    cell_hidden.sizes());
+  const CellKind kind = check_cell(cell);
+  const int64_t state_vectors = visit_cell(kind, [](auto c) { return c.kStateVectors; });
+  const int64_t gate_count = visit_cell(kind, [](auto c) { return c.kGates; });
+  TORCH_CHECK_VALUE(cell_hidden.dim() == 3 && cell_hidden.size(0) >= 1 &&
+                        cell_hidden.size(2) % state_vectors == 0,
+                    kOp, ": cell_hidden must be [L, C, ", state_vectors == 1 ? "H" : "2H",
+                    "] with at least one layer", state_vectors == 1 ? "" : " (an LSTM's [h | c])",
+                    ", got ", cell_hidden.sizes());
   const at::ScalarType dtype = cell_hidden.scalar_type();
   TORCH_CHECK_TYPE(is_float_dtype(dtype), kOp,
                    ": cell_hidden must be float32, float64, float16 or bfloat16, got ", dtype);
   const int64_t layers = cell_hidden.size(0), cells = cell_hidden.size(1);
-  const int64_t hidden = cell_hidden.size(2);
+  const int64_t hidden = cell_hidden.size(2) / state_vectors;
   const bool attention = memory_keys.has_value();
   TORCH_CHECK_VALUE(attention == memory_values.has_value(), kOp,
                     ": memory_keys and memory_values come together (attention)");
@@ -130,6 +142,7 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
   const int64_t rows = first_tokens.size(0);
 
   RolloutInputs in;
+  in.cell = kind;
   in.cell_hidden = cell_hidden.contiguous();
   in.eos_id = eos_id;
   auto next = weights.begin();
@@ -146,11 +159,11 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
     LayerWeights layer{next[0].contiguous(), next[1].contiguous(), next[2].contiguous(),
                        next[3].contiguous()};
     next += 4;
-    check_matrix("weight_ih", layer.input_weight, 3 * hidden, l == 0 ? first_input : hidden,
-                 dtype);
-    check_matrix("weight_hh", layer.hidden_weight, 3 * hidden, hidden, dtype);
-    check_vector("bias_ih", layer.input_bias, 3 * hidden, dtype);
-    check_vector("bias_hh", layer.hidden_bias, 3 * hidden, dtype);
+    const int64_t gates = gate_count * hidden;
+    check_matrix("weight_ih", layer.input_weight, gates, l == 0 ? first_input : hidden, dtype);
+    check_matrix("weight_hh", layer.hidden_weight, gates, hidden, dtype);
+    check_vector("bias_ih", layer.input_bias, gates, dtype);
+    check_vector("bias_hh", layer.hidden_bias, gates, dtype);
     w.layers.push_back(layer);
   }
 

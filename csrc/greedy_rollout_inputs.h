@@ -3,14 +3,27 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/util/string_view.h>
 
 #include <optional>
 #include <vector>
 
+#include "searnn_ext/cells.h"
+
 namespace searnn {
 
+// The cells greedy_rollout decodes (searnn_ext/cells.h), named "gru" and "lstm" by the op.
+enum class CellKind { kGru, kLstm };
+
+// visit(GruCell{}) or visit(LstmCell{}): the cell's record as a type, for templates.
+template <typename Visit>
+auto visit_cell(CellKind kind, const Visit& visit) {
+  return kind == CellKind::kLstm ? visit(LstmCell{}) : visit(GruCell{});
+}
+
 struct LayerWeights {
-  at::Tensor input_weight, hidden_weight, input_bias, hidden_bias;  // torch.nn.GRUCell's
+  // torch.nn.GRUCell's or torch.nn.LSTMCell's
+  at::Tensor input_weight, hidden_weight, input_bias, hidden_bias;
 };
 
 struct DecoderWeights {
@@ -22,7 +35,8 @@ struct DecoderWeights {
 };
 
 struct RolloutInputs {
-  at::Tensor cell_hidden;                // [L, C, H]: the prefix state of each cell
+  CellKind cell;
+  at::Tensor cell_hidden;                // [L, C, kStateVectors * H]: each cell's prefix state
   std::optional<at::Tensor> cell_feed;   // [C, H] with input feeding
   at::Tensor row_cell;                   // [R] int64: each roll-out's cell
   at::Tensor row_batch;                  // [R] int64: each roll-out's sequence (memory row)
@@ -43,7 +57,8 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
                                    const std::optional<at::Tensor>& memory_values,
                                    const std::optional<at::Tensor>& memory_keys,
                                    const at::Tensor& memory_lengths,
-                                   const std::vector<at::Tensor>& weights, int64_t eos_id);
+                                   const std::vector<at::Tensor>& weights, int64_t eos_id,
+                                   c10::string_view cell);
 
 // The same inputs with every floating-point tensor converted to `dtype`.
 RolloutInputs with_dtype(const RolloutInputs& in, at::ScalarType dtype);

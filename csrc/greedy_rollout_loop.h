@@ -14,31 +14,38 @@
 
 namespace searnn {
 
-// The [n, 3H] gate pre-activations of the n rows decoded at a step: row r's are
+// The [n, kGates * H] gate pre-activations of the n rows decoded at a step: row r's are
 // gates[rows[r]] when `rows` is given (the embedding's table looked up by token, or per-cell
 // gates looked up by cell), else gates[r]. Kernels read them in place, without a gather.
 struct GateRows {
-  at::Tensor gates;                // [m, 3H]
+  at::Tensor gates;                // [m, kGates * H]
   std::optional<at::Tensor> rows;  // [n] int64 in [0, m)
 
   at::Tensor gathered() const { return rows ? gates.index_select(0, *rows) : gates; }
   const int64_t* row_data() const { return rows ? rows->const_data_ptr<int64_t>() : nullptr; }
 };
 
-// Kernels provides, for the rows decoded at a step:
-//   gru_update(input, hidden_gates, hidden_bias, hidden): hidden [n, H] <- GRUCell(hidden),
-//     from input = W_ih x + b_ih, hidden_gates = W_hh h and hidden_bias = b_hh;
+// Cell is a record of searnn_ext/cells.h. Each layer's state is [rows, kStateVectors * H], its
+// output h the first H columns. Kernels provides, for the rows decoded at a step:
+//   cell_update<Cell>(input, hidden_gates, hidden_bias, state): state [n, kStateVectors * H]
+//     <- the cell's step, from input = W_ih x + b_ih, hidden_gates = W_hh h and hidden_bias =
+//     b_hh;
 //   additive_attention(query, keys, values, lengths, row_batch, score_weight, context):
 //     context [n, D] (a view, rows possibly strided) <- attention of query [n, H] over the
 //     source memory of each row's sequence row_batch[r] (keys [B, S, H], values [B, S, D]);
 //   greedy_pick(logits, eos_id, step, alive, next_input, tokens, lengths);
 //   for_row_blocks(n, decode): runs decode(begin, size) over blocks covering rows [0, n);
 //   kStepsBetweenEndChecks: how often the host reads whether every roll-out has ended.
-template <typename Kernels>
+template <typename Cell, typename Kernels>
 std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) {
   const int64_t rows = in.first_tokens.size(0);
   const int64_t layers = in.cell_hidden.size(0);
-  const int64_t hidden_size = in.cell_hidden.size(2);
+  const int64_t hidden_size = in.cell_hidden.size(2) / Cell::kStateVectors;
+  const int64_t gates = Cell::kGates * hidden_size;
+  // A layer's output h: the first H columns of its state.
+  const auto output_of = [hidden_size](const at::Tensor& state) {
+    return state.narrow(-1, 0, hidden_size);
+  };
   const DecoderWeights& w = in.weights;
   const std::vector<int64_t> active = active_rows_per_step(in.budgets);
   const int64_t steps = static_cast<int64_t>(active.size());
@@ -51,7 +58,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   at::Tensor alive = at::ones({rows}, long_options.dtype(at::kBool));
   at::Tensor next_input = in.first_tokens.clone();
 
-  // Without input feeding the embedding enters layer 0 only through W_ih: a [A + 1, 3H]
+  // Without input feeding the embedding enters layer 0 only through W_ih: a [A + 1, kGates * H]
   // table replaces that GEMM. With input feeding, only the embedding's part is tabled.
   const int64_t embedding_size = w.embedding.size(1);
   const at::Tensor input_table =
@@ -66,10 +73,11 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
 
   // Every roll-out of a cell starts from the cell's state: the first step's hidden-side GEMMs
   // (and input-feeding GEMM) run once per cell and are looked up by each row's cell.
-  at::Tensor hidden = in.cell_hidden.index_select(1, in.row_cell);
+  at::Tensor layer_states = in.cell_hidden.index_select(1, in.row_cell);
   std::vector<at::Tensor> cell_hidden_gates;
   for (int64_t l = 0; l < layers; ++l) {
-    cell_hidden_gates.push_back(at::mm(in.cell_hidden[l], w.layers[l].hidden_weight.t()));
+    cell_hidden_gates.push_back(
+        at::mm(output_of(in.cell_hidden[l]), w.layers[l].hidden_weight.t()));
   }
   at::Tensor cell_feed_gates;
   if (feed_weight) {
@@ -79,10 +87,9 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   // Work buffers allocated once: the live rows of each step are a prefix of them, so the
   // loop allocates none of them again (large per-step allocations cost page faults every step).
   const auto options = in.cell_hidden.options();
-  at::Tensor input_gates_buffer = at::empty({rows, 3 * hidden_size}, options);
-  at::Tensor hidden_gates_buffer = at::empty({rows, 3 * hidden_size}, options);
-  at::Tensor feed_gates_buffer = feed_weight ? at::empty({rows, 3 * hidden_size}, options)
-                                             : at::Tensor();
+  at::Tensor input_gates_buffer = at::empty({rows, gates}, options);
+  at::Tensor hidden_gates_buffer = at::empty({rows, gates}, options);
+  at::Tensor feed_gates_buffer = feed_weight ? at::empty({rows, gates}, options) : at::Tensor();
   at::Tensor logits_buffer = at::empty({rows, w.output_weight.size(0)}, options);
   // With attention, [output | context] side by side, so that the attention's output layer is
   // one GEMM over both.
@@ -103,7 +110,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
       at::Tensor layer_input;
       for (int64_t l = 0; l < layers; ++l) {
         const LayerWeights& layer = w.layers[l];
-        at::Tensor h = hidden[l].narrow(0, begin, size);
+        at::Tensor state = layer_states[l].narrow(0, begin, size);
         at::Tensor input_gates = input_gates_buffer.narrow(0, begin, size);
         GateRows input{input_gates, std::nullopt};
         if (l == 0 && !feed_weight) {
@@ -123,10 +130,10 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
         GateRows hidden_gates{cell_hidden_gates[l], cells};
         if (step > 0) {
           hidden_gates = GateRows{hidden_gates_buffer.narrow(0, begin, size), std::nullopt};
-          at::mm_out(hidden_gates.gates, h, layer.hidden_weight.t());
+          at::mm_out(hidden_gates.gates, output_of(state), layer.hidden_weight.t());
         }
-        Kernels::gru_update(input, hidden_gates, layer.hidden_bias, h);
-        layer_input = h;
+        Kernels::template cell_update<Cell>(input, hidden_gates, layer.hidden_bias, state);
+        layer_input = output_of(state);
       }
       at::Tensor output = layer_input;
       if (in.memory_keys) {

@@ -22,12 +22,13 @@ void define_ops(torch::Library& m) {
       "optimal_completion_distance(Tensor prefix, Tensor candidates, Tensor ref, "
       "Tensor ref_lengths, int? eos_id) -> Tensor");
   // The learned roll-outs of rollout_costs: R greedy decodes from their cells' prefix states,
-  // with the decoder's weights in the order of searnn_ext/rollout_ext.py. Returns the tokens
-  // before EOS [R, max budget] and their counts [R].
+  // with the decoder's weights in the order of searnn_ext/rollout_ext.py and its recurrent cell
+  // ("gru" or "lstm"). Returns the tokens before EOS [R, max budget] and their counts [R].
   m.def(
       "greedy_rollout(Tensor cell_hidden, Tensor? cell_feed, Tensor row_cell, Tensor row_batch, "
       "Tensor first_tokens, Tensor budgets, Tensor? memory_values, Tensor? memory_keys, "
-      "Tensor memory_lengths, Tensor[] weights, int eos_id) -> (Tensor, Tensor)");
+      "Tensor memory_lengths, Tensor[] weights, int eos_id, str cell=\"gru\") -> "
+      "(Tensor, Tensor)");
 }
 
 }  // namespace

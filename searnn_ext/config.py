@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from searnn_ext.backends import BACKENDS
+from searnn_ext.cells import CELLS
 from searnn_ext.costs import COSTS, natural_cost
 from searnn_ext.losses import REDUCTIONS, SEARNN_LOSSES
 from searnn_ext.options import (
@@ -165,9 +166,7 @@ class ModelConfig:
     """The Seq2Seq options a user chooses (the data fixes the vocabularies)."""
 
     cell: str | None = _tasks_default(
-        "the recurrent cell of the encoder and the decoder (the compiled roll-outs decode "
-        "GRUs; an LSTM's run on the pure-PyTorch path)",
-        Choice(("gru", "lstm")),
+        "the recurrent cell of the encoder and the decoder", Choice(CELLS)
     )
     hidden_size: int | None = _tasks_default("state size", Integer(1, MAX_HIDDEN_SIZE))
     layers: int | None = _tasks_default(

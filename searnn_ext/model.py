@@ -9,9 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from searnn_ext import rollin
+from searnn_ext.cells import CELLS
 from searnn_ext.decoding import DecoderState, Memory
-
-CELLS = ("gru", "lstm")
 
 
 class Seq2Seq(nn.Module):
@@ -58,7 +57,7 @@ class Seq2Seq(nn.Module):
     ) -> None:
         super().__init__()
         if cell not in CELLS:
-            raise ValueError(f"Seq2Seq: cell must be one of {CELLS}, got {cell!r}")
+            raise ValueError(f"Seq2Seq: cell must be one of {tuple(CELLS)}, got {cell!r}")
         if (source_vocab is None) == (source_features is None):
             raise ValueError("Seq2Seq: give exactly one of source_vocab and source_features")
         if target_vocab < 1:
@@ -83,7 +82,7 @@ class Seq2Seq(nn.Module):
         self.input_feeding = input_feeding
         self.dropout = dropout
         self.cell = cell
-        recurrent, cell_module = (nn.GRU, nn.GRUCell) if cell == "gru" else (nn.LSTM, nn.LSTMCell)
+        record = CELLS[cell]
 
         if source_features is not None:
             self.source_embeddings = nn.ModuleList()
@@ -92,7 +91,7 @@ class Seq2Seq(nn.Module):
             vocabs = (source_vocab,) if isinstance(source_vocab, int) else tuple(source_vocab)
             self.source_embeddings = nn.ModuleList(nn.Embedding(v, embedding_size) for v in vocabs)
             encoder_input = embedding_size * len(vocabs)
-        self.encoder = recurrent(
+        self.encoder = record.encoder(
             encoder_input,
             hidden_size,
             num_layers,
@@ -112,7 +111,7 @@ class Seq2Seq(nn.Module):
         self.target_embedding = nn.Embedding(target_vocab + 1, embedding_size)
         decoder_input = embedding_size + (hidden_size if input_feeding else 0)
         self.decoder = nn.ModuleList(
-            cell_module(decoder_input if layer == 0 else hidden_size, hidden_size)
+            record.layer(decoder_input if layer == 0 else hidden_size, hidden_size)
             for layer in range(num_layers)
         )
         if attention is not None:
@@ -179,17 +178,12 @@ class Seq2Seq(nn.Module):
         inputs = self.target_embedding(prev_tokens)
         if self.input_feeding:
             inputs = torch.cat([inputs, state.feed], dim=-1)
-        hidden = []
-        for layer, cell in enumerate(self.decoder):
+        record, hidden = CELLS[self.cell], []
+        for layer, module in enumerate(self.decoder):
             if layer > 0:
                 inputs = F.dropout(inputs, self.dropout, self.training)
-            if self.cell == "gru":
-                inputs = cell(inputs, state.hidden[layer])
-                hidden.append(inputs)
-            else:
-                previous = state.hidden[layer].split(self.hidden_size, dim=-1)
-                inputs, cells = cell(inputs, previous)
-                hidden.append(torch.cat([inputs, cells], dim=-1))
+            hidden.append(record.advance(module, inputs, state.hidden[layer]))
+            inputs = record.output(hidden[-1])
         output = inputs
         feed = None
         if self.attention:

@@ -4,12 +4,14 @@ CPU), with the same semantics as rollout_torch.greedy_rollout."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import ModuleType
 
 import torch
 from torch import Tensor
 
 from searnn_ext import _extension
+from searnn_ext.cells import CELLS, LayerWeights
 from searnn_ext.model import DecoderState, Memory, Seq2Seq
 from searnn_ext.torch_path import check_same_device
 
@@ -29,6 +31,7 @@ if _extension.available():
             memory_lengths,
             weights,
             eos_id,
+            cell="gru",
         ):
             # Also run for a call mixing meta and real tensors: check devices as the kernels do.
             check_same_device(
@@ -51,35 +54,59 @@ if _extension.available():
 
 
 def unsupported(model: Seq2Seq) -> str | None:
-    """Why the compiled loop cannot decode this model, or None. It implements Seq2Seq.step; a
-    subclass that changes the step (or its submodules) needs the pure-PyTorch path."""
+    """Why the compiled loop cannot decode this model, or None. It implements Seq2Seq.step for
+    the cells of searnn_ext.cells; a subclass that changes the step (or its submodules) needs the
+    pure-PyTorch path."""
     if not isinstance(model, Seq2Seq):
         return f"{type(model).__name__} is not a Seq2Seq"
-    if model.cell != "gru":
-        return f"the compiled loop decodes GRUs, and this Seq2Seq's cell is {model.cell!r}"
     if type(model).step is not Seq2Seq.step or type(model).attend is not Seq2Seq.attend:
         return f"{type(model).__name__} overrides Seq2Seq.step or Seq2Seq.attend"
-    cells = [model.target_embedding, *model.decoder, model.output]
-    expected = [torch.nn.Embedding, *[torch.nn.GRUCell] * model.num_layers, torch.nn.Linear]
-    if any(type(cell) is not kind for cell, kind in zip(cells, expected, strict=True)):
-        return "its decoder modules are not the Embedding, GRUCell and Linear of Seq2Seq"
+    layer = CELLS[model.cell].layer
+    modules = [model.target_embedding, *model.decoder, model.output]
+    expected = [torch.nn.Embedding, *[layer] * model.num_layers, torch.nn.Linear]
+    if any(type(module) is not kind for module, kind in zip(modules, expected, strict=True)):
+        return f"its decoder modules are not the Embedding, {layer.__name__} and Linear of Seq2Seq"
     return None
 
 
+@dataclasses.dataclass(frozen=True)
+class DecoderWeights:
+    """The decoder's parameters by name, as csrc/greedy_rollout_inputs.h names them."""
+
+    embedding: Tensor  # [A + 1, E], the last row is BOS
+    layers: list[LayerWeights]
+    attention: tuple[Tensor, Tensor, Tensor, Tensor] | None  # query, score, output weight, bias
+    output_weight: Tensor  # [A, H]
+    output_bias: Tensor  # [A]
+
+    @classmethod
+    def of(cls, model: Seq2Seq) -> DecoderWeights:
+        attention = None
+        if model.attention:
+            attention = (
+                model.attention_query.weight,
+                model.attention_score.weight,
+                model.attention_output.weight,
+                model.attention_output.bias,
+            )
+        layers = [LayerWeights.of(layer) for layer in model.decoder]
+        return cls(
+            model.target_embedding.weight, layers, attention, model.output.weight, model.output.bias
+        )
+
+    def as_list(self) -> list[Tensor]:
+        """The op's `weights` argument: the fields in order, each layer's as LayerWeights
+        orders them, without grad."""
+        weights = [self.embedding]
+        for layer in self.layers:
+            weights += [getattr(layer, field.name) for field in dataclasses.fields(layer)]
+        weights += [*(self.attention or ()), self.output_weight, self.output_bias]
+        return [w.detach() for w in weights]
+
+
 def decoder_weights(model: Seq2Seq) -> list[Tensor]:
-    """The decoder's parameters in the order csrc/greedy_rollout_inputs.h reads them."""
-    weights = [model.target_embedding.weight]
-    for cell in model.decoder:
-        weights += [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
-    if model.attention:
-        weights += [
-            model.attention_query.weight,
-            model.attention_score.weight,
-            model.attention_output.weight,
-            model.attention_output.bias,
-        ]
-    weights += [model.output.weight, model.output.bias]
-    return [w.detach() for w in weights]
+    """The op's `weights` argument for this model."""
+    return DecoderWeights.of(model).as_list()
 
 
 def greedy_rollout(
@@ -114,4 +141,5 @@ def greedy_rollout(
         memory.lengths,
         decoder_weights(model),
         -1 if model.eos_id is None else model.eos_id,
+        model.cell,
     )

@@ -44,12 +44,27 @@ CONFIGS = {
         source_vocab=9, hidden_size=8, attention="additive", input_feeding=True, eos_id=2
     ),
 }
+# The same models with LSTM cells: without attention, with all of it (fixed length), with EOS.
+CONFIGS.update(
+    {
+        f"{name}-lstm": {**CONFIGS[name], "cell": "lstm"}
+        for name in ("ocr-2layers", "chunking", "spelling-feeding")
+    }
+)
 # Wider than a GPU warp (32 lanes) in every dimension a warp splits: hidden units, source
 # positions, output tokens; used with vocab > 64.
 WIDE_CONFIGS = {
     "ocr-wide": dict(source_features=6, hidden_size=70),
     "spelling-wide": dict(
         source_vocab=9, hidden_size=70, attention="additive", input_feeding=True, eos_id=0
+    ),
+    "spelling-wide-lstm": dict(
+        source_vocab=9,
+        hidden_size=70,
+        attention="additive",
+        input_feeding=True,
+        eos_id=0,
+        cell="lstm",
     ),
 }
 

@@ -39,6 +39,7 @@ def op_arguments(config="spelling-feeding"):
         memory.lengths,
         rollout_ext.decoder_weights(model),
         -1 if model.eos_id is None else model.eos_id,
+        model.cell,
     ]
 
 
@@ -61,7 +62,9 @@ def on_device(arguments, device):
 
 
 @pytest.mark.parametrize("namespace, device", NAMESPACES)
-@pytest.mark.parametrize("config", ["ocr-2layers", "spelling-feeding", "chunking"])
+@pytest.mark.parametrize(
+    "config", ["ocr-2layers", "spelling-feeding", "chunking", "chunking-lstm", "ocr-2layers-lstm"]
+)
 def test_opcheck(namespace, device, config):
     torch.library.opcheck(
         getattr(torch.ops, namespace).greedy_rollout,
@@ -94,12 +97,24 @@ def test_opcheck(namespace, device, config):
         (0, torch.zeros((1, 3, 8), dtype=torch.int64), TypeError, "cell_hidden must be float32"),
         (1, torch.zeros((3, 7)), ValueError, "cell_feed must have shape [3, 8], got [3, 7]"),
         (6, None, ValueError, "memory_keys and memory_values come together"),
+        (11, "rnn", ValueError, "cell must be 'gru' or 'lstm', got 'rnn'"),
+        # A GRU's weights given as an LSTM's: 4 gates of H = 8 / 2.
+        (11, "lstm", ValueError, "weight_ih must have shape [16, 12], got [24, 16]"),
     ],
 )
 def test_bad_arguments_are_named(namespace, position, value, error, message):
     arguments = op_arguments()
     arguments[position] = value
     with pytest.raises(error, match=re.escape(message)):
+        getattr(torch.ops, namespace).greedy_rollout(*arguments)
+
+
+@pytest.mark.parametrize("namespace", ["searnn", "searnn_emulated"])
+def test_an_lstm_state_of_odd_width_is_named(namespace):
+    arguments = op_arguments("spelling-feeding-lstm")
+    arguments[0] = arguments[0][..., :-1]
+    message = "cell_hidden must be [L, C, 2H] with at least one layer (an LSTM's [h | c]), got"
+    with pytest.raises(ValueError, match=re.escape(message)):
         getattr(torch.ops, namespace).greedy_rollout(*arguments)
 
 
@@ -203,7 +218,9 @@ def test_unsupported_model_is_refused_by_ext_and_falls_back_with_auto():
 
 
 @pytest.mark.parametrize("target", KERNELS)
-@pytest.mark.parametrize("config", ["ocr-2layers", "spelling", "chunking"])
+@pytest.mark.parametrize(
+    "config", ["ocr-2layers", "spelling", "chunking", "ocr-2layers-lstm", "chunking-lstm"]
+)
 def test_float32_decodes_match_the_torch_path(target, config):
     """float32 takes the CPU's AVX2 kernels where the CPU has them (3.5-ULP tanh, fused GRU and
     attention), and the GPU's warp reductions sum in another order: their roll-outs must still

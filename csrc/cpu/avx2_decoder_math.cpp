@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "searnn_ext/cells.h"
 #include "softmax_scores.h"
 
 #define SEARNN_AVX2 __attribute__((target("avx2,fma")))
@@ -64,28 +65,55 @@ SEARNN_AVX2 inline float horizontal_sum(__m256 x) {
   return _mm_cvtss_f32(sum);
 }
 
-SEARNN_AVX2 void gru_update_avx2(const GruRows<float>& step, int64_t rows) {
-  const int64_t hidden_size = step.hidden_size, gates_stride = 3 * hidden_size;
+// x + (y + bias) over the lanes j..j+count of gate g, as CellUpdate adds a unit's gates.
+SEARNN_AVX2 inline __m256 gate_sum(const float* input_gates, const float* hidden_gates,
+                                   const float* bias, int64_t g, int64_t hidden_size, int64_t j,
+                                   int64_t count) {
+  const int64_t k = g * hidden_size + j;
+  return _mm256_add_ps(load(input_gates + k, count), load_sum(hidden_gates + k, bias + k, count));
+}
+
+// Units j..j+count of one row of each cell, as its update_unit (searnn_ext/cells.h).
+SEARNN_AVX2 inline void update_lanes(GruCell, const float* gi, const float* gh,
+                                     const float* bias, float* state, int64_t hidden_size,
+                                     int64_t j, int64_t count) {
+  const int64_t n = 2 * hidden_size + j;
+  const __m256 reset = sigmoid8(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
+  const __m256 update = sigmoid8(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
+  const __m256 candidate = Sleef_tanhf8_u35avx2(
+      _mm256_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
+  // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
+  const __m256 updated =
+      _mm256_fmadd_ps(_mm256_sub_ps(load(state + j, count), candidate), update, candidate);
+  store(state + j, updated, count);
+}
+
+SEARNN_AVX2 inline void update_lanes(LstmCell, const float* gi, const float* gh,
+                                     const float* bias, float* state, int64_t hidden_size,
+                                     int64_t j, int64_t count) {
+  const __m256 input = sigmoid8(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
+  const __m256 forget = sigmoid8(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
+  const __m256 candidate = Sleef_tanhf8_u35avx2(gate_sum(gi, gh, bias, 2, hidden_size, j, count));
+  const __m256 output = sigmoid8(gate_sum(gi, gh, bias, 3, hidden_size, j, count));
+  float* cell_state = state + hidden_size + j;
+  const __m256 cell =
+      _mm256_fmadd_ps(forget, load(cell_state, count), _mm256_mul_ps(input, candidate));
+  store(cell_state, cell, count);
+  store(state + j, _mm256_mul_ps(output, Sleef_tanhf8_u35avx2(cell)), count);
+}
+
+template <typename Cell>
+SEARNN_AVX2 void cell_update_avx2(const CellRows<float>& step, int64_t rows) {
+  const int64_t hidden_size = step.hidden_size, gates_stride = Cell::kGates * hidden_size;
   for (int64_t row = 0; row < rows; ++row) {
     const float* gi =
         step.input_gates + (step.input_rows ? step.input_rows[row] : row) * gates_stride;
     const float* gh =
         step.hidden_gates + (step.hidden_rows ? step.hidden_rows[row] : row) * gates_stride;
-    const float* bias = step.hidden_bias;
-    float* h = step.hidden + row * hidden_size;
+    float* state = step.state + row * Cell::kStateVectors * hidden_size;
     for (int64_t j = 0; j < hidden_size; j += kLanes) {
-      const int64_t count = std::min(kLanes, hidden_size - j);
-      const int64_t u = hidden_size + j, n = 2 * hidden_size + j;
-      const __m256 reset =
-          sigmoid8(_mm256_add_ps(load(gi + j, count), load_sum(gh + j, bias + j, count)));
-      const __m256 update =
-          sigmoid8(_mm256_add_ps(load(gi + u, count), load_sum(gh + u, bias + u, count)));
-      const __m256 candidate = Sleef_tanhf8_u35avx2(
-          _mm256_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
-      // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
-      const __m256 updated =
-          _mm256_fmadd_ps(_mm256_sub_ps(load(h + j, count), candidate), update, candidate);
-      store(h + j, updated, count);
+      update_lanes(Cell{}, gi, gh, step.hidden_bias, state, hidden_size, j,
+                   std::min(kLanes, hidden_size - j));
     }
   }
 }
@@ -127,7 +155,10 @@ bool available() {
   return supported;
 }
 
-void gru_update(const GruRows<float>& step, int64_t rows) { gru_update_avx2(step, rows); }
+template <typename Cell>
+void cell_update(const CellRows<float>& step, int64_t rows) {
+  cell_update_avx2<Cell>(step, rows);
+}
 
 void additive_attention_row(const float* query, const float* keys, const float* values,
                             int64_t length, const float* score_weight, int64_t hidden_size,
@@ -135,6 +166,9 @@ void additive_attention_row(const float* query, const float* keys, const float* 
   additive_attention_row_avx2(query, keys, values, length, score_weight, hidden_size,
                               value_size, scores, context);
 }
+
+template void cell_update<GruCell>(const CellRows<float>&, int64_t);
+template void cell_update<LstmCell>(const CellRows<float>&, int64_t);
 
 }  // namespace searnn::avx2
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "gru_rows.h"
+#include "cell_rows.h"
 
 // Built with GCC or Clang for x86-64 (function-level target attributes); elsewhere the loop
 // only has its ATen path.
@@ -18,8 +18,9 @@ namespace searnn::avx2 {
 // True when this CPU can run the AVX2 + FMA kernels.
 bool available();
 
-// `rows` rows of a GRU step (see gru_rows.h).
-void gru_update(const GruRows<float>& step, int64_t rows);
+// `rows` rows of a step of Cell, GruCell or LstmCell of searnn_ext/cells.h (see cell_rows.h).
+template <typename Cell>
+void cell_update(const CellRows<float>& step, int64_t rows);
 
 // Additive attention of one row, as AdditiveAttention of decoder_math.h: query [H],
 // keys [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S]

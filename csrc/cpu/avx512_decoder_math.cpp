@@ -10,6 +10,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "searnn_ext/cells.h"
 #include "softmax_scores.h"
 
 #define SEARNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
@@ -62,28 +63,55 @@ SEARNN_AVX512 inline __m512 sigmoid16(__m512 x) {
   return _mm512_div_ps(one, _mm512_add_ps(one, exp_negative));
 }
 
+// x + (y + bias) over the lanes j..j+count of gate g, as CellUpdate adds a unit's gates.
 template <typename T>
-SEARNN_AVX512 void gru_update_avx512(const GruRows<T>& step, int64_t rows) {
-  const int64_t hidden_size = step.hidden_size, gates_stride = 3 * hidden_size;
+SEARNN_AVX512 inline __m512 gate_sum(const T* input_gates, const T* hidden_gates, const T* bias,
+                                     int64_t g, int64_t hidden_size, int64_t j, int64_t count) {
+  const int64_t k = g * hidden_size + j;
+  return _mm512_add_ps(load(input_gates + k, count), load_sum(hidden_gates + k, bias + k, count));
+}
+
+// Units j..j+count of one row of each cell, as its update_unit (searnn_ext/cells.h).
+template <typename T>
+SEARNN_AVX512 inline void update_lanes(GruCell, const T* gi, const T* gh, const T* bias, T* state,
+                                       int64_t hidden_size, int64_t j, int64_t count) {
+  const int64_t n = 2 * hidden_size + j;
+  const __m512 reset = sigmoid16(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
+  const __m512 update = sigmoid16(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
+  const __m512 candidate = Sleef_tanhf16_u35avx512f(
+      _mm512_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
+  // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
+  const __m512 updated =
+      _mm512_fmadd_ps(_mm512_sub_ps(load(state + j, count), candidate), update, candidate);
+  store(state + j, updated, count);
+}
+
+template <typename T>
+SEARNN_AVX512 inline void update_lanes(LstmCell, const T* gi, const T* gh, const T* bias,
+                                       T* state, int64_t hidden_size, int64_t j, int64_t count) {
+  const __m512 input = sigmoid16(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
+  const __m512 forget = sigmoid16(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
+  const __m512 candidate =
+      Sleef_tanhf16_u35avx512f(gate_sum(gi, gh, bias, 2, hidden_size, j, count));
+  const __m512 output = sigmoid16(gate_sum(gi, gh, bias, 3, hidden_size, j, count));
+  T* cell_state = state + hidden_size + j;
+  const __m512 cell =
+      _mm512_fmadd_ps(forget, load(cell_state, count), _mm512_mul_ps(input, candidate));
+  store(cell_state, cell, count);
+  store(state + j, _mm512_mul_ps(output, Sleef_tanhf16_u35avx512f(cell)), count);
+}
+
+template <typename Cell, typename T>
+SEARNN_AVX512 void cell_update_avx512(const CellRows<T>& step, int64_t rows) {
+  const int64_t hidden_size = step.hidden_size, gates_stride = Cell::kGates * hidden_size;
   for (int64_t row = 0; row < rows; ++row) {
     const T* gi = step.input_gates + (step.input_rows ? step.input_rows[row] : row) * gates_stride;
     const T* gh =
         step.hidden_gates + (step.hidden_rows ? step.hidden_rows[row] : row) * gates_stride;
-    const T* bias = step.hidden_bias;
-    T* h = step.hidden + row * hidden_size;
+    T* state = step.state + row * Cell::kStateVectors * hidden_size;
     for (int64_t j = 0; j < hidden_size; j += kLanes) {
-      const int64_t count = std::min(kLanes, hidden_size - j);
-      const int64_t u = hidden_size + j, n = 2 * hidden_size + j;
-      const __m512 reset =
-          sigmoid16(_mm512_add_ps(load(gi + j, count), load_sum(gh + j, bias + j, count)));
-      const __m512 update =
-          sigmoid16(_mm512_add_ps(load(gi + u, count), load_sum(gh + u, bias + u, count)));
-      const __m512 candidate = Sleef_tanhf16_u35avx512f(
-          _mm512_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
-      // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
-      const __m512 updated =
-          _mm512_fmadd_ps(_mm512_sub_ps(load(h + j, count), candidate), update, candidate);
-      store(h + j, updated, count);
+      update_lanes(Cell{}, gi, gh, step.hidden_bias, state, hidden_size, j,
+                   std::min(kLanes, hidden_size - j));
     }
   }
 }
@@ -148,9 +176,9 @@ bool available_bfloat16() {
   return supported;
 }
 
-template <typename T>
-void gru_update(const GruRows<T>& step, int64_t rows) {
-  gru_update_avx512(step, rows);
+template <typename Cell, typename T>
+void cell_update(const CellRows<T>& step, int64_t rows) {
+  cell_update_avx512<Cell>(step, rows);
 }
 
 template <typename T>
@@ -161,8 +189,10 @@ void additive_attention_row(const T* query, const T* keys, const T* values, int6
                                 value_size, scores, unit_scratch, context);
 }
 
-template void gru_update(const GruRows<float>&, int64_t);
-template void gru_update(const GruRows<c10::BFloat16>&, int64_t);
+template void cell_update<GruCell>(const CellRows<float>&, int64_t);
+template void cell_update<GruCell>(const CellRows<c10::BFloat16>&, int64_t);
+template void cell_update<LstmCell>(const CellRows<float>&, int64_t);
+template void cell_update<LstmCell>(const CellRows<c10::BFloat16>&, int64_t);
 template void additive_attention_row(const float*, const float*, const float*, int64_t,
                                      const float*, int64_t, int64_t, float*, float*, float*);
 template void additive_attention_row(const c10::BFloat16*, const c10::BFloat16*,

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "gru_rows.h"
+#include "cell_rows.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEARNN_HAS_AVX512_KERNELS 1
@@ -22,9 +22,10 @@ bool available();
 // True when it can also run the bfloat16 kernels (AVX512_BF16).
 bool available_bfloat16();
 
-// `rows` rows of a GRU step (see gru_rows.h); T is float or c10::BFloat16.
-template <typename T>
-void gru_update(const GruRows<T>& step, int64_t rows);
+// `rows` rows of a step of Cell, GruCell or LstmCell of searnn_ext/cells.h (see cell_rows.h);
+// T is float or c10::BFloat16.
+template <typename Cell, typename T>
+void cell_update(const CellRows<T>& step, int64_t rows);
 
 // Additive attention of one row, as AdditiveAttention of decoder_math.h: query [H], keys
 // [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S] and

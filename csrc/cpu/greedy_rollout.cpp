@@ -24,25 +24,25 @@ namespace {
 constexpr int64_t kDecodeRowsPerBlock = 256;
 constexpr int64_t kAttentionRowsPerBlock = 64;
 
-// A block's GRU rows as the fused kernels read them.
+// A block's rows of a cell's step as the fused kernels read them.
 template <typename T>
-GruRows<T> gru_rows(const GateRows& input, const GateRows& hidden_gates,
-                    const at::Tensor& hidden_bias, at::Tensor& hidden) {
+CellRows<T> cell_rows(const GateRows& input, const GateRows& hidden_gates,
+                      const at::Tensor& hidden_bias, at::Tensor& state, int64_t hidden_size) {
   TORCH_INTERNAL_ASSERT(input.gates.is_contiguous() && hidden_gates.gates.is_contiguous() &&
-                        hidden.is_contiguous());
-  return GruRows<T>{input.gates.const_data_ptr<T>(),
-                    input.row_data(),
-                    hidden_gates.gates.const_data_ptr<T>(),
-                    hidden_gates.row_data(),
-                    hidden_bias.const_data_ptr<T>(),
-                    hidden.data_ptr<T>(),
-                    hidden.size(1)};
+                        state.is_contiguous());
+  return CellRows<T>{input.gates.const_data_ptr<T>(),
+                     input.row_data(),
+                     hidden_gates.gates.const_data_ptr<T>(),
+                     hidden_gates.row_data(),
+                     hidden_bias.const_data_ptr<T>(),
+                     state.data_ptr<T>(),
+                     hidden_size};
 }
 
-// The GRU update and additive attention are transcendental-heavy, and a scalar loop is several
+// The cell updates and additive attention are transcendental-heavy, and a scalar loop is several
 // times slower than vectorised tanh / sigmoid: float32 and bfloat16 run the fused kernels of
 // avx512_decoder_math.h or avx2_decoder_math.h (one pass over each row, no temporaries) where
-// the CPU has them (kernel_choice.h); float64 runs ATen's ops in the order torch.nn.GRUCell and
+// the CPU has them (kernel_choice.h); float64 runs ATen's ops in the order torch's cells and
 // Seq2Seq.attend use; bfloat16 without AVX512_BF16 runs the GPU's functors of decoder_math.h row
 // by row (a SerialWarp). The C++ test checks them against each other.
 struct CpuKernels {
@@ -61,45 +61,45 @@ struct CpuKernels {
     });
   }
 
-  static void gru_update(const GateRows& input, const GateRows& hidden_gates,
-                         const at::Tensor& hidden_bias, at::Tensor& hidden) {
-    switch (decoder_kernels(hidden.scalar_type())) {
+  template <typename Cell>
+  static void cell_update(const GateRows& input, const GateRows& hidden_gates,
+                          const at::Tensor& hidden_bias, at::Tensor& state) {
+    const int64_t rows = state.size(0), hidden_size = state.size(1) / Cell::kStateVectors;
+    switch (decoder_kernels(state.scalar_type())) {
 #ifdef SEARNN_HAS_AVX512_KERNELS
       case DecoderKernels::kAvx512:
-        if (hidden.scalar_type() == at::kFloat) {
-          avx512::gru_update(gru_rows<float>(input, hidden_gates, hidden_bias, hidden),
-                             hidden.size(0));
+        if (state.scalar_type() == at::kFloat) {
+          avx512::cell_update<Cell>(
+              cell_rows<float>(input, hidden_gates, hidden_bias, state, hidden_size), rows);
         } else {
-          avx512::gru_update(gru_rows<at::BFloat16>(input, hidden_gates, hidden_bias, hidden),
-                             hidden.size(0));
+          avx512::cell_update<Cell>(
+              cell_rows<at::BFloat16>(input, hidden_gates, hidden_bias, state, hidden_size),
+              rows);
         }
         return;
 #endif
 #ifdef SEARNN_HAS_AVX2_KERNELS
       case DecoderKernels::kAvx2:
-        avx2::gru_update(gru_rows<float>(input, hidden_gates, hidden_bias, hidden),
-                         hidden.size(0));
+        avx2::cell_update<Cell>(
+            cell_rows<float>(input, hidden_gates, hidden_bias, state, hidden_size), rows);
         return;
 #endif
-      case DecoderKernels::kPortable:
-        gru_update_portable(input, hidden_gates, hidden_bias, hidden);
+      case DecoderKernels::kPortable: {
+        const auto update =
+            cell_update_over<Cell, at::BFloat16>(input, hidden_gates, hidden_bias, state);
+        for (int64_t unit = 0; unit < rows * hidden_size; ++unit) {
+          update(unit);
+        }
         return;
+      }
       default:
-        gru_update_aten(input.gathered(), hidden_gates.gathered() + hidden_bias, hidden);
+        update_aten(Cell{}, input.gathered(), hidden_gates.gathered() + hidden_bias, state);
     }
   }
 
-  static void gru_update_portable(const GateRows& input, const GateRows& hidden_gates,
-                                  const at::Tensor& hidden_bias, at::Tensor& hidden) {
-    using T = at::BFloat16;
-    const GruUpdate<T> update = gru_update_over<T>(input, hidden_gates, hidden_bias, hidden);
-    for (int64_t unit = 0; unit < hidden.numel(); ++unit) {
-      update(unit);
-    }
-  }
-
-  static void gru_update_aten(at::Tensor input_gates, const at::Tensor& hidden_gates,
-                              at::Tensor& hidden) {
+  // ATen's ops in torch.nn.GRUCell's order.
+  static void update_aten(GruCell, at::Tensor input_gates, const at::Tensor& hidden_gates,
+                          at::Tensor& hidden) {
     const int64_t hidden_size = hidden.size(1);
     at::Tensor reset_update = input_gates.narrow(1, 0, 2 * hidden_size)
                                   .add_(hidden_gates.narrow(1, 0, 2 * hidden_size))
@@ -110,6 +110,16 @@ struct CpuKernels {
                                .tanh_();
     // (1 - z) * n + z * h, in torch's gru_cell order of operations.
     hidden.sub_(candidate).mul_(reset_update.narrow(1, hidden_size, hidden_size)).add_(candidate);
+  }
+
+  // ATen's ops in torch.nn.LSTMCell's order; state is [h | c].
+  static void update_aten(LstmCell, const at::Tensor& input_gates,
+                          const at::Tensor& hidden_gates, at::Tensor& state) {
+    const int64_t hidden_size = state.size(1) / 2;
+    const std::vector<at::Tensor> gate = hidden_gates.add(input_gates).chunk(4, 1);
+    at::Tensor cell = state.narrow(1, hidden_size, hidden_size);
+    cell.copy_((gate[1].sigmoid() * cell).add_(gate[0].sigmoid() * gate[2].tanh()));
+    state.narrow(1, 0, hidden_size).copy_(gate[3].sigmoid() * cell.tanh());
   }
 
   static void additive_attention(const at::Tensor& query, const at::Tensor& keys,
@@ -237,16 +247,17 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_cpu(
     const at::Tensor& row_cell, const at::Tensor& row_batch, const at::Tensor& first_tokens,
     const at::Tensor& budgets, const std::optional<at::Tensor>& memory_values,
     const std::optional<at::Tensor>& memory_keys, const at::Tensor& memory_lengths,
-    at::TensorList weights, int64_t eos_id) {
+    at::TensorList weights, int64_t eos_id, c10::string_view cell) {
   const RolloutInputs inputs = check_rollout_inputs(
       cell_hidden, cell_feed, row_cell, row_batch, first_tokens, budgets, memory_values,
-      memory_keys, memory_lengths, weights.vec(), eos_id);
+      memory_keys, memory_lengths, weights.vec(), eos_id, cell);
   // float16 decodes in float32: this CPU path has no float16 arithmetic, and ATen's float16
   // GEMMs on CPUs run far slower than float32 ones.
-  if (inputs.cell_hidden.scalar_type() == at::kHalf) {
-    return greedy_rollout_loop<CpuKernels>(with_dtype(inputs, at::kFloat));
-  }
-  return greedy_rollout_loop<CpuKernels>(inputs);
+  const RolloutInputs decoded =
+      inputs.cell_hidden.scalar_type() == at::kHalf ? with_dtype(inputs, at::kFloat) : inputs;
+  return visit_cell(decoded.cell, [&](auto cell) {
+    return greedy_rollout_loop<decltype(cell), CpuKernels>(decoded);
+  });
 }
 
 }  // namespace

@@ -13,11 +13,13 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_emulated(
     const at::Tensor& row_cell, const at::Tensor& row_batch, const at::Tensor& first_tokens,
     const at::Tensor& budgets, const std::optional<at::Tensor>& memory_values,
     const std::optional<at::Tensor>& memory_keys, const at::Tensor& memory_lengths,
-    at::TensorList weights, int64_t eos_id) {
+    at::TensorList weights, int64_t eos_id, c10::string_view cell) {
   const RolloutInputs inputs = check_rollout_inputs(
       cell_hidden, cell_feed, row_cell, row_batch, first_tokens, budgets, memory_values,
-      memory_keys, memory_lengths, weights.vec(), eos_id);
-  return greedy_rollout_loop<GpuKernels<EmulatedLauncher>>(inputs);
+      memory_keys, memory_lengths, weights.vec(), eos_id, cell);
+  return visit_cell(inputs.cell, [&](auto kind) {
+    return greedy_rollout_loop<decltype(kind), GpuKernels<EmulatedLauncher>>(inputs);
+  });
 }
 
 }  // namespace

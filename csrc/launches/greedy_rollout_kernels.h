@@ -25,14 +25,17 @@ struct GpuKernels {
     decode(0, rows);
   }
 
-  static void gru_update(const GateRows& input, const GateRows& hidden_gates,
-                         const at::Tensor& hidden_bias, at::Tensor& hidden) {
+  // One thread per hidden unit.
+  template <typename Cell>
+  static void cell_update(const GateRows& input, const GateRows& hidden_gates,
+                          const at::Tensor& hidden_bias, at::Tensor& state) {
     TORCH_INTERNAL_ASSERT(input.gates.is_contiguous() && hidden_gates.gates.is_contiguous() &&
-                          hidden.is_contiguous());
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, hidden.scalar_type(),
-                                    "gru_update_gpu", [&] {
-      Launcher::threads(plan_threads(hidden.numel()),
-                        gru_update_over<scalar_t>(input, hidden_gates, hidden_bias, hidden));
+                          state.is_contiguous());
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, state.scalar_type(),
+                                    "cell_update_gpu", [&] {
+      const auto update =
+          cell_update_over<Cell, scalar_t>(input, hidden_gates, hidden_bias, state);
+      Launcher::threads(plan_threads(update.units), update);
     });
   }
 

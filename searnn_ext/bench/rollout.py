@@ -4,7 +4,8 @@ under torch.autocast), with the GEMM floors: the time the roll-outs' matrix-mult
 as a few large torch.mm calls (MKL, oneDNN or cuBLAS) on the device, in each dtype. The
 bfloat16 roll-outs' agreement with float32's is printed too (see bench/precision.py). On the
 edit-distance shape (Spelling), also reference roll-outs: copying the target, and the optimal
-reference (no decoding: one DP column per prefix, one step per candidate) on both backends.
+reference (no decoding: one DP column per prefix, one step per candidate) on both backends. The
+OCR and Spelling models with LSTM cells are the -LSTM shapes.
 
     searnn bench rollout                  # the shapes of benchmarks/RESULTS.md
     searnn bench rollout --quick          # smaller batches, a smoke test
@@ -27,6 +28,7 @@ from searnn_ext.bench.timing import (
     median_seconds,
     print_table,
 )
+from searnn_ext.cells import CELLS
 
 OCR_MODEL = dict(source_features=128, hidden_size=128)
 SPELLING_MODEL = dict(source_vocab=43, hidden_size=100, attention="additive", eos_id=0)
@@ -59,6 +61,9 @@ SHAPES = [
     Shape("OCR", batch=64, length=15, vocab=26, cost="hamming", model=OCR_MODEL),
     Shape("Spelling", batch=128, length=10, vocab=43, cost="edit", model=SPELLING_MODEL),
     Shape("Chunking", batch=8, length=70, vocab=22, cost="hamming", model=CHUNKING_MODEL),
+    # The OCR and Spelling models with LSTM cells.
+    Shape("OCR-LSTM", 64, 15, 26, "hamming", {**OCR_MODEL, "cell": "lstm"}),
+    Shape("Spelling-LSTM", 128, 10, 43, "edit", {**SPELLING_MODEL, "cell": "lstm"}),
 ]
 
 
@@ -99,10 +104,11 @@ def gemm_shapes(model: searnn_ext.Seq2Seq) -> list[tuple[int, int]]:
     """(in, out) of each matrix product one decode step of one roll-out needs in the compiled
     loop (layer 0's embedding projection is a table lookup)."""
     hidden = model.hidden_size
-    shapes = [(hidden, 3 * hidden)] * model.num_layers  # hidden side of every layer
-    shapes += [(hidden, 3 * hidden)] * (model.num_layers - 1)  # input side of layers above 0
+    gates = CELLS[model.cell].gates * hidden
+    shapes = [(hidden, gates)] * model.num_layers  # hidden side of every layer
+    shapes += [(hidden, gates)] * (model.num_layers - 1)  # input side of layers above 0
     if model.input_feeding:
-        shapes.append((hidden, 3 * hidden))
+        shapes.append((hidden, gates))
     if model.attention:
         memory_size = model.attention_output.in_features - hidden
         shapes += [(hidden, hidden), (hidden + memory_size, hidden)]
@@ -174,7 +180,7 @@ def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> li
     runs["torch"] = lambda: costs("torch")
     repeats_of["torch"] = slow_repeats
     labels["torch"] = "pure PyTorch, float32"
-    if shape.cost == "edit":
+    if shape.cost == "edit" and model.cell == "gru":  # reference roll-outs decode no cell
         optimal = {
             backend: costs(backend, rollout="reference", reference="optimal")
             for backend in ("ext", "torch")

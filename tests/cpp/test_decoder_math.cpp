@@ -1,7 +1,7 @@
-// The per-row decoder math of greedy_rollout without Python: the functors of decoder_math.h (the
-// CUDA kernels' code, run here on the host by a serial lane and by an emulated 32-lane warp)
-// against ATen formulas written as Seq2Seq writes them, in float64, float32 and bfloat16
-// storage, and the CPU's AVX2 float32 kernels against the same formulas.
+// The per-row decoder math of greedy_rollout without Python: the functors of cells.h and
+// decoder_math.h (the CUDA kernels' code, run here on the host by a serial lane and by an
+// emulated 32-lane warp) against ATen formulas written as Seq2Seq writes them, in float64,
+// float32 and bfloat16 storage, and the CPU's AVX-512 and AVX2 kernels against the same formulas.
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -43,13 +43,22 @@ double tolerance(at::ScalarType dtype) {
 }
 
 // torch.nn.GRUCell's update from its gate pre-activations.
-at::Tensor gru_cell(const at::Tensor& input_gates, const at::Tensor& hidden_gates,
-                    const at::Tensor& hidden) {
+at::Tensor cell_formula(searnn::GruCell, const at::Tensor& input_gates,
+                        const at::Tensor& hidden_gates, const at::Tensor& hidden) {
   const auto i = input_gates.chunk(3, 1), h = hidden_gates.chunk(3, 1);
   const at::Tensor reset = at::sigmoid(i[0] + h[0]);
   const at::Tensor update = at::sigmoid(i[1] + h[1]);
   const at::Tensor candidate = at::tanh(i[2] + reset * h[2]);
   return (1 - update) * candidate + update * hidden;
+}
+
+// torch.nn.LSTMCell's update of the state [h | c] from its gate pre-activations.
+at::Tensor cell_formula(searnn::LstmCell, const at::Tensor& input_gates,
+                        const at::Tensor& hidden_gates, const at::Tensor& state) {
+  const auto gate = (input_gates + hidden_gates).chunk(4, 1);
+  const at::Tensor cell = at::sigmoid(gate[1]) * state.chunk(2, 1)[1] +
+                          at::sigmoid(gate[0]) * at::tanh(gate[2]);
+  return at::cat({at::sigmoid(gate[3]) * at::tanh(cell), cell}, 1);
 }
 
 // Seq2Seq.attend for one query over the first `length` of `source` positions.
@@ -60,41 +69,45 @@ at::Tensor attend(const at::Tensor& query, const at::Tensor& keys, const at::Ten
   return at::softmax(scores.masked_fill(padding, -INFINITY), 0).matmul(values);
 }
 
-template <typename T>
-void test_gru_update(at::ScalarType dtype) {
+template <typename Cell, typename T>
+void test_cell_update(at::ScalarType dtype, const std::string& name) {
   for (int64_t hidden_size : {1, 7, 8, 9, 100, 128}) {
-    const int64_t rows = 5;
+    const int64_t rows = 5, gates = Cell::kGates * hidden_size;
     const auto options = at::TensorOptions().dtype(dtype);
-    const at::Tensor input_gates = at::randn({rows, 3 * hidden_size}, options) * 3;
-    const at::Tensor hidden_gates = at::randn({rows, 3 * hidden_size}, options) * 3;
-    const at::Tensor hidden_bias = at::randn({3 * hidden_size}, options);
-    const at::Tensor hidden = at::rand({rows, hidden_size}, options) * 2 - 1;
+    const at::Tensor input_gates = at::randn({rows, gates}, options) * 3;
+    const at::Tensor hidden_gates = at::randn({rows, gates}, options) * 3;
+    const at::Tensor hidden_bias = at::randn({gates}, options);
+    const at::Tensor state =
+        at::rand({rows, Cell::kStateVectors * hidden_size}, options) * 2 - 1;
     const auto wide = [](const at::Tensor& t) { return t.to(at::kDouble); };
-    const at::Tensor want =
-        gru_cell(wide(input_gates), wide(hidden_gates) + wide(hidden_bias), wide(hidden));
-    at::Tensor got = hidden.clone();
-    const searnn::GruUpdate<T> update = searnn::gru_update_over<T>(
+    const at::Tensor want = cell_formula(Cell{}, wide(input_gates),
+                                         wide(hidden_gates) + wide(hidden_bias), wide(state));
+    at::Tensor got = state.clone();
+    const auto update = searnn::cell_update_over<Cell, T>(
         searnn::GateRows{input_gates, std::nullopt}, searnn::GateRows{hidden_gates, std::nullopt},
         hidden_bias, got);
     for (int64_t unit = 0; unit < rows * hidden_size + 3; ++unit) {  // past the end, as a launch
       update(unit);
     }
-    const std::string where = std::string(c10::toString(dtype)) + " H " +
-                              std::to_string(hidden_size);
-    expect(max_difference(got, want) < tolerance(dtype), "GruUpdate " + where);
+    const std::string where =
+        name + " " + std::string(c10::toString(dtype)) + " H " + std::to_string(hidden_size);
+    expect(max_difference(got, want) < tolerance(dtype), "CellUpdate " + where);
     // The fused CPU kernels, with rows looked up through indices as the loop reads the
     // embedding's table.
     const std::vector<int64_t> input_rows = {4, 0, 4, 2, 1}, hidden_rows = {1, 1, 0, 3, 2};
+    const auto indices = [](const std::vector<int64_t>& rows) {
+      return at::tensor(at::ArrayRef<int64_t>(rows));
+    };
     const at::Tensor gathered =
-        gru_cell(wide(input_gates).index_select(0, at::tensor(at::ArrayRef<int64_t>(input_rows))),
-                 wide(hidden_gates).index_select(0, at::tensor(at::ArrayRef<int64_t>(hidden_rows))) +
-                     wide(hidden_bias),
-                 wide(hidden));
+        cell_formula(Cell{}, wide(input_gates).index_select(0, indices(input_rows)),
+                     wide(hidden_gates).index_select(0, indices(hidden_rows)) + wide(hidden_bias),
+                     wide(state));
     const auto fused = [&](const auto& kernel) {
-      at::Tensor out = hidden.clone();
-      kernel(searnn::GruRows<T>{input_gates.const_data_ptr<T>(), input_rows.data(),
-                                hidden_gates.const_data_ptr<T>(), hidden_rows.data(),
-                                hidden_bias.const_data_ptr<T>(), out.data_ptr<T>(), hidden_size},
+      at::Tensor out = state.clone();
+      kernel(searnn::CellRows<T>{input_gates.const_data_ptr<T>(), input_rows.data(),
+                                 hidden_gates.const_data_ptr<T>(), hidden_rows.data(),
+                                 hidden_bias.const_data_ptr<T>(), out.data_ptr<T>(),
+                                 hidden_size},
              rows);
       return out;
     };
@@ -104,9 +117,9 @@ void test_gru_update(at::ScalarType dtype) {
     if constexpr (!std::is_same_v<T, double>) {
       if (avx512) {
         const at::Tensor out = fused([](const auto& step, int64_t n) {
-          searnn::avx512::gru_update(step, n);
+          searnn::avx512::cell_update<Cell>(step, n);
         });
-        expect(max_difference(out, gathered) < tolerance(dtype), "avx512::gru_update " + where);
+        expect(max_difference(out, gathered) < tolerance(dtype), "avx512::cell_update " + where);
       }
     }
 #endif
@@ -114,9 +127,9 @@ void test_gru_update(at::ScalarType dtype) {
     if constexpr (std::is_same_v<T, float>) {
       if (searnn::avx2::available()) {
         const at::Tensor out = fused([](const auto& step, int64_t n) {
-          searnn::avx2::gru_update(step, n);
+          searnn::avx2::cell_update<Cell>(step, n);
         });
-        expect(max_difference(out, gathered) < tolerance(dtype), "avx2::gru_update " + where);
+        expect(max_difference(out, gathered) < tolerance(dtype), "avx2::cell_update " + where);
       }
     }
 #endif
@@ -309,9 +322,12 @@ void test_lane_threads_see_a_missing_sync() {
 
 int main() {
   at::manual_seed(0);
-  test_gru_update<double>(at::kDouble);
-  test_gru_update<float>(at::kFloat);
-  test_gru_update<at::BFloat16>(at::kBFloat16);
+  test_cell_update<searnn::GruCell, double>(at::kDouble, "GRU");
+  test_cell_update<searnn::GruCell, float>(at::kFloat, "GRU");
+  test_cell_update<searnn::GruCell, at::BFloat16>(at::kBFloat16, "GRU");
+  test_cell_update<searnn::LstmCell, double>(at::kDouble, "LSTM");
+  test_cell_update<searnn::LstmCell, float>(at::kFloat, "LSTM");
+  test_cell_update<searnn::LstmCell, at::BFloat16>(at::kBFloat16, "LSTM");
   test_additive_attention<double>(at::kDouble);
   test_additive_attention<float>(at::kFloat);
   test_additive_attention<at::BFloat16>(at::kBFloat16);

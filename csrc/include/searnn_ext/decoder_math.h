@@ -1,7 +1,7 @@
-// The element-wise and per-row math of one greedy decoder step, written once for every executor
-// of greedy_rollout: the CUDA kernels (one thread per hidden unit; a warp per row for the
-// attention and the argmax), the emulated CUDA backend (the same launches, run on the CPU), and
-// the CPU's portable path (a SerialWarp per row). Storage may be float16 or bfloat16; the math
+// The per-row math of one greedy decoder step besides the cell's (searnn_ext/cells.h), written
+// once for every executor of greedy_rollout: the CUDA kernels (a warp per row for the attention
+// and the argmax), the emulated CUDA backend (the same launches, run on the CPU), and the CPU's
+// portable path (a SerialWarp per row). Storage may be float16 or bfloat16; the math
 // accumulates in float (double for double).
 #pragma once
 
@@ -34,47 +34,6 @@ template <typename Acc>
 SEARNN_HOST_DEVICE_INLINE Acc sigmoid(Acc x) {
   return Acc(1) / (Acc(1) + exponential(-x));
 }
-
-// Unit j of one row of a GRU step (gates r, z, n in torch.nn.GRUCell's order): the row's
-// input_gates = W_ih x + b_ih and hidden_gates = W_hh h, both [3H], and hidden_bias = b_hh;
-// hidden [H] is updated in place.
-template <typename T>
-SEARNN_HOST_DEVICE_INLINE void gru_update_unit(const T* input_gates, const T* hidden_gates,
-                                               const T* hidden_bias, T* hidden, int64_t j,
-                                               int64_t hidden_size) {
-  using Acc = accumulate_t<T>;
-  const int64_t u = hidden_size + j, n = 2 * hidden_size + j;
-  const Acc reset = sigmoid(Acc(input_gates[j]) + (Acc(hidden_gates[j]) + Acc(hidden_bias[j])));
-  const Acc update = sigmoid(Acc(input_gates[u]) + (Acc(hidden_gates[u]) + Acc(hidden_bias[u])));
-  const Acc candidate = hyperbolic_tangent(Acc(input_gates[n]) +
-                                           reset * (Acc(hidden_gates[n]) + Acc(hidden_bias[n])));
-  // (1 - z) * n + z * h, in torch's gru_cell form.
-  hidden[j] = T((Acc(hidden[j]) - candidate) * update + candidate);
-}
-
-// A GRU step of `rows` rows, one thread per hidden unit. Row r reads its gate rows
-// input_gates[input_rows ? input_rows[r] : r] and likewise hidden_gates (see GateRows).
-template <typename T>
-struct GruUpdate {
-  const T* input_gates;
-  const int64_t* input_rows;
-  const T* hidden_gates;
-  const int64_t* hidden_rows;
-  const T* hidden_bias;
-  T* hidden;  // [rows, H]
-  int64_t units;  // rows * H
-  int64_t hidden_size;
-
-  SEARNN_HOST_DEVICE void operator()(int64_t unit) const {
-    if (unit >= units) {
-      return;
-    }
-    const int64_t row = unit / hidden_size, gates_stride = 3 * hidden_size;
-    gru_update_unit(input_gates + (input_rows ? input_rows[row] : row) * gates_stride,
-                    hidden_gates + (hidden_rows ? hidden_rows[row] : row) * gates_stride,
-                    hidden_bias, hidden + row * hidden_size, unit % hidden_size, hidden_size);
-  }
-};
 
 // Bahdanau attention of each roll-out over the source memory of its sequence row_batch[r], one
 // warp per row: score_s = v . tanh(k_s + q) over the first lengths[b] positions, softmax,
