@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from searnn_ext import options
-from searnn_ext.config import RunConfig, SearnnConfig
+from searnn_ext.cells import CELLS
+from searnn_ext.config import ModelConfig, RunConfig, SearnnConfig
 from searnn_ext.devices import cpu_threads
 from searnn_ext.files import replacing
 from searnn_ext.fit import fit
@@ -105,6 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         help="row names (default: all the paper's; the rows beyond the paper's, such as "
         "'LL learned/reference-optimal', run only when named)",
+    )
+    parser.add_argument(
+        "--cell",
+        choices=tuple(CELLS),
+        help="the recurrent cell of every row's model (default: the task's, a GRU as in the paper)",
     )
     parser.add_argument("--epochs", type=options.positive_int, default=5)
     parser.add_argument("--seeds", type=options.seed, nargs="+", default=[0])
@@ -216,7 +222,9 @@ def _reproduce(args) -> None:
                 errors.append(recorded[command]["test_error"])
                 seconds += recorded[command]["seconds"]
                 continue
-            folder = output / f"{args.task}-{name.replace(' ', '_').replace('/', '-')}-{seed}"
+            cell = f"{args.cell}-" if args.cell else ""
+            row_name = name.replace(" ", "_").replace("/", "-")
+            folder = output / f"{args.task}-{cell}{row_name}-{seed}"
             # Without --resume every run starts afresh, over an earlier one in its folder.
             resumed = args.resume and (folder / "checkpoint.pt").exists()
             start = time.perf_counter()
@@ -260,6 +268,7 @@ def _run(args, seed: int, settings: dict) -> RunConfig:
         task=args.task,
         data=args.data,
         data_options=data_options,
+        model=ModelConfig(cell=args.cell),
         searnn=SearnnConfig(**settings),
         seed=seed,
     )
@@ -269,6 +278,8 @@ def _train_args(args, seed, settings: dict) -> list[str]:
     """The `searnn train` arguments of the same run, to show it and to key it in results.jsonl
     (the format earlier versions wrote, so that --resume finds their runs)."""
     train_args = [f"--task={args.task}", f"--epochs={args.epochs}", f"--seed={seed}"]
+    if args.cell:  # runs without it keep the key earlier versions gave them
+        train_args.append(f"--cell={args.cell}")
     if args.task == "spelling":
         train_args.append(f"--noise={args.noise}")
         if args.fresh_noise:  # runs without it keep the key earlier versions gave them

@@ -8,6 +8,7 @@ import statistics
 import pytest
 from data_files import write_conll, write_ocr, write_spelling
 
+from searnn_ext import checkpoint
 from searnn_ext.cli import main, train_argv
 from searnn_ext.data import load_conll, load_ocr, load_spelling
 
@@ -128,3 +129,15 @@ def test_reproduce_records_the_tasks_metrics(tmp_path):
     assert main([*command, "--rows", "MLE", f"--output={tmp_path / 'runs'}"]) == 0
     record = json.loads((tmp_path / "runs" / "results.jsonl").read_text())
     assert 0 <= record["test_chunk_f1"] <= 100 and "test_error" in record
+
+
+def test_reproduce_with_lstm_cells(tmp_path, capsys):
+    """--cell trains every row's model with that cell, in its own folder and under its own key."""
+    data = write_ocr(tmp_path / "ocr")
+    output = tmp_path / "runs"
+    command = ["reproduce", "--task=ocr", f"--data={data}", "--epochs=1", "--threads=1"]
+    assert main([*command, "--rows", "MLE", "--cell=lstm", f"--output={output}"]) == 0
+    record = json.loads((output / "results.jsonl").read_text())
+    assert "--cell=lstm" in record["command"]
+    state = checkpoint.load(output / "ocr-lstm-MLE-0" / "checkpoint.pt")
+    assert state["run"]["model"]["cell"] == "lstm"
