@@ -13,6 +13,14 @@ void define_ops(torch::Library& m) {
   m.def(
       "hamming_distance(Tensor hyp, Tensor hyp_lengths, Tensor ref, Tensor ref_lengths, "
       "Tensor? ref_index) -> Tensor");
+  // 1 - sentence BLEU-4 (add-one smoothing of the 2- to 4-gram precisions) and 1 - GLEU of each
+  // pair, float32 [N] in [0, 1] (searnn_ext/ngram_costs.py defines them).
+  m.def(
+      "bleu_cost(Tensor hyp, Tensor hyp_lengths, Tensor ref, Tensor ref_lengths, "
+      "Tensor? ref_index) -> Tensor");
+  m.def(
+      "gleu_cost(Tensor hyp, Tensor hyp_lengths, Tensor ref, Tensor ref_lengths, "
+      "Tensor? ref_index) -> Tensor");
   // The optimal reference policy for edit distance: out[b, t, k] is the least edit distance to
   // ref[b, :ref_lengths[b]] of any sequence that starts with prefix[b, :t] then
   // candidates[b, t, k]. eos_id given: completions of any length, and a candidate equal to

@@ -7,7 +7,6 @@ only the scoring is the user's)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 
 from torch import Tensor
@@ -39,18 +38,13 @@ class Cost:
         return float(values.double().sum()), float(values.numel())
 
 
-def _pure_pytorch(op: Scorer, hyp, hyp_lengths, ref, ref_lengths, ref_index, *, backend) -> Tensor:
-    return op(hyp, hyp_lengths, ref, ref_lengths, ref_index, backend="torch")
-
-
 COSTS: dict[str, Cost] = {
     # Copying the target is the optimal completion for Hamming: "optimal" is exact for it.
     "hamming": Cost("hamming", ops.hamming_distance, distance=True, optimal_reference=True),
     "edit": Cost("edit", ops.edit_distance, distance=True, optimal_reference=True),
-    # Already in [0, 1]: never divided by the target's length. Scored on the pure-PyTorch path
-    # whatever backend decodes the roll-outs, until they have compiled kernels.
-    "bleu": Cost("bleu", functools.partial(_pure_pytorch, ops.bleu_cost)),
-    "gleu": Cost("gleu", functools.partial(_pure_pytorch, ops.gleu_cost)),
+    # Already in [0, 1]: never divided by the target's length.
+    "bleu": Cost("bleu", ops.bleu_cost),
+    "gleu": Cost("gleu", ops.gleu_cost),
 }
 
 

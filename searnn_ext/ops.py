@@ -9,14 +9,28 @@ from torch import Tensor
 
 from searnn_ext import _extension, backends, ngram_costs, torch_path
 
+# The pair cost ops, their result's dtype and their pure-PyTorch twins.
+COST_DTYPES = {
+    "edit_distance": torch.int64,
+    "hamming_distance": torch.int64,
+    "bleu_cost": torch.float32,
+    "gleu_cost": torch.float32,
+}
+TORCH_PATH = {
+    "edit_distance": torch_path.edit_distance,
+    "hamming_distance": torch_path.hamming_distance,
+    "bleu_cost": ngram_costs.bleu_cost,
+    "gleu_cost": ngram_costs.gleu_cost,
+}
+
 if _extension.available():
     # Fake kernels: shapes only, so the ops trace under torch.compile and FakeTensor. They also
     # run for a call that mixes meta and real tensors, so they check devices as the kernels do.
     for _namespace in ("searnn", "searnn_emulated"):
-        for _op in ("edit_distance", "hamming_distance"):
+        for _op, _dtype in COST_DTYPES.items():
 
             @torch.library.register_fake(f"{_namespace}::{_op}")
-            def _cost_fake(hyp, hyp_lengths, ref, ref_lengths, ref_index, _op=_op):
+            def _cost_fake(hyp, hyp_lengths, ref, ref_lengths, ref_index, _op=_op, _dtype=_dtype):
                 torch_path.check_same_device(
                     _op,
                     "hyp",
@@ -26,7 +40,7 @@ if _extension.available():
                     ref_lengths=ref_lengths,
                     ref_index=ref_index,
                 )
-                return hyp.new_empty((hyp.shape[0],), dtype=torch.int64)
+                return hyp.new_empty((hyp.shape[0],), dtype=_dtype)
 
         @torch.library.register_fake(f"{_namespace}::optimal_completion_distance")
         def _optimal_completion_distance_fake(prefix, candidates, ref, ref_lengths, eos_id):
@@ -109,7 +123,7 @@ def _cost(op, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend) -> Tensor:
     compiled = backends.compiled_ops(op, backend, hyp.device)
     if compiled is not None:
         return getattr(compiled, op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)
-    return getattr(torch_path, op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return TORCH_PATH[op](hyp, hyp_lengths, ref, ref_lengths, ref_index)
 
 
 def optimal_completion_distance(
@@ -174,12 +188,13 @@ def bleu_cost(
     *,
     backend: str = "auto",
 ) -> Tensor:
-    """1 - sentence BLEU-4 of each hypothesis against its reference (searnn_ext.ngram_costs),
-    float32 [N] in [0, 1]; arguments and checks as edit_distance's. Only the pure-PyTorch path
-    exists yet: backend "auto" and "torch" run it; "ext" and "cuda_emulated" are refused."""
-    return _ngram_cost(
-        "bleu_cost", ngram_costs.bleu_cost, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend
-    )
+    """1 - sentence BLEU-4 of each hypothesis against its reference, float32 [N] in [0, 1]:
+    p_1 = m_1 / c_1 and p_n = (m_n + 1) / (c_n + 1) for n = 2..4 (m_n the clipped n-gram
+    matches, c_n the hypothesis's n-grams; Lin and Och 2004's smoothing), brevity penalty
+    min(1, exp(1 - |r| / |h|)), BLEU = 0 for an empty hypothesis or m_1 = 0. Arguments, checks
+    and backends as :func:`edit_distance`'s; the compiled kernels are one thread per pair with
+    no scratch memory, the pure-PyTorch path is searnn_ext.ngram_costs."""
+    return _cost("bleu_cost", hyp, hyp_lengths, ref, ref_lengths, ref_index, backend)
 
 
 def gleu_cost(
@@ -191,22 +206,8 @@ def gleu_cost(
     *,
     backend: str = "auto",
 ) -> Tensor:
-    """1 - GLEU of each hypothesis against its reference (searnn_ext.ngram_costs), float32 [N]
-    in [0, 1]; arguments, checks and backends as bleu_cost's."""
-    return _ngram_cost(
-        "gleu_cost", ngram_costs.gleu_cost, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend
-    )
-
-
-def _ngram_cost(op, torch_cost, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend) -> Tensor:
-    _check_tensors(
-        op, hyp=hyp, hyp_lengths=hyp_lengths, ref=ref, ref_lengths=ref_lengths, ref_index=ref_index
-    )
-    if backend not in backends.BACKENDS:
-        raise ValueError(f"{op}: backend must be one of {backends.BACKENDS}, got {backend!r}")
-    if backend in ("ext", "cuda_emulated"):
-        raise RuntimeError(
-            f"{op}(backend={backend!r}): there is no compiled kernel for it yet; pass "
-            "backend='auto' or 'torch' (the pure-PyTorch path)"
-        )
-    return torch_cost(hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    """1 - GLEU of each hypothesis against its reference (Wu et al. 2016), float32 [N] in
+    [0, 1]: GLEU = min(matches / the hypothesis's n-grams, matches / the reference's), each
+    summed over n = 1..4, 0 when either is empty. Arguments, checks and backends as
+    :func:`bleu_cost`'s."""
+    return _cost("gleu_cost", hyp, hyp_lengths, ref, ref_lengths, ref_index, backend)

@@ -16,10 +16,14 @@ from searnn_ext.cli import train_argv
 )
 def test_quick_benchmarks_print_their_tables(device, capsys):
     costs.main(["--quick", "--repeats", "1", "--device", device])
+    costs.main(["--quick", "--repeats", "1", "--device", device, "--ops", "gleu_cost"])
     rollout.main(["--quick", "--shapes", "OCR", "Spelling", "--threads", "1", "--device", device])
     out = capsys.readouterr().out
     assert f"on {device}" in out
-    assert out.count("| searnn_ext ") == 6  # 3 cases x 2 ops
+    assert out.count("| gleu_cost ") == 2 * 2 * 2  # two runs, two cases, two methods
+    # 3 cases x 2 distances and 2 cases x (BLEU, GLEU), then 2 cases x GLEU alone.
+    assert out.count("| searnn_ext ") == 6 + 4 + 2
+    assert out.count("| sacrebleu sentence_bleu per pair ") == 2
     table = "\n".join(line for line in out.splitlines() if line.startswith("| "))
     for row in ("searnn_ext, float32", "searnn_ext, bfloat16 (autocast)", "floor, bfloat16"):
         assert table.count(row) == 2, row  # a table row per roll-out shape

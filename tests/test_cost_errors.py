@@ -1,4 +1,4 @@
-"""Bad inputs to the cost ops (edit_distance and hamming_distance, and
+"""Bad inputs to the cost ops (edit_distance, hamming_distance, bleu_cost, gleu_cost, and
 optimal_completion_distance): a TypeError or ValueError naming the argument, on every path (the
 Python wrappers with every backend, and torch.ops.searnn / searnn_emulated directly)."""
 
@@ -9,6 +9,8 @@ import torch
 from conftest import BACKENDS, needs_gpu
 
 import searnn_ext
+
+PAIR_OPS = ("edit_distance", "hamming_distance", "bleu_cost", "gleu_cost")
 
 
 def call_wrapper(name, backend):
@@ -22,13 +24,13 @@ def call_registered(namespace, name):
 
 WRAPPERS = [
     pytest.param(call_wrapper(name, backend), id=f"{name}-{backend}")
-    for name in ("edit_distance", "hamming_distance")
+    for name in PAIR_OPS
     for backend in BACKENDS
 ]
 PATHS = WRAPPERS + [
     pytest.param(call_registered(namespace, name), id=f"torch.ops.{namespace}.{name}")
     for namespace in ("searnn", "searnn_emulated")
-    for name in ("edit_distance", "hamming_distance")
+    for name in PAIR_OPS
 ]
 COMPLETION_PATHS = [
     pytest.param(
@@ -245,7 +247,7 @@ def test_a_meta_tensor_among_cpu_inputs_is_named(call, good, argument):
 
 @needs_gpu
 @pytest.mark.cuda
-@pytest.mark.parametrize("name", ["edit_distance", "hamming_distance"])
+@pytest.mark.parametrize("name", PAIR_OPS)
 @pytest.mark.parametrize("argument", ["hyp", "hyp_lengths", "ref", "ref_lengths", "ref_index"])
 def test_inputs_on_different_devices_cuda(name, argument):
     inputs = {key: value.cuda() for key, value in good_inputs().items()}
@@ -258,7 +260,7 @@ def test_inputs_on_different_devices_cuda(name, argument):
             call(*inputs.values())
 
 
-@pytest.mark.parametrize("name", ["edit_distance", "hamming_distance"])
+@pytest.mark.parametrize("name", PAIR_OPS)
 def test_unknown_backend(name):
     with pytest.raises(ValueError, match=r"backend must be one of \('ext', 'torch', 'auto', "):
         getattr(searnn_ext, name)(*good_inputs().values(), backend="cuda")

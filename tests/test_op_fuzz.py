@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracles import hamming, levenshtein, pairwise
+from oracles import hamming, levenshtein, pairwise, sentence_bleu, sentence_gleu
 from test_greedy_rollout import op_arguments
 from test_optimal_completion_distance import closed_form
 
@@ -116,14 +116,20 @@ def malformed_cost_inputs(draw):
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
 @pytest.mark.parametrize(
-    "name, oracle", [("edit_distance", levenshtein), ("hamming_distance", hamming)]
+    "name, oracle",
+    [
+        ("edit_distance", levenshtein),
+        ("hamming_distance", hamming),
+        ("bleu_cost", lambda hyp, ref: 1 - sentence_bleu(hyp, ref)),
+        ("gleu_cost", lambda hyp, ref: 1 - sentence_gleu(hyp, ref)),
+    ],
 )
 @FUZZ
 @given(inputs=malformed_cost_inputs())
 def test_cost_ops_refuse_or_answer(namespace, name, oracle, inputs):
     outcome = call_in_child(getattr(getattr(torch.ops, namespace), name), inputs)
     if outcome[0] == "ok":  # the inputs were valid after all: the answer must be right
-        assert outcome[1] == pairwise(oracle, *inputs)
+        assert outcome[1] == pytest.approx(pairwise(oracle, *inputs), abs=1e-6)
 
 
 def completion_inputs():
