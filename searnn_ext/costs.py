@@ -7,11 +7,12 @@ only the scoring is the user's)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from torch import Tensor
 
 from searnn_ext import ops
+from searnn_ext.chunks import chunk_f1_scorer
 
 # (hyp, hyp_lengths, ref, ref_lengths, ref_index, *, backend) -> [N] costs, as the cost ops.
 Scorer = Callable[..., Tensor]
@@ -24,18 +25,43 @@ class Cost:
     distance: the score is a count of edits, which rollout_costs(normalize=True) divides by the
     target's length and whose test error is 100 * the summed counts / the summed lengths (else
     it is already normalised, e.g. in [0, 1], and the test error is 100 * its mean);
-    optimal_reference: the reference policy "optimal" exists for it (the best completion)."""
+    optimal_reference: the reference policy "optimal" exists for it (the best completion);
+    over_names: for a cost of the output tokens' names (chunk F1 reads BIO tags), the function
+    that makes its scorer from a task's names; such a Cost scores nothing until `named`."""
 
     name: str
     score: Scorer
     distance: bool = False
     optimal_reference: bool = False
+    over_names: Callable[[Sequence[str]], Scorer] | None = None
+
+    def named(self, token_names: Sequence[str] | None, where: str) -> Cost:
+        """This cost for a task whose output ids name `token_names`: itself, unless it scores
+        names, which it then needs (a ValueError naming `where` without them)."""
+        if self.over_names is None:
+            return self
+        if token_names is None:
+            raise ValueError(
+                f"{where}: the cost {self.name!r} scores the output tokens' names; pass "
+                "token_names (the task's, e.g. its BIO tags)"
+            )
+        return dataclasses.replace(self, score=self.over_names(token_names), over_names=None)
 
     def test_error(self, values: Tensor, lengths: Tensor) -> tuple[float, float]:
         """A batch's share of the test error: (numerator, denominator) to sum over batches."""
         if self.distance:
             return float(values.sum()), float(lengths.sum())
         return float(values.double().sum()), float(values.numel())
+
+
+def _unnamed(name: str) -> Scorer:
+    def score(*arguments, **options):
+        raise ValueError(
+            f"the cost {name!r} scores the output tokens' names: use costs.COSTS[{name!r}]"
+            ".named(token_names), or SearnnTrainer(..., token_names=...)"
+        )
+
+    return score
 
 
 COSTS: dict[str, Cost] = {
@@ -45,6 +71,8 @@ COSTS: dict[str, Cost] = {
     # Already in [0, 1]: never divided by the target's length.
     "bleu": Cost("bleu", ops.bleu_cost),
     "gleu": Cost("gleu", ops.gleu_cost),
+    # 1 - chunk F1 of BIO tags (CoNLL): made for a task's tag names.
+    "chunk_f1": Cost("chunk_f1", _unnamed("chunk_f1"), over_names=chunk_f1_scorer),
 }
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from searnn_ext.beam import beam_search
+from searnn_ext.chunks import chunk_f1
 from searnn_ext.costs import Cost, cost_of
 from searnn_ext.data.batching import Batch, Example, batches
 from searnn_ext.decoding import eval_mode, tokens_before_eos
@@ -100,36 +101,6 @@ def error_rate(
         batch_total, batch_count = cost.test_error(values, target_lengths)
         total, count = total + batch_total, count + batch_count
     return 100.0 * total / max(count, 1)
-
-
-def chunks(tags: list[str]) -> set[tuple[int, int, str]]:
-    """(start, end, type) of each chunk of a BIO tag sequence, as conlleval reads them: a
-    chunk starts at B-X, or at I-X after O or after another type, and runs over the I-X that
-    follow."""
-    found, start, kind = set(), None, None
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, tag_kind = tag.partition("-")
-        continues = prefix == "I" and tag_kind == kind
-        if start is not None and not continues:
-            found.add((start, i, kind))
-            start, kind = None, None
-        if prefix == "B" or (prefix == "I" and not continues):
-            start, kind = i, tag_kind
-    return found
-
-
-def chunk_f1(predicted: list[list[str]], reference: list[list[str]]) -> float:
-    """F1 (in %) of the predicted chunks against the reference chunks over all sentences."""
-    hits = guessed = wanted = 0
-    for guess, truth in zip(predicted, reference, strict=True):
-        guess_chunks, truth_chunks = chunks(guess), chunks(truth)
-        hits += len(guess_chunks & truth_chunks)
-        guessed += len(guess_chunks)
-        wanted += len(truth_chunks)
-    if hits == 0:
-        return 0.0
-    precision, recall = hits / guessed, hits / wanted
-    return 100.0 * 2 * precision * recall / (precision + recall)
 
 
 def chunk_f1_of_model(

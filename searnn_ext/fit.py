@@ -176,6 +176,7 @@ class _Fit:
             token_frequencies=data.token_frequencies() if config.sampling == "stat" else None,
             generator=generator,
             group=self.group,
+            token_names=data.target_tokens,
         )
         epoch = step = skipped = 0
         if state is not None:

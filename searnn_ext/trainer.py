@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -56,10 +57,12 @@ class SearnnTrainer:
         token_frequencies: Tensor | None = None,
         generator: torch.Generator | None = None,
         group: distributed.Group | None = None,
+        token_names: Sequence[str] | None = None,
     ) -> None:
         """token_frequencies: [A] training-target unigram counts, for sampling="stat";
         generator: the draws of mixed policies and sampling (CPU); give each process its own
-        seed. group: the processes sharing each batch (see searnn_ext.distributed)."""
+        seed. group: the processes sharing each batch (see searnn_ext.distributed).
+        token_names: the output ids' names, for a cost that scores them (chunk_f1)."""
         check_decoder(model, "SearnnTrainer")
         config.check()
         if config.sampling == "stat" and token_frequencies is None:
@@ -68,11 +71,12 @@ class SearnnTrainer:
         slow = slow_rollout_dtype(config.rollout_dtype, next(model.parameters()).device)
         if slow and config.loss != "mle" and config.backend != "torch":
             log_once(slow)
-        self.cost = config.cost_for(model)
-        if config.loss == "ocd" and not cost_of(self.cost, "SearnnTrainer").optimal_reference:
+        cost = config.cost_for(model)
+        self.cost = cost_of(cost, "SearnnTrainer").named(token_names, "SearnnTrainer")
+        if config.loss == "ocd" and not self.cost.optimal_reference:
             raise ValueError(
-                f"--loss ocd distils the optimal reference, which the cost {self.cost!r} has "
-                "not (--cost hamming or edit)"
+                f"--loss ocd distils the optimal reference, which the cost {cost!r} has not "
+                "(--cost hamming or edit)"
             )
         self.token_frequencies = token_frequencies
         self.generator = generator if generator is not None else torch.Generator()

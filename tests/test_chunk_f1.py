@@ -2,7 +2,7 @@
 
 import pytest
 
-from searnn_ext.evaluation import chunk_f1, chunks
+from searnn_ext.chunks import chunk_f1, chunks
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@ target (the compiled kernels on the CPU, emulated CUDA and CUDA, and the pure-Py
 random batches with shared references, empty sequences, lengths 1 to 200, repeated n-grams (a
 small alphabet), large vocabularies; opcheck of the registered ops; roll-outs scored with them."""
 
+import logging
+
 import pytest
 import torch
 from conftest import TARGETS, needs_gpu
@@ -127,6 +129,7 @@ def test_bleu_equals_sacrebleu_with_the_same_definition(generator):
     """sacrebleu's sentence BLEU with add-one smoothing of the 2- to 4-grams (its 'add-k', k = 1),
     no effective order and whitespace tokens is this BLEU."""
     sacrebleu = pytest.importorskip("sacrebleu")
+    logging.getLogger("sacrebleu").setLevel(logging.ERROR)  # a warning per call otherwise
     refs, ref_lengths = random_sequences(8, 30, 20, generator)
     ref_index = torch.arange(8).repeat_interleave(6)
     hyp = similar_sequences(refs[ref_index], 20, 0.3, generator)

@@ -206,9 +206,9 @@ def test_the_default_cost_is_the_models_natural_one():
     fixed, _, _ = small_setup()
     eos, _, _ = small_setup(eos=True)
     optimizer = torch.optim.SGD(fixed.parameters(), lr=0.1)
-    assert SearnnTrainer(fixed, optimizer, SearnnConfig()).cost == "hamming"
-    assert SearnnTrainer(eos, optimizer, SearnnConfig()).cost == "edit"
-    assert SearnnTrainer(eos, optimizer, SearnnConfig(cost="hamming")).cost == "hamming"
+    assert SearnnTrainer(fixed, optimizer, SearnnConfig()).cost.name == "hamming"
+    assert SearnnTrainer(eos, optimizer, SearnnConfig()).cost.name == "edit"
+    assert SearnnTrainer(eos, optimizer, SearnnConfig(cost="hamming")).cost.name == "hamming"
     assert SearnnConfig().max_grad_norm == 5.0  # the command line's default too
 
 
