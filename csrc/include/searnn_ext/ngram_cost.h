@@ -48,8 +48,14 @@ SEARNN_HOST_DEVICE_INLINE NgramCounts ngram_counts(const Token* hyp, int64_t hyp
   for (int64_t i = 0; i < hyp_length; ++i) {
     const int64_t orders =
         hyp_length - i < kMaxNgramOrder ? hyp_length - i : kMaxNgramOrder;  // n-grams from i
-    int64_t rank[kMaxNgramOrder] = {0, 0, 0, 0}, in_ref[kMaxNgramOrder] = {0, 0, 0, 0};
-    for (int64_t earlier = 0; earlier <= i; ++earlier) {
+    // Position i's own n-grams count once in its rank; other positions only where their first
+    // token matches (the common case is a mismatch, tested without entering common_run).
+    int64_t rank[kMaxNgramOrder] = {1, 1, 1, 1}, in_ref[kMaxNgramOrder] = {0, 0, 0, 0};
+    const Token first = hyp[i];
+    for (int64_t earlier = 0; earlier < i; ++earlier) {
+      if (hyp[earlier] != first) {
+        continue;
+      }
       const int64_t run =
           common_run(hyp + earlier, hyp_length - earlier, hyp + i, hyp_length - i, orders);
       for (int64_t n = 0; n < run; ++n) {
@@ -57,6 +63,9 @@ SEARNN_HOST_DEVICE_INLINE NgramCounts ngram_counts(const Token* hyp, int64_t hyp
       }
     }
     for (int64_t j = 0; j < ref_length; ++j) {
+      if (ref[j] != first) {
+        continue;
+      }
       const int64_t run = common_run(hyp + i, hyp_length - i, ref + j, ref_length - j, orders);
       for (int64_t n = 0; n < run; ++n) {
         ++in_ref[n];
