@@ -1,6 +1,7 @@
 """Test error as the paper reports it: total distance over total reference length, in %:
 Hamming for fixed-length tasks (OCR, chunking), edit distance for EOS tasks (spelling), of the
-model's greedy decoding (or beam search); and chunking's usual measure, conlleval's chunk F1."""
+model's greedy decoding (or beam search); chunking's usual measure, conlleval's chunk F1; and
+corpus BLEU."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from searnn_ext.costs import Cost, cost_of
 from searnn_ext.data.batching import Batch, Example, batches
 from searnn_ext.decoding import eval_mode, tokens_before_eos
 from searnn_ext.model import Seq2Seq
+from searnn_ext.ngram_costs import corpus_bleu
 from searnn_ext.rollin import roll_in
 
 
@@ -103,17 +105,12 @@ def error_rate(
     return 100.0 * total / max(count, 1)
 
 
-def chunk_f1_of_model(
-    model: Seq2Seq,
-    examples: list[Example],
-    labels: list[str],
-    *,
-    batch_size: int = 256,
-    beam: int = 1,
-    device="cpu",
-) -> float:
-    """chunk_f1 of the model's tags (greedy, or beam search of width `beam`); labels: the
-    output ids' tag names."""
+def decoded_sequences(
+    model: Seq2Seq, examples: list[Example], *, batch_size: int = 256, beam: int = 1, device="cpu"
+) -> tuple[list[list[int]], list[list[int]]]:
+    """The model's outputs for `examples` (greedy, or beam search of width `beam`) and their
+    targets, as id lists without EOS."""
+    eos = int(model.eos_id is not None)
     predicted, reference = [], []
     for batch, tokens, lengths in decoded_batches(
         model, examples, beam=beam, batch_size=batch_size, device=device
@@ -122,9 +119,22 @@ def chunk_f1_of_model(
             tokens.tolist(),
             lengths.tolist(),
             batch.target.tolist(),
-            batch.target_lengths.tolist(),
+            (batch.target_lengths - eos).tolist(),
             strict=True,
         ):
-            predicted.append([labels[i] for i in row[:length]])
-            reference.append([labels[i] for i in truth[:truth_length]])
-    return chunk_f1(predicted, reference)
+            predicted.append(row[:length])
+            reference.append(truth[:truth_length])
+    return predicted, reference
+
+
+def chunk_f1_of_model(model: Seq2Seq, examples: list[Example], labels: list[str], **options):
+    """chunk_f1 of the model's tags; labels: the output ids' tag names; options as
+    decoded_sequences's."""
+    predicted, reference = decoded_sequences(model, examples, **options)
+    named = [[[labels[i] for i in row] for row in rows] for rows in (predicted, reference)]
+    return chunk_f1(*named)
+
+
+def corpus_bleu_of_model(model: Seq2Seq, examples: list[Example], **options) -> float:
+    """corpus_bleu of the model's outputs; options as decoded_sequences's."""
+    return corpus_bleu(*decoded_sequences(model, examples, **options))

@@ -6,6 +6,9 @@ per pair and order, in chunks of rows to bound memory)."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import torch
 from torch import Tensor
 
@@ -92,3 +95,26 @@ def _clipped_matches(hyp, hyp_lengths, ref, ref_lengths) -> Tensor:
         first = valid_h & ~seen_before
         result[:, n - 1] = (torch.minimum(in_hyp, in_ref) * first).sum(-1).double()
     return result
+
+
+def corpus_bleu(predicted: list[list[int]], reference: list[list[int]]) -> float:
+    """Corpus BLEU-4 (Papineni et al. 2002), in %: clipped n-gram matches and the outputs'
+    n-grams summed over the corpus for n = 1..4, no smoothing, brevity penalty
+    exp(1 - total reference length / total output length) when the outputs are shorter; 0 when
+    some order has no match."""
+    matches, totals = [0] * MAX_ORDER, [0] * MAX_ORDER
+    for guess, truth in zip(predicted, reference, strict=True):
+        for n in range(1, MAX_ORDER + 1):
+            grams, wanted = _ngrams(guess, n), _ngrams(truth, n)
+            matches[n - 1] += sum(min(count, wanted[gram]) for gram, count in grams.items())
+            totals[n - 1] += max(len(guess) - n + 1, 0)
+    if min(matches) == 0:
+        return 0.0
+    log_precision = sum(math.log(m / t) for m, t in zip(matches, totals, strict=True)) / MAX_ORDER
+    output, wanted_length = sum(map(len, predicted)), sum(map(len, reference))
+    brevity = math.exp(min(0.0, 1 - wanted_length / output))
+    return 100.0 * brevity * math.exp(log_precision)
+
+
+def _ngrams(tokens: list[int], n: int) -> Counter:
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))

@@ -19,10 +19,10 @@ import torch
 from torch import Tensor
 
 from searnn_ext.config import OPTIMIZERS, ModelConfig, OptimizerConfig, RunConfig
-from searnn_ext.data import conll, denoise, ocr, pairs, spelling, synthetic
+from searnn_ext.data import conll, denoise, ocr, pairs, spelling, synthetic, words
 from searnn_ext.data.batching import TaskData
 from searnn_ext.data.text import DataError
-from searnn_ext.evaluation import chunk_f1_of_model, decode_length
+from searnn_ext.evaluation import chunk_f1_of_model, corpus_bleu_of_model, decode_length
 from searnn_ext.model import Seq2Seq
 from searnn_ext.options import (
     MAX_LENGTH,
@@ -90,7 +90,8 @@ class Task:
     files); vocabularies: the names of the token lists its loader builds from the training data
     (TaskData.vocabularies); metrics: its measures beside the error, by name; pretrained(model,
     data_options, record): copies pretrained weights into a fresh model, where its data options
-    name some."""
+    name some; cost: its test error's cost, where it is not the model's natural one (Hamming
+    for fixed-length outputs, edit distance for EOS ones)."""
 
     load: Callable[..., TaskData]
     data_options: dict[str, DataOption]
@@ -102,6 +103,7 @@ class Task:
     vocabularies: tuple[str, ...] = ()
     metrics: dict[str, Metric] = dataclasses.field(default_factory=dict)
     pretrained: Callable[[Seq2Seq, dict, TaskRecord], None] | None = None
+    cost: str | None = None
 
 
 def limit_option(default: int | None = None) -> DataOption:
@@ -109,7 +111,30 @@ def limit_option(default: int | None = None) -> DataOption:
 
 
 def noise_option(default: float) -> DataOption:
-    return DataOption(default, "the probability that a character is replaced", probability)
+    return DataOption(
+        default,
+        "the corruption's probability (spelling and denoise: of replacing a character; words: "
+        "of each of its corruptions of a word)",
+        probability,
+    )
+
+
+def max_length_option(default: int) -> DataOption:
+    return DataOption(
+        default,
+        "the sentence length kept (spelling: characters; words: words)",
+        Integer(1, MAX_LENGTH),
+    )
+
+
+def fresh_noise_option() -> DataOption:
+    return DataOption(
+        True,
+        "a new corruption of every training sentence at each epoch, seeded by the epoch and "
+        "the sentence (off: the same corruption every epoch)",
+        Switch(),
+        absent=False,
+    )
 
 
 MODEL_DEFAULTS = dict(cell="gru", layers=1, bidirectional=False, input_feeding=False, dropout=0.0)
@@ -181,6 +206,23 @@ def _read_conll(lines: Lines, name: str, record: TaskRecord, options: dict):
     return [encode(s) for s in conll.read_sentences(lines, name, with_chunks=False)]
 
 
+def _read_words(lines: Lines, name: str, record: TaskRecord, options: dict):
+    encode = words.word_encoder(record.vocabularies["words"])
+
+    def encode_line(line: str, number: int) -> Tensor:
+        return torch.tensor(encode(words.split_words(line, options["max_length"])))
+
+    return _each_line(encode_line)(lines, name, record, options)
+
+
+def _show_words(tokens: list[int], record: TaskRecord, options: dict) -> str:
+    return " ".join(record.target_tokens[i] for i in tokens)
+
+
+def _corpus_bleu(model, examples, record: TaskRecord, **options) -> float:
+    return corpus_bleu_of_model(model, examples, **options)
+
+
 def _show_tags(tokens: list[int], record: TaskRecord, options: dict) -> str:
     return " ".join(record.target_tokens[i] for i in tokens)
 
@@ -246,15 +288,9 @@ TASKS: dict[str, Task] = {
         load=lambda path, vocabularies, **options: spelling.load_spelling(path, **options),
         data_options=dict(
             noise=noise_option(0.3),
-            max_length=DataOption(10, "characters kept per sentence", Integer(1, MAX_LENGTH)),
+            max_length=max_length_option(10),
             limit=limit_option(),
-            fresh_noise=DataOption(
-                True,
-                "a new corruption of every training sentence at each epoch, seeded by the "
-                "epoch and the sentence (off: the same corruption every epoch)",
-                Switch(),
-                absent=False,
-            ),
+            fresh_noise=fresh_noise_option(),
         ),
         defaults=dict(
             hidden_size=100, attention="additive", optimizer="adam", lr=1e-3, batch_size=128
@@ -282,6 +318,28 @@ TASKS: dict[str, Task] = {
         show=_letters,
         input_form="a corrupted sentence per line (letters a-l and spaces); its correction per "
         "output line",
+    ),
+    "words": Task(
+        load=lambda path, vocabularies, **options: words.load_words(
+            path, vocabularies=vocabularies, **options
+        ),
+        data_options=dict(
+            noise=noise_option(0.1),
+            max_length=max_length_option(15),
+            limit=limit_option(),
+            fresh_noise=fresh_noise_option(),
+        ),
+        defaults=dict(
+            hidden_size=128, attention="additive", optimizer="adam", lr=1e-3, batch_size=64
+        ),
+        read_sources=_read_words,
+        show=_show_words,
+        input_form="a sentence per line (words separated by spaces); its correction per output "
+        "line",
+        files="the One Billion Word files of $SEARNN_DATA/text",
+        vocabularies=("words",),
+        metrics=dict(corpus_bleu=Metric("corpus BLEU", _corpus_bleu)),
+        cost="bleu",
     ),
     "pairs": Task(
         load=lambda path, vocabularies, units: pairs.load_pairs(
@@ -377,6 +435,9 @@ def resolve(run: RunConfig) -> RunConfig:
         data_options=data_options,
         model=_with_defaults(run.model, chosen),
         optimizer=_with_defaults(run.optimizer, chosen),
+        searnn=run.searnn
+        if run.searnn.cost is not None or chosen.cost is None
+        else dataclasses.replace(run.searnn, cost=chosen.cost),
     )
 
 

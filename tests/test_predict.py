@@ -5,7 +5,7 @@ import re
 
 import pytest
 from data_files import write_conll, write_ocr, write_spelling
-from oracles import hamming, levenshtein
+from oracles import hamming, levenshtein, sentence_bleu
 
 from searnn_ext import checkpoint, tasks
 from searnn_ext.cli import main
@@ -52,6 +52,13 @@ def conll_inputs(output, folder):
     return text, [" ".join(line.split()[2] for line in s.splitlines()) for s in sentences]
 
 
+def words_inputs(output, folder):
+    """words: one source a line, its words separated by spaces; the truth as such words."""
+    test, tokens = checkpoint_test_split(output)
+    sources = "".join(" ".join(tokens[i] for i in e.source.tolist()) + "\n" for e in test)
+    return sources, [" ".join(tokens[i] for i in e.target[:-1].tolist()) for e in test]
+
+
 TASKS = {
     "ocr": (lambda tmp: ["--task=ocr", f"--data={write_ocr(tmp)}"], ocr_inputs, "hamming"),
     "conll": (lambda tmp: ["--task=conll", f"--data={write_conll(tmp)}"], conll_inputs, "hamming"),
@@ -62,6 +69,7 @@ TASKS = {
     ),
     "synthetic": (lambda tmp: ["--task=synthetic", "--limit=40"], text_task_inputs, "hamming"),
     "denoise": (lambda tmp: ["--task=denoise", "--limit=40"], text_task_inputs, "edit"),
+    "words": (lambda tmp: ["--task=words", f"--data={write_spelling(tmp)}"], words_inputs, "bleu"),
 }
 
 
@@ -80,6 +88,11 @@ def test_predict_output_scores_what_evaluate_reports(task, tmp_path, capsys):
     )
     predictions = capsys.readouterr().out.split("\n")[:-1]
     assert len(predictions) == len(truth)
+    if cost == "bleu":  # 100 * the mean of 1 - sentence BLEU
+        pairs = zip(predictions, truth, strict=True)
+        costs = [1 - sentence_bleu(p.split(), t.split()) for p, t in pairs]
+        assert reported == round(100 * sum(costs) / len(costs), 2)
+        return
     if cost == "hamming":
         split = (lambda text: text.split()) if task == "conll" else list
         distance = sum(hamming(split(p), split(t)) for p, t in zip(predictions, truth, strict=True))

@@ -12,10 +12,7 @@ generator seeded with (seed, split, i), so every example is reproducible on its 
 seeded with (seed, e, i), as Bahdanau et al. draw fresh corruption each time a sentence is
 seen; epoch 1 shows the fixed corruption, and validation and test keep theirs.
 
-Files and splits (in `path`, default $SEARNN_DATA/text):
-train = 1b_benchmark.test.tokens.txt and 1b_benchmark.dev.tokens.txt after its first
-`valid_size` lines; valid = the first `valid_size` lines of 1b_benchmark.dev.tokens.txt;
-test = 1b_news.en.heldout-00000-of-00050.txt (the benchmark's standard held-out shard)."""
+Files and splits: data.one_billion_word (in `path`, default $SEARNN_DATA/text)."""
 
 from __future__ import annotations
 
@@ -26,18 +23,13 @@ import numpy as np
 import torch
 
 from searnn_ext.data.batching import Example, TaskData
-from searnn_ext.data.paths import data_folder, require_file
+from searnn_ext.data.one_billion_word import sentence_splits
 from searnn_ext.data.synthetic import example_seed
-from searnn_ext.data.text import DataError, read_lines
 
 SPELLING_ALPHABET = string.ascii_lowercase + string.digits + ",.!? "
 UNKNOWN = "~"  # shown for characters outside the alphabet
 SYMBOLS = SPELLING_ALPHABET + UNKNOWN
 EOS_ID = len(SYMBOLS)
-SOURCE = "the One Billion Word benchmark, http://www.statmt.org/lm-benchmark/"
-TRAIN_FILES = ("1b_benchmark.test.tokens.txt",)
-VALID_FILE = "1b_benchmark.dev.tokens.txt"
-TEST_FILE = "1b_news.en.heldout-00000-of-00050.txt"
 _CODES = {c: i for i, c in enumerate(SPELLING_ALPHABET)}
 
 
@@ -69,14 +61,7 @@ def load_spelling(
         raise ValueError(f"load_spelling: noise must lie in [0, 1], got {noise}")
     if max_length < 1:
         raise ValueError(f"load_spelling: max_length must be positive, got {max_length}")
-    folder = data_folder(path, "text", "spelling corpus")
-
-    def read(name: str) -> list[str]:
-        return _sentences(require_file(folder, (name,), "spelling corpus", SOURCE))
-
-    dev = read(VALID_FILE)
-    texts = [dev[valid_size:] + [s for name in TRAIN_FILES for s in read(name)], dev[:valid_size]]
-    texts.append(read(TEST_FILE))
+    texts = sentence_splits(path, valid_size, "spelling corpus")
     splits = []
     for split, sentences in enumerate(texts):
         sentences = sentences[:limit] if limit is not None else sentences
@@ -106,10 +91,3 @@ def load_spelling(
         target_tokens=[*SYMBOLS, "</s>"],
         train_of_epoch=train_of_epoch if fresh_noise else None,
     )
-
-
-def _sentences(file) -> list[str]:
-    sentences = [line for _, line in read_lines(file) if line.strip()]
-    if not sentences:
-        raise DataError(file, "no sentences: the file is empty")
-    return sentences
