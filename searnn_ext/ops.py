@@ -16,11 +16,11 @@ COST_DTYPES = {
     "bleu_cost": torch.float32,
     "gleu_cost": torch.float32,
 }
-TORCH_PATH = {
-    "edit_distance": torch_path.edit_distance,
-    "hamming_distance": torch_path.hamming_distance,
-    "bleu_cost": ngram_costs.bleu_cost,
-    "gleu_cost": ngram_costs.gleu_cost,
+TORCH_PATH = {  # the module of each op's twin, of the same name
+    "edit_distance": torch_path,
+    "hamming_distance": torch_path,
+    "bleu_cost": ngram_costs,
+    "gleu_cost": ngram_costs,
 }
 
 if _extension.available():
@@ -123,7 +123,7 @@ def _cost(op, hyp, hyp_lengths, ref, ref_lengths, ref_index, backend) -> Tensor:
     compiled = backends.compiled_ops(op, backend, hyp.device)
     if compiled is not None:
         return getattr(compiled, op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)
-    return TORCH_PATH[op](hyp, hyp_lengths, ref, ref_lengths, ref_index)
+    return getattr(TORCH_PATH[op], op)(hyp, hyp_lengths, ref, ref_lengths, ref_index)
 
 
 def optimal_completion_distance(
