@@ -19,6 +19,7 @@ from searnn_ext.rollin import RollIn, roll_in
 from searnn_ext.rollout import rollout_costs
 from searnn_ext.sampling import sample_candidates, subsample_cells
 from searnn_ext.trainer import SearnnTrainer
+from searnn_ext.transformer import TransformerSeq2Seq
 
 __all__ = [
     "bleu_cost",
@@ -33,6 +34,7 @@ __all__ = [
     "SearnnConfig",
     "SearnnTrainer",
     "Seq2Seq",
+    "TransformerSeq2Seq",
     "build_info",
     "edit_distance",
     "error_rate",

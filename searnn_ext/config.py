@@ -47,6 +47,10 @@ from searnn_ext.rollin import POLICIES
 from searnn_ext.rollout import REFERENCES
 from searnn_ext.sampling import STRATEGIES
 
+TRANSFORMER = "transformer"
+# The options of the recurrent cells, which a transformer refuses.
+RECURRENT_ONLY = ("attention", "bidirectional", "input_feeding")
+MAX_HEADS = 1024
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta}
 
 # What a resumed run may change without changing the result: SearnnConfig.max_rows decodes in
@@ -166,11 +170,19 @@ class ModelConfig:
     """The Seq2Seq options a user chooses (the data fixes the vocabularies)."""
 
     cell: str | None = _tasks_default(
-        "the recurrent cell of the encoder and the decoder", Choice(CELLS)
+        "the cell of the encoder and the decoder: recurrent, or a transformer "
+        "(TransformerSeq2Seq, its width --hidden-size)",
+        Choice((*CELLS, TRANSFORMER)),
     )
     hidden_size: int | None = _tasks_default("state size", Integer(1, MAX_HIDDEN_SIZE))
     layers: int | None = _tasks_default(
-        "recurrent layers of the encoder and the decoder", Integer(1, MAX_LAYERS)
+        "layers of the encoder and the decoder", Integer(1, MAX_LAYERS)
+    )
+    heads: int | None = _tasks_default(
+        "the transformer's attention heads (a divisor of --hidden-size)", Integer(1, MAX_HEADS)
+    )
+    ffn_size: int | None = _tasks_default(
+        "the transformer's feed-forward width", Integer(1, MAX_HIDDEN_SIZE)
     )
     attention: str | None = _tasks_default("the decoder's attention", Choice(("additive", "none")))
     bidirectional: bool | None = _tasks_default("bidirectional encoder", Switch())

@@ -18,7 +18,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from searnn_ext.config import OPTIMIZERS, ModelConfig, OptimizerConfig, RunConfig
+from searnn_ext.config import (
+    OPTIMIZERS,
+    RECURRENT_ONLY,
+    TRANSFORMER,
+    ModelConfig,
+    OptimizerConfig,
+    RunConfig,
+)
 from searnn_ext.data import conll, denoise, ocr, pairs, spelling, synthetic, words
 from searnn_ext.data.batching import TaskData
 from searnn_ext.data.text import DataError
@@ -35,6 +42,7 @@ from searnn_ext.options import (
     flag,
     probability,
 )
+from searnn_ext.transformer import TransformerSeq2Seq
 
 Lines = Iterable[tuple[int, str]]  # (line number, text), as searnn_ext.data.text reads them
 
@@ -137,7 +145,15 @@ def fresh_noise_option() -> DataOption:
     )
 
 
-MODEL_DEFAULTS = dict(cell="gru", layers=1, bidirectional=False, input_feeding=False, dropout=0.0)
+MODEL_DEFAULTS = dict(
+    cell="gru",
+    layers=1,
+    bidirectional=False,
+    input_feeding=False,
+    dropout=0.0,
+    heads=4,
+    ffn_size=512,
+)
 # Ours: small enough to learn the synthetic tasks in a minute or two on a CPU.
 SYNTHETIC_DEFAULTS = dict(
     hidden_size=64, attention="additive", optimizer="adam", lr=3e-3, batch_size=64
@@ -415,6 +431,13 @@ def resolve(run: RunConfig) -> RunConfig:
     that reads none, is a ValueError naming it."""
     run.check()
     chosen = task(run.task)
+    if run.model.cell == TRANSFORMER:
+        given = [name for name in RECURRENT_ONLY if getattr(run.model, name) is not None]
+        if given:
+            raise ValueError(
+                f"{flag(given[0])}: an option of the recurrent cells; the transformer has its "
+                "own attention"
+            )
     foreign = sorted(set(run.data_options) - set(chosen.data_options), key=str)
     if foreign:
         flags = ", ".join(flag(str(name)) for name in foreign)
@@ -429,11 +452,17 @@ def resolve(run: RunConfig) -> RunConfig:
         raise ValueError(f"--data: the {run.task} task reads no files")
     if data_options.get("embeddings") is not None:
         data_options["embeddings"] = _absolute(data_options["embeddings"])
+    model = _with_defaults(run.model, chosen)
+    if model.cell == TRANSFORMER and model.hidden_size % model.heads:
+        raise ValueError(
+            f"--hidden-size ({model.hidden_size}) must be a multiple of --heads ({model.heads}) "
+            "for a transformer"
+        )
     return dataclasses.replace(
         run,
         data=None if run.data is None else _absolute(run.data),
         data_options=data_options,
-        model=_with_defaults(run.model, chosen),
+        model=model,
         optimizer=_with_defaults(run.optimizer, chosen),
         searnn=run.searnn
         if run.searnn.cost is not None or chosen.cost is None
@@ -442,10 +471,13 @@ def resolve(run: RunConfig) -> RunConfig:
 
 
 def _with_defaults(section, chosen: Task):
-    """A ModelConfig or OptimizerConfig with each None replaced by the task's default."""
+    """A ModelConfig or OptimizerConfig with each None replaced by the task's default (but for
+    a transformer's, the recurrent cells' options, which stay None)."""
     defaults = {**MODEL_DEFAULTS, **chosen.defaults}
     values = dataclasses.asdict(section)
-    return type(section)(**{k: defaults[k] if v is None else v for k, v in values.items()})
+    if values.get("cell") == TRANSFORMER:
+        defaults = {k: v for k, v in defaults.items() if k not in RECURRENT_ONLY}
+    return type(section)(**{k: defaults.get(k) if v is None else v for k, v in values.items()})
 
 
 def _absolute(path: str | os.PathLike) -> str:
@@ -459,9 +491,26 @@ def load_data(run: RunConfig, vocabularies: dict | None = None) -> TaskData:
     return task(run.task).load(run.data, vocabularies or None, **run.data_options)
 
 
-def build_model(run: RunConfig, record: TaskRecord) -> Seq2Seq:
-    """A fresh Seq2Seq for `run` (resolved) on data described by `record`."""
+def build_model(run: RunConfig, record: TaskRecord) -> Seq2Seq | TransformerSeq2Seq:
+    """A fresh model for `run` (resolved) on data described by `record`: a Seq2Seq, or a
+    TransformerSeq2Seq for --cell transformer."""
     config: ModelConfig = run.model
+    if config.cell == TRANSFORMER:
+        options = dict(record.model_options)
+        width = options.pop("embedding_size", config.hidden_size)
+        if width != config.hidden_size:
+            raise ValueError(
+                f"--embeddings: the vectors have {width} numbers, and a transformer's word "
+                f"embeddings are --hidden-size ({config.hidden_size}) wide"
+            )
+        return TransformerSeq2Seq(
+            d_model=config.hidden_size,
+            heads=config.heads,
+            layers=config.layers,
+            ffn_size=config.ffn_size,
+            dropout=config.dropout,
+            **options,
+        )
     return Seq2Seq(
         cell=config.cell,
         hidden_size=config.hidden_size,
