@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 
-from searnn_ext import demo, reproduce
+from searnn_ext import demo, reproduce, tasks
 from searnn_ext.config import MAY_CHANGE_ON_RESUME, ModelConfig, OptimizerConfig, SearnnConfig
 from searnn_ext.data.text import decode_lines, read_lines
 from searnn_ext.fit import ON_NONFINITE, Diverged, fit, run_with_options
@@ -103,8 +103,8 @@ def evaluate_command(args) -> dict:
         args.checkpoint, split=args.split, data=args.data, beam=args.beam, device=args.device
     )
     print(f"{result['task']} {args.split} error: {result['error']:.2f}%")
-    if "chunk_f1" in result:
-        print(f"{result['task']} {args.split} chunk F1: {result['chunk_f1']:.2f}")
+    for name, metric in tasks.task(result["task"]).metrics.items():
+        print(f"{result['task']} {args.split} {metric.title}: {result[name]:.2f}")
     return result
 
 

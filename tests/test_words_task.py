@@ -4,6 +4,7 @@ the command line (BLEU is its cost, corpus BLEU its metric)."""
 
 import json
 import logging
+import re
 
 import pytest
 import torch
@@ -86,3 +87,8 @@ def test_train_with_sampled_tokens_and_the_best_suffix(tmp_path, capsys):
     assert state["run"]["data_options"]["noise"] == 0.1
     log = [json.loads(line) for line in (output / "metrics.jsonl").open()]
     assert any(entry.get("rollouts", 0) > 0 for entry in log)
+    assert main(["evaluate", str(output / "checkpoint.pt")]) == 0
+    assert re.fullmatch(
+        r"words test error: \d+\.\d\d%\nwords test corpus BLEU: \d+\.\d\d\n",
+        capsys.readouterr().out,
+    )
