@@ -339,7 +339,7 @@ def bad_call(task, rollin, **change):
         (
             lambda c: {"cost": "meteor"},
             ValueError,
-            "cost must be one of ('hamming', 'edit', 'bleu', 'gleu')",
+            "cost must be one of ('hamming', 'edit', 'bleu', 'gleu', 'chunk_f1')",
         ),
         (lambda c: {"max_rows": 0}, ValueError, "max_rows must be positive"),
         (lambda c: {"max_length": 0}, ValueError, "max_length must be positive"),
