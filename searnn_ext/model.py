@@ -1,6 +1,7 @@
-"""Seq2Seq: the encoder-decoder GRUs of the paper's three tasks. It implements the step protocol
-of searnn_ext.decoding (encode, initial_state, step), which roll-ins, roll-outs and evaluation
-are written against; Memory and DecoderState are importable from here too."""
+"""Seq2Seq: the encoder-decoder RNNs of the paper's three tasks (GRUs, or LSTMs: see
+searnn_ext.cells). It implements the step protocol of searnn_ext.decoding (encode,
+initial_state, step), which roll-ins, roll-outs and evaluation are written against; Memory and
+DecoderState are importable from here too."""
 
 from __future__ import annotations
 
