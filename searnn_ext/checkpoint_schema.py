@@ -10,7 +10,7 @@ import os
 import torch
 
 from searnn_ext import tasks
-from searnn_ext.config import RECURRENT_ONLY, TRANSFORMER, RunConfig
+from searnn_ext.config import RunConfig, options_of_other_cells
 from searnn_ext.options import MAX_HIDDEN_SIZE, MAX_LENGTH, Integer
 
 FIELDS = (
@@ -113,8 +113,8 @@ def _run(values) -> RunConfig:
         raise SchemaError(f"run: {error}") from None
     for section in (run.model, run.optimizer):
         unset = [name for name, value in vars(section).items() if value is None]
-        if run.model.cell == TRANSFORMER:  # the recurrent cells' options stay unset
-            unset = [name for name in unset if name not in RECURRENT_ONLY]
+        # The other kind of cell's options stay unset.
+        unset = [name for name in unset if name not in options_of_other_cells(run.model.cell)]
         if unset:
             raise SchemaError(f"run: {unset[0]} is unset (a checkpoint's run is resolved)")
     return run

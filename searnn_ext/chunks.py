@@ -5,7 +5,7 @@ plain Python, reading each distinct sequence's chunks once per call."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -43,10 +43,11 @@ def chunk_f1(predicted: list[list[str]], reference: list[list[str]]) -> float:
     return 100.0 * 2 * precision * recall / (precision + recall)
 
 
-def chunk_f1_scorer(token_names: Sequence[str]):
+def chunk_f1_scorer(token_names: Sequence[str]) -> Callable[..., Tensor]:
     """The scorer (hyp, hyp_lengths, ref, ref_lengths, ref_index, *, backend) -> float32 [N]
-    costs in [0, 1] for a task whose output ids name `token_names` (BIO tags). Two sequences
-    without chunks agree perfectly (cost 0); one side without chunks costs 1."""
+    costs in [0, 1] for a task whose output ids name `token_names` (BIO tags); `backend` is
+    the cost ops' argument, which plain Python has no use for. Two sequences without chunks
+    agree perfectly (cost 0); one side without chunks costs 1."""
     names = list(token_names)
     not_tags = [name for name in names if name != "O" and name[:2] not in ("B-", "I-")]
     if not_tags:
@@ -57,14 +58,13 @@ def chunk_f1_scorer(token_names: Sequence[str]):
 
     def score(hyp, hyp_lengths, ref, ref_lengths, ref_index, *, backend="auto") -> Tensor:
         torch_path.check_pair_inputs("chunk_f1", hyp, hyp_lengths, ref, ref_lengths, ref_index)
-        bound = len(names)
-        for name, tokens in (("hyp", hyp), ("ref", ref)):
-            if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= bound):
-                raise ValueError(f"chunk_f1: {name} holds ids outside the {bound} token names")
         index = range(hyp.shape[0]) if ref_index is None else ref_index.tolist()
-        read = _ChunkReader(names)
         hyps = [row[:n] for row, n in zip(hyp.tolist(), hyp_lengths.tolist(), strict=True)]
         refs = [row[:n] for row, n in zip(ref.tolist(), ref_lengths.tolist(), strict=True)]
+        for name, rows in (("hyp", hyps), ("ref", refs)):  # padding may hold anything
+            if any(not 0 <= i < len(names) for row in rows for i in row):
+                raise ValueError(f"chunk_f1: {name} holds ids outside the {len(names)} token names")
+        read = _ChunkReader(names)
         costs = [1.0 - _f1(read(h), read(refs[r])) for h, r in zip(hyps, index, strict=True)]
         return torch.tensor(costs, dtype=torch.float32, device=hyp.device)
 

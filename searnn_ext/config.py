@@ -48,9 +48,17 @@ from searnn_ext.rollout import REFERENCES
 from searnn_ext.sampling import STRATEGIES
 
 TRANSFORMER = "transformer"
-# The options of the recurrent cells, which a transformer refuses.
+# The model options of one kind of cell, which the other refuses (and leaves unset).
 RECURRENT_ONLY = ("attention", "bidirectional", "input_feeding")
+TRANSFORMER_ONLY = ("heads", "ffn_size")
 MAX_HEADS = 1024
+
+
+def options_of_other_cells(cell: str) -> tuple[str, ...]:
+    """The ModelConfig fields that a model of `cell` has no use for."""
+    return RECURRENT_ONLY if cell == TRANSFORMER else TRANSFORMER_ONLY
+
+
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta}
 
 # What a resumed run may change without changing the result: SearnnConfig.max_rows decodes in

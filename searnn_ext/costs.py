@@ -42,8 +42,9 @@ class Cost:
             return self
         if token_names is None:
             raise ValueError(
-                f"{where}: the cost {self.name!r} scores the output tokens' names; pass "
-                "token_names (the task's, e.g. its BIO tags)"
+                f"{where}: the cost {self.name!r} scores the output tokens' names: pass "
+                f"costs.COSTS[{self.name!r}].named(names, ...), with the task's names (e.g. its "
+                "BIO tags), or SearnnTrainer(..., token_names=names)"
             )
         return dataclasses.replace(self, score=self.over_names(token_names), over_names=None)
 

@@ -1,6 +1,7 @@
 """Test error as the paper reports it: total distance over total reference length, in %:
-Hamming for fixed-length tasks (OCR, chunking), edit distance for EOS tasks (spelling), of the
-model's greedy decoding (or beam search); chunking's usual measure, conlleval's chunk F1; and
+Hamming for fixed-length tasks (OCR, chunking), edit distance for EOS tasks (spelling), or 100
+times the mean of another cost (BLEU's for words), of the model's greedy decoding (or beam
+search); chunking's usual measure, conlleval's chunk F1; and
 corpus BLEU."""
 
 from __future__ import annotations
@@ -106,15 +107,13 @@ def error_rate(
 
 
 def decoded_sequences(
-    model: Seq2Seq, examples: list[Example], *, batch_size: int = 256, beam: int = 1, device="cpu"
+    model: Seq2Seq, examples: list[Example], **options
 ) -> tuple[list[list[int]], list[list[int]]]:
-    """The model's outputs for `examples` (greedy, or beam search of width `beam`) and their
-    targets, as id lists without EOS."""
+    """The model's outputs for `examples` and their targets, as id lists without EOS; options
+    (max_length, beam, batch_size, device) as decoded_batches's."""
     eos = int(model.eos_id is not None)
     predicted, reference = [], []
-    for batch, tokens, lengths in decoded_batches(
-        model, examples, beam=beam, batch_size=batch_size, device=device
-    ):
+    for batch, tokens, lengths in decoded_batches(model, examples, **options):
         for row, length, truth, truth_length in zip(
             tokens.tolist(),
             lengths.tolist(),

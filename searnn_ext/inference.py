@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 import torch
 
 from searnn_ext import checkpoint, tasks
+from searnn_ext.costs import cost_of
 from searnn_ext.data.batching import Example
 from searnn_ext.devices import check_device
 from searnn_ext.evaluation import decoded_batches, error_rate
@@ -61,7 +62,7 @@ def evaluate(
     if not examples:
         raise ValueError(f"{run.data or run.task}: the {split} split has no examples")
     options = dict(beam=beam, device=device)
-    cost = run.searnn.cost_for(model)
+    cost = cost_of(run.searnn.cost_for(model), "evaluate").named(record.target_tokens, "evaluate")
     result = dict(task=run.task, split=split)
     result["error"] = error_rate(
         model, examples, cost=cost, max_length=record.decode_length, **options

@@ -26,14 +26,14 @@ class Seq2Seq(nn.Module):
             then int64 [B, S, streams]); their embeddings are concatenated.
         source_features: F, for dense inputs (`src` float [B, S, F]). Exactly one of
             `source_vocab` and `source_features`.
-        hidden_size: H of every GRU (per direction in the encoder).
+        hidden_size: H of every recurrent layer (per direction in the encoder).
         embedding_size: size of every token embedding (default: hidden_size).
         num_layers: layers of the encoder and of the decoder.
         bidirectional: a bidirectional encoder; its final states are projected to H.
         attention: None or "additive" (Bahdanau), with source-length masking.
         input_feeding: feed the previous attentional vector to the decoder (Luong); needs
             attention.
-        dropout: between GRU layers and on the attention output.
+        dropout: between recurrent layers and on the attention output.
         eos_id: the end-of-sequence token of EOS-terminated tasks; None for fixed-length tasks,
             whose output has the target's length.
         cell: "gru" (the paper's) or "lstm". An LSTM's state is its hidden and cell vectors

@@ -94,7 +94,7 @@ def rollout_costs(
 
     Costs of unused slots and of steps at or past ``rollin.lengths[b]`` are +inf.
     """
-    cost = cost_of(cost, "rollout_costs")
+    cost = cost_of(cost, "rollout_costs").named(None, "rollout_costs")  # refused if unnamed
     _check_options(rollout, mix_prob, reference, cost, max_rows, max_length)
     scored_lengths = _check_inputs(model, rollin, candidates, target, target_lengths)
     greedy_rollout = _greedy_rollout_for(backend, model, candidates.device)

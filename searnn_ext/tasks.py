@@ -22,9 +22,11 @@ from searnn_ext.config import (
     OPTIMIZERS,
     RECURRENT_ONLY,
     TRANSFORMER,
+    TRANSFORMER_ONLY,
     ModelConfig,
     OptimizerConfig,
     RunConfig,
+    options_of_other_cells,
 )
 from searnn_ext.data import conll, denoise, ocr, pairs, spelling, synthetic, words
 from searnn_ext.data.batching import TaskData
@@ -231,20 +233,19 @@ def _read_words(lines: Lines, name: str, record: TaskRecord, options: dict):
     return _each_line(encode_line)(lines, name, record, options)
 
 
-def _show_words(tokens: list[int], record: TaskRecord, options: dict) -> str:
-    return " ".join(record.target_tokens[i] for i in tokens)
-
-
 def _corpus_bleu(model, examples, record: TaskRecord, **options) -> float:
-    return corpus_bleu_of_model(model, examples, **options)
+    return corpus_bleu_of_model(model, examples, max_length=record.decode_length, **options)
 
 
-def _show_tags(tokens: list[int], record: TaskRecord, options: dict) -> str:
+def _spaced(tokens: list[int], record: TaskRecord, options: dict) -> str:
+    """Tags or words: the tokens' names separated by spaces."""
     return " ".join(record.target_tokens[i] for i in tokens)
 
 
 def _chunk_f1(model, examples, record: TaskRecord, **options) -> float:
-    return chunk_f1_of_model(model, examples, record.target_tokens, **options)
+    return chunk_f1_of_model(
+        model, examples, record.target_tokens, max_length=record.decode_length, **options
+    )
 
 
 def _pretrained_word_vectors(model: Seq2Seq, options: dict, record: TaskRecord) -> None:
@@ -292,7 +293,7 @@ TASKS: dict[str, Task] = {
             batch_size=64,
         ),
         read_sources=_read_conll,
-        show=_show_tags,
+        show=_spaced,
         input_form="'word POS' lines, a blank line after each sentence; one line of chunk tags "
         "per sentence",
         files="train.txt and test.txt ($SEARNN_DATA/conll2000)",
@@ -349,7 +350,7 @@ TASKS: dict[str, Task] = {
             hidden_size=128, attention="additive", optimizer="adam", lr=1e-3, batch_size=64
         ),
         read_sources=_read_words,
-        show=_show_words,
+        show=_spaced,
         input_form="a sentence per line (words separated by spaces); its correction per output "
         "line",
         files="the One Billion Word files of $SEARNN_DATA/text",
@@ -431,13 +432,15 @@ def resolve(run: RunConfig) -> RunConfig:
     that reads none, is a ValueError naming it."""
     run.check()
     chosen = task(run.task)
-    if run.model.cell == TRANSFORMER:
-        given = [name for name in RECURRENT_ONLY if getattr(run.model, name) is not None]
-        if given:
-            raise ValueError(
-                f"{flag(given[0])}: an option of the recurrent cells; the transformer has its "
-                "own attention"
-            )
+    foreign = RECURRENT_ONLY if run.model.cell == TRANSFORMER else TRANSFORMER_ONLY
+    given = [name for name in foreign if getattr(run.model, name) is not None]
+    if given and run.model.cell == TRANSFORMER:
+        raise ValueError(
+            f"{flag(given[0])}: an option of the recurrent cells; the transformer has its own "
+            "attention"
+        )
+    if given:
+        raise ValueError(f"{flag(given[0])}: an option of the transformer (--cell transformer)")
     foreign = sorted(set(run.data_options) - set(chosen.data_options), key=str)
     if foreign:
         flags = ", ".join(flag(str(name)) for name in foreign)
@@ -471,12 +474,13 @@ def resolve(run: RunConfig) -> RunConfig:
 
 
 def _with_defaults(section, chosen: Task):
-    """A ModelConfig or OptimizerConfig with each None replaced by the task's default (but for
-    a transformer's, the recurrent cells' options, which stay None)."""
+    """A ModelConfig or OptimizerConfig with each None replaced by the task's default, but for
+    the options of the other kind of cell, which stay None (options_of_other_cells)."""
     defaults = {**MODEL_DEFAULTS, **chosen.defaults}
     values = dataclasses.asdict(section)
-    if values.get("cell") == TRANSFORMER:
-        defaults = {k: v for k, v in defaults.items() if k not in RECURRENT_ONLY}
+    if "cell" in values:
+        unused = options_of_other_cells(values["cell"] or defaults["cell"])
+        defaults = {k: v for k, v in defaults.items() if k not in unused}
     return type(section)(**{k: defaults.get(k) if v is None else v for k, v in values.items()})
 
 
@@ -504,6 +508,9 @@ def build_model(run: RunConfig, record: TaskRecord) -> Seq2Seq | TransformerSeq2
                 f"embeddings are --hidden-size ({config.hidden_size}) wide"
             )
         return TransformerSeq2Seq(
+            # Past the longest decode (and any source of the tasks' data): an output of
+            # decode_length tokens is fed decode_length + 1 inputs.
+            max_positions=max(1024, record.decode_length + 1),
             d_model=config.hidden_size,
             heads=config.heads,
             layers=config.layers,

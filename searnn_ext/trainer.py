@@ -62,7 +62,8 @@ class SearnnTrainer:
         """token_frequencies: [A] training-target unigram counts, for sampling="stat";
         generator: the draws of mixed policies and sampling (CPU); give each process its own
         seed. group: the processes sharing each batch (see searnn_ext.distributed).
-        token_names: the output ids' names, for a cost that scores them (chunk_f1)."""
+        token_names: the output ids' names, for a cost that scores them (chunk_f1).
+        `cost` is then the searnn_ext.costs.Cost that scores the roll-outs."""
         check_decoder(model, "SearnnTrainer")
         config.check()
         if config.sampling == "stat" and token_frequencies is None:

@@ -163,6 +163,10 @@ class TransformerSeq2Seq(nn.Module):
         )
         self.decoder_norm = nn.LayerNorm(d_model)
         self.output = nn.Linear(d_model, target_vocab)
+        # N(0, 1 / d_model), scaled by sqrt(d_model) when looked up: unit-sized, as the
+        # positions are (Vaswani et al. 2017, 3.4).
+        for embedding in [*self.source_embeddings, self.target_embedding]:
+            nn.init.normal_(embedding.weight, std=d_model**-0.5)
 
     def _positions(self, start: int, count: int, like: Tensor) -> Tensor:
         if start + count > self.positions.shape[0]:

@@ -41,8 +41,9 @@ def oracle_cost(hyp: list[str], ref: list[str]) -> float:
 
 
 def padded(rows):
+    """Padded with -7, an id no tag has: padding is never read."""
     width = max((len(r) for r in rows), default=0)
-    tokens = torch.zeros((len(rows), width), dtype=torch.long)
+    tokens = torch.full((len(rows), width), -7, dtype=torch.long)
     for i, row in enumerate(rows):
         tokens[i, : len(row)] = torch.tensor(row, dtype=torch.long)
     return tokens, torch.tensor([len(r) for r in rows])
@@ -97,10 +98,14 @@ def test_roll_outs_scored_by_chunk_f1_are_equal_on_every_decode():
     assert torch.equal(results["cuda_emulated"], results["torch"])
 
 
-def test_cost_chunk_f1_trains_on_conll(tmp_path):
+def test_cost_chunk_f1_trains_and_evaluates_on_conll(tmp_path, capsys):
     data = write_conll(tmp_path / "conll2000")
     output = tmp_path / "run"
     command = ["train", "--task=conll", f"--data={data}", "--epochs=1", "--hidden-size=8"]
     assert main([*command, "--cost=chunk_f1", "--quiet", f"--output={output}"]) == 0
     state = checkpoint.load(output / "checkpoint.pt")
     assert state["run"]["searnn"]["cost"] == "chunk_f1"
+    capsys.readouterr()
+    assert main(["evaluate", str(output / "checkpoint.pt")]) == 0
+    error = float(capsys.readouterr().out.splitlines()[0].split()[-1].rstrip("%"))
+    assert 0 <= error <= 100  # 100 * the mean of 1 - each sentence's chunk F1

@@ -117,8 +117,23 @@ def test_mixed_roll_outs_are_each_cells_learned_or_reference_costs():
         )
 
     learned, reference, mixed = costs("learned"), costs("reference"), costs("mixed")
-    each = ((mixed == learned).all(dim=2) | (mixed == reference).all(dim=2))[rollin.lengths > 0]
-    assert bool(each.all())
+    as_learned, as_reference = (mixed == learned).all(dim=2), (mixed == reference).all(dim=2)
+    assert bool((as_learned | as_reference).all())
+    assert bool((as_learned & ~as_reference).any() and (as_reference & ~as_learned).any())
+
+
+def test_padding_is_never_read():
+    """A source's padding positions, however filled, change neither the memory of its real
+    positions nor any logits: the encoder and the cross-attention mask them."""
+    model = transformer(eos=True)
+    src, src_lengths, target, _ = batch_of(True)
+    junk = src.clone()
+    padding = torch.arange(src.shape[1]) >= src_lengths[:, None]
+    junk[padding] = torch.tensor([8, 3])
+    inputs = torch.cat([torch.full((4, 1), model.bos_id), target], dim=1)
+    clean, noisy = model.encode(src, src_lengths), model.encode(junk, src_lengths)
+    assert torch.equal(clean.outputs[~padding], noisy.outputs[~padding])
+    assert torch.equal(model.decode(clean, inputs), model.decode(noisy, inputs))
 
 
 def test_ext_refuses_it_naming_auto():
@@ -194,3 +209,9 @@ def test_cell_transformer_trains_resumes_evaluates_and_beam_searches(tmp_path, c
 def test_the_command_line_names_what_a_transformer_cannot_take(tmp_path, capsys, options, message):
     assert main(["train", *TINY, *options, f"--output={tmp_path / 'run'}"]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_recurrent_model_refuses_the_transformers_options(tmp_path, capsys):
+    command = ["train", "--task=synthetic", "--limit=48", "--heads=2", "--quiet"]
+    assert main([*command, f"--output={tmp_path / 'run'}"]) == 2
+    assert "--heads: an option of the transformer (--cell transformer)" in capsys.readouterr().err

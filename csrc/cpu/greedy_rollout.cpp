@@ -43,8 +43,9 @@ CellRows<T> cell_rows(const GateRows& input, const GateRows& hidden_gates,
 // times slower than vectorised tanh / sigmoid: float32 and bfloat16 run the fused kernels of
 // avx512_decoder_math.h or avx2_decoder_math.h (one pass over each row, no temporaries) where
 // the CPU has them (kernel_choice.h); float64 runs ATen's ops in the order torch's cells and
-// Seq2Seq.attend use; bfloat16 without AVX512_BF16 runs the GPU's functors of decoder_math.h row
-// by row (a SerialWarp). The C++ test checks them against each other.
+// Seq2Seq.attend use; bfloat16 without AVX512_BF16 runs the GPU's functors of cells.h and
+// decoder_math.h row by row (a SerialWarp). The C++ test checks the fused kernels and the
+// functors against torch's formulas; the Python tests check every path against the oracle.
 struct CpuKernels {
   static constexpr int64_t kStepsBetweenEndChecks = 1;  // a host read costs nothing here
 

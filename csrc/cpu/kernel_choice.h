@@ -1,5 +1,6 @@
 // Which of the CPU's element-wise decoder kernels runs for a dtype, chosen at run time from
-// what this CPU can do: AVX-512, then AVX2, then the portable functors of decoder_math.h or
+// what this CPU can do: AVX-512, then AVX2, then the portable functors of cells.h and
+// decoder_math.h or
 // ATen's ops. ATEN_CPU_CAPABILITY (e.g. "avx2", "default") caps the choice as it caps ATen's
 // own kernels, so that one variable runs every tier on one machine, side by side.
 #pragma once
@@ -9,8 +10,8 @@
 namespace searnn {
 
 enum class DecoderKernels {
-  kAten,      // ATen's vectorised ops, in torch.nn.GRUCell's and Seq2Seq.attend's order
-  kPortable,  // decoder_math.h's functors, a row at a time, accumulating in float
+  kAten,      // ATen's vectorised ops, in torch's cells' and Seq2Seq.attend's order
+  kPortable,  // cells.h's and decoder_math.h's functors, a row at a time, in float
   kAvx2,      // avx2_decoder_math.h (float32)
   kAvx512,    // avx512_decoder_math.h (float32, bfloat16)
 };

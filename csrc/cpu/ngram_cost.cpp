@@ -11,11 +11,12 @@ namespace {
 
 constexpr int64_t kPairsPerTask = 1024;
 
-template <typename Cost, const char* kOp>
+template <typename Cost>
 at::Tensor ngram_cost_cpu(const at::Tensor& hyp, const at::Tensor& hyp_lengths,
                           const at::Tensor& ref, const at::Tensor& ref_lengths,
                           const std::optional<at::Tensor>& ref_index) {
-  const PairInputs inputs = check_pair_inputs(kOp, hyp, hyp_lengths, ref, ref_lengths, ref_index);
+  const PairInputs inputs =
+      check_pair_inputs(Cost::kName, hyp, hyp_lengths, ref, ref_lengths, ref_index);
   at::Tensor out = at::empty({inputs.size()}, hyp.options().dtype(at::kFloat));
   float* out_data = out.data_ptr<float>();
   AT_DISPATCH_INDEX_TYPES(inputs.hyp.scalar_type(), "ngram_cost_cpu", [&] {
@@ -29,14 +30,11 @@ at::Tensor ngram_cost_cpu(const at::Tensor& hyp, const at::Tensor& hyp_lengths,
   return out;
 }
 
-constexpr char kBleu[] = "bleu_cost";
-constexpr char kGleu[] = "gleu_cost";
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(searnn, CPU, m) {
-  m.impl("bleu_cost", &ngram_cost_cpu<BleuCost, kBleu>);
-  m.impl("gleu_cost", &ngram_cost_cpu<GleuCost, kGleu>);
+  m.impl("bleu_cost", &ngram_cost_cpu<BleuCost>);
+  m.impl("gleu_cost", &ngram_cost_cpu<GleuCost>);
 }
 
 }  // namespace searnn

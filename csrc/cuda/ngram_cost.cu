@@ -9,23 +9,21 @@
 namespace searnn {
 namespace {
 
-template <typename Cost, const char* kOp>
+template <typename Cost>
 at::Tensor ngram_cost_cuda(const at::Tensor& hyp, const at::Tensor& hyp_lengths,
                            const at::Tensor& ref, const at::Tensor& ref_lengths,
                            const std::optional<at::Tensor>& ref_index) {
-  const PairInputs inputs = check_pair_inputs(kOp, hyp, hyp_lengths, ref, ref_lengths, ref_index);
+  const PairInputs inputs =
+      check_pair_inputs(Cost::kName, hyp, hyp_lengths, ref, ref_lengths, ref_index);
   const c10::cuda::CUDAGuard device_guard(hyp.device());
   return ngram_cost_gpu<Cost, CudaLauncher>(inputs);
 }
 
-constexpr char kBleu[] = "bleu_cost";
-constexpr char kGleu[] = "gleu_cost";
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(searnn, CUDA, m) {
-  m.impl("bleu_cost", &ngram_cost_cuda<BleuCost, kBleu>);
-  m.impl("gleu_cost", &ngram_cost_cuda<GleuCost, kGleu>);
+  m.impl("bleu_cost", &ngram_cost_cuda<BleuCost>);
+  m.impl("gleu_cost", &ngram_cost_cuda<GleuCost>);
 }
 
 }  // namespace searnn

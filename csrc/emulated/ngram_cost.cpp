@@ -8,22 +8,20 @@
 namespace searnn {
 namespace {
 
-template <typename Cost, const char* kOp>
+template <typename Cost>
 at::Tensor ngram_cost_emulated(const at::Tensor& hyp, const at::Tensor& hyp_lengths,
                                const at::Tensor& ref, const at::Tensor& ref_lengths,
                                const std::optional<at::Tensor>& ref_index) {
-  const PairInputs inputs = check_pair_inputs(kOp, hyp, hyp_lengths, ref, ref_lengths, ref_index);
+  const PairInputs inputs =
+      check_pair_inputs(Cost::kName, hyp, hyp_lengths, ref, ref_lengths, ref_index);
   return ngram_cost_gpu<Cost, EmulatedLauncher>(inputs);
 }
-
-constexpr char kBleu[] = "bleu_cost";
-constexpr char kGleu[] = "gleu_cost";
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(searnn_emulated, CPU, m) {
-  m.impl("bleu_cost", &ngram_cost_emulated<BleuCost, kBleu>);
-  m.impl("gleu_cost", &ngram_cost_emulated<GleuCost, kGleu>);
+  m.impl("bleu_cost", &ngram_cost_emulated<BleuCost>);
+  m.impl("gleu_cost", &ngram_cost_emulated<GleuCost>);
 }
 
 }  // namespace searnn

@@ -1,7 +1,7 @@
 // The GPU kernels of the roll-out decode loop (the Kernels policy of greedy_rollout_loop.h),
 // written once over a Launcher: compiled by nvcc for CUDA (cuda/greedy_rollout.cu) and by the
 // C++ compiler for the emulated backend (emulated/greedy_rollout.cpp). The threads run the
-// functors of searnn_ext/decoder_math.h.
+// functors of searnn_ext/cells.h and searnn_ext/decoder_math.h.
 #pragma once
 
 #include <ATen/Dispatch.h>

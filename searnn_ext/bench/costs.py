@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import sacrebleu
 import torch
 from rapidfuzz import process
 from rapidfuzz.distance import Hamming, Levenshtein
@@ -118,6 +117,8 @@ def methods(op: str, pairs, device: torch.device) -> dict:
 
 def sacrebleu_costs(hyps: list[list[int]], refs: list[list[int]]):
     """1 - sentence BLEU / 100 per pair, tokens as whitespace-separated words."""
+    import sacrebleu  # only the BLEU rows need it
+
     hyp_texts = [" ".join(map(str, row)) for row in hyps]
     ref_texts = [" ".join(map(str, row)) for row in refs]
     options = dict(

@@ -18,6 +18,23 @@ class Example:
     target: Tensor
 
 
+def fresh_corruptions(
+    train: list[Example], corrupt: Callable[[list[int], list[int]], list[int]], seed: int
+) -> Callable[[int], list[Example]]:
+    """TaskData.train_of_epoch of a denoising task (targets end with EOS): epoch 1 shows
+    `train`; epoch e > 1 corrupts example i's clean target anew, corrupt(ids, [seed, e, i])."""
+
+    def train_of_epoch(epoch: int) -> list[Example]:
+        if epoch == 1:
+            return train
+        return [
+            Example(torch.tensor(corrupt(e.target[:-1].tolist(), [seed, epoch, i])), e.target)
+            for i, e in enumerate(train)
+        ]
+
+    return train_of_epoch
+
+
 @dataclasses.dataclass
 class TaskData:
     """A task's splits and what a model for it needs.

@@ -22,7 +22,7 @@ import string
 import numpy as np
 import torch
 
-from searnn_ext.data.batching import Example, TaskData
+from searnn_ext.data.batching import Example, TaskData, fresh_corruptions
 from searnn_ext.data.one_billion_word import sentence_splits
 from searnn_ext.data.synthetic import example_seed
 
@@ -72,15 +72,8 @@ def load_spelling(
             examples.append(Example(torch.tensor(noisy), torch.tensor([*clean, EOS_ID])))
         splits.append(examples)
 
-    def train_of_epoch(epoch: int) -> list[Example]:
-        if epoch == 1:
-            return splits[0]
-        return [
-            Example(
-                torch.tensor(corrupt(e.target[:-1].tolist(), noise, [seed, epoch, i])), e.target
-            )
-            for i, e in enumerate(splits[0])
-        ]
+    def corrupt_anew(ids: list[int], seeds: list[int]) -> list[int]:
+        return corrupt(ids, noise, seeds)
 
     return TaskData(
         name="spelling",
@@ -89,5 +82,5 @@ def load_spelling(
         test=splits[2],
         model_options=dict(target_vocab=EOS_ID + 1, source_vocab=len(SYMBOLS), eos_id=EOS_ID),
         target_tokens=[*SYMBOLS, "</s>"],
-        train_of_epoch=train_of_epoch if fresh_noise else None,
+        train_of_epoch=fresh_corruptions(splits[0], corrupt_anew, seed) if fresh_noise else None,
     )

@@ -10,9 +10,10 @@ in first-seen order), then <unk> for every other word; outputs add EOS (5,002 to
 Corruption of a sentence, with probability `noise` (default 0.1) for each kind, in this order:
 adjacent words swapped (scanning left to right; a swapped pair is not swapped again), each
 word replaced by a vocabulary word drawn uniformly (never <unk>), each word dropped (a sentence
-keeps at least its first remaining word). Example i of a split is corrupted by a generator
-seeded with (seed, split, i); with `fresh_noise`, training sentence i is corrupted anew at each
-epoch e > 1 with the seed (seed, e, i), as the Spelling task does. Splits: those of
+keeps at least its first remaining word). Sentence i of a split's file is corrupted by a
+generator seeded with (seed, split, i); empty lines are then dropped. With `fresh_noise`,
+training example i (counted after that) is corrupted anew at each epoch e > 1 with the seed
+(seed, e, i), as the Spelling task does. Splits: those of
 data.one_billion_word."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from searnn_ext.data.batching import Example, TaskData
+from searnn_ext.data.batching import Example, TaskData, fresh_corruptions
 from searnn_ext.data.one_billion_word import sentence_splits
 from searnn_ext.data.synthetic import example_seed
 
@@ -93,25 +94,19 @@ def load_words(
     known, eos = len(words), len(words) + 1
     encode = word_encoder(words)
 
-    def corrupted(clean: list[int], example_seed_) -> torch.Tensor:
-        return torch.tensor(corrupt_words(clean, known, noise, example_seed_), dtype=torch.long)
+    def corrupt(clean: list[int], seeds) -> list[int]:
+        return corrupt_words(clean, known, noise, seeds)
 
     splits = []
     for split, split_sentences in enumerate(sentences):
         examples = []
         for index, sentence in enumerate(split_sentences):
             clean = encode(sentence)
-            source = corrupted(clean, example_seed(seed, split, index))
-            examples.append(Example(source, torch.tensor([*clean, eos])))
+            source = corrupt(clean, example_seed(seed, split, index))
+            examples.append(
+                Example(torch.tensor(source, dtype=torch.long), torch.tensor([*clean, eos]))
+            )
         splits.append([e for e in examples if len(e.source)])  # an empty line has no words
-
-    def train_of_epoch(epoch: int) -> list[Example]:
-        if epoch == 1:
-            return splits[0]
-        return [
-            Example(corrupted(e.target[:-1].tolist(), [seed, epoch, i]), e.target)
-            for i, e in enumerate(splits[0])
-        ]
 
     return TaskData(
         name="words",
@@ -121,5 +116,5 @@ def load_words(
         model_options=dict(target_vocab=eos + 1, source_vocab=known + 1, eos_id=eos),
         target_tokens=[*words, UNKNOWN, END],
         vocabularies=vocabularies,
-        train_of_epoch=train_of_epoch if fresh_noise else None,
+        train_of_epoch=fresh_corruptions(splits[0], corrupt, seed) if fresh_noise else None,
     )

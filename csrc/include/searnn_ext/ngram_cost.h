@@ -81,6 +81,8 @@ SEARNN_HOST_DEVICE_INLINE NgramCounts ngram_counts(const Token* hyp, int64_t hyp
 // 1 - BLEU-4 with add-one smoothing of the 2- to 4-gram precisions (Lin and Och 2004) and the
 // brevity penalty min(1, exp(1 - |r| / |h|)); BLEU = 0 for an empty hypothesis or m_1 = 0.
 struct BleuCost {
+  static constexpr const char* kName = "bleu_cost";  // the op's
+
   SEARNN_HOST_DEVICE static double of(const NgramCounts& c) {
     if (c.hyp_length == 0 || c.matches[0] == 0) {
       return 1.0;
@@ -98,6 +100,8 @@ struct BleuCost {
 // 1 - GLEU (Wu et al. 2016): min(matches / hypothesis n-grams, matches / reference n-grams),
 // each summed over n = 1..4; GLEU = 0 when either sequence is empty.
 struct GleuCost {
+  static constexpr const char* kName = "gleu_cost";  // the op's
+
   SEARNN_HOST_DEVICE static double of(const NgramCounts& c) {
     int64_t matches = 0, hyp_grams = 0, ref_grams = 0;
     for (int64_t n = 1; n <= kMaxNgramOrder; ++n) {
