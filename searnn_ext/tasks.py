@@ -406,17 +406,20 @@ def data_option(name: str) -> DataOption | None:
 def as_recorded(run: RunConfig) -> RunConfig:
     """A checkpoint's run with the settings gained since it was recorded at the values that
     keep its behaviour: the task's defaults for model and optimiser fields (e.g. cell, "gru"),
-    and DataOption.absent for data options."""
+    and DataOption.absent for data options. The options of the other kind of cell, which some
+    versions recorded with their defaults, are unset."""
     record = task(run.task)
     gained = {
         name: option.absent if option.absent is not None else option.default
         for name, option in record.data_options.items()
         if name not in run.data_options
     }
+    cell = run.model.cell or {**MODEL_DEFAULTS, **record.defaults}["cell"]
+    unused = dict.fromkeys(options_of_other_cells(cell))
     return dataclasses.replace(
         run,
         data_options={**run.data_options, **gained},
-        model=_with_defaults(run.model, record),
+        model=_with_defaults(dataclasses.replace(run.model, **unused), record),
         optimizer=_with_defaults(run.optimizer, record),
     )
 

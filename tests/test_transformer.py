@@ -9,6 +9,7 @@ import re
 
 import pytest
 import torch
+from checkpoint_files import forged
 from rollout_oracle import oracle_costs
 from torch import nn
 
@@ -215,3 +216,19 @@ def test_a_recurrent_model_refuses_the_transformers_options(tmp_path, capsys):
     command = ["train", "--task=synthetic", "--limit=48", "--heads=2", "--quiet"]
     assert main([*command, f"--output={tmp_path / 'run'}"]) == 2
     assert "--heads: an option of the transformer (--cell transformer)" in capsys.readouterr().err
+
+
+def test_a_recurrent_checkpoint_recording_the_transformers_options_still_loads(tmp_path, capsys):
+    """Some versions recorded --heads and --ffn-size for every model: they are unset on load."""
+    output = tmp_path / "run"
+    command = ["train", "--task=synthetic", "--limit=48", "--hidden-size=8", "--quiet"]
+    assert main([*command, "--epochs=1", f"--output={output}"]) == 0
+    path = output / "checkpoint.pt"
+
+    def record_them(content):
+        content["run"]["model"].update(heads=4, ffn_size=512)
+
+    forged(path, record_them)
+    assert main(["evaluate", str(path)]) == 0
+    assert main([*command, "--epochs=2", "--resume", f"--output={output}"]) == 0
+    assert checkpoint.load(path)["run"]["model"]["heads"] is None
