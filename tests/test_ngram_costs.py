@@ -1,9 +1,11 @@
 """BLEU and GLEU costs against plain-Python oracles written from their definitions, on every
 target (the compiled kernels on the CPU, emulated CUDA and CUDA, and the pure-PyTorch path):
 random batches with shared references, empty sequences, lengths 1 to 200, repeated n-grams (a
-small alphabet), large vocabularies; opcheck of the registered ops; roll-outs scored with them."""
+small alphabet), large vocabularies, real sentences (when ../shared/data is beside the
+repository); opcheck of the registered ops; roll-outs scored with them."""
 
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ from pairs import random_sequences, similar_sequences
 from seq2seq_cases import every_token, make_task
 
 import searnn_ext
+from searnn_ext.data.words import load_words
 
 ORACLES = {"bleu": sentence_bleu, "gleu": sentence_gleu}
 OPS = {"bleu": searnn_ext.bleu_cost, "gleu": searnn_ext.gleu_cost}
@@ -147,3 +150,17 @@ def test_bleu_equals_sacrebleu_with_the_same_definition(generator):
         for text, i in zip(words, ref_index.tolist(), strict=True)
     ]
     torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float32), rtol=0, atol=1e-6)
+
+
+REAL_TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+
+
+@pytest.mark.skipif(not REAL_TEXT.is_dir(), reason="the shared data folder is absent")
+@pytest.mark.parametrize("name", ["bleu", "gleu"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_real_text_pairs_equal_the_oracle(name, target):
+    """The words task's real sentences: each corrupted source against its clean sentence."""
+    data = load_words(REAL_TEXT, limit=200, valid_size=10)
+    hyps = [e.source.tolist() for e in data.test]
+    refs = [e.target[:-1].tolist() for e in data.test]
+    check(name, target, hyps, refs, list(range(len(refs))))
