@@ -7,6 +7,7 @@ import dataclasses
 
 import torch
 
+import searnn_ext
 from searnn_ext import Seq2Seq
 
 
@@ -105,3 +106,22 @@ def every_token(task: Task, policy: str = "learned"):
     rollin = model.roll_in(memory, task.target, task.target_lengths, policy=policy)
     vocab = model.target_vocab
     return rollin, torch.arange(vocab).expand(*rollin.tokens.shape, vocab).clone()
+
+
+def costs_by_policy(model, rollin, candidates, target, target_lengths):
+    """rollout_costs of the learned, reference and mixed roll-outs of every candidate, the mixed
+    draws seeded alike in every call: each mixed cell must equal one of the other two."""
+
+    def costs(rollout, prob=0.5):
+        return searnn_ext.rollout_costs(
+            model,
+            rollin,
+            candidates,
+            target,
+            target_lengths,
+            rollout=rollout,
+            mix_prob=prob,
+            generator=torch.Generator().manual_seed(5),
+        )
+
+    return costs

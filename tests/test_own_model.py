@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 import torch
 from rollout_oracle import oracle_costs
+from seq2seq_cases import costs_by_policy
 from torch import nn
 
 import searnn_ext
@@ -97,24 +98,12 @@ def test_mixed_roll_outs_are_each_cells_learned_or_reference_costs(eos):
     rollin = searnn_ext.roll_in(model, model.encode(src, src_lengths), target, target_lengths)
     candidates = torch.arange(model.target_vocab).expand(*rollin.tokens.shape, -1).clone()
 
-    def costs(rollout, mix_prob=0.5):
-        generator = torch.Generator().manual_seed(5)
-        return searnn_ext.rollout_costs(
-            model,
-            rollin,
-            candidates,
-            target,
-            target_lengths,
-            rollout=rollout,
-            mix_prob=mix_prob,
-            generator=generator,
-        )
-
+    costs = costs_by_policy(model, rollin, candidates, target, target_lengths)
     learned, reference, mixed = costs("learned"), costs("reference"), costs("mixed")
     each = ((mixed == learned).all(dim=2) | (mixed == reference).all(dim=2))[rollin.lengths > 0]
     assert bool(each.all())
-    assert torch.equal(costs("mixed", mix_prob=1.0), learned)
-    assert torch.equal(costs("mixed", mix_prob=0.0), reference)
+    assert torch.equal(costs("mixed", prob=1.0), learned)
+    assert torch.equal(costs("mixed", prob=0.0), reference)
 
 
 def test_auto_rolls_it_out_and_ext_refuses_it_naming_auto():

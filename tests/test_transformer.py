@@ -11,6 +11,7 @@ import pytest
 import torch
 from checkpoint_files import forged
 from rollout_oracle import oracle_costs
+from seq2seq_cases import costs_by_policy
 from torch import nn
 
 import searnn_ext
@@ -106,17 +107,7 @@ def test_mixed_roll_outs_are_each_cells_learned_or_reference_costs():
     rollin = searnn_ext.roll_in(model, model.encode(src, src_lengths), target, target_lengths)
     candidates = torch.arange(model.target_vocab).expand(*rollin.tokens.shape, -1).clone()
 
-    def costs(rollout):
-        return searnn_ext.rollout_costs(
-            model,
-            rollin,
-            candidates,
-            target,
-            target_lengths,
-            rollout=rollout,
-            generator=torch.Generator().manual_seed(5),
-        )
-
+    costs = costs_by_policy(model, rollin, candidates, target, target_lengths)
     learned, reference, mixed = costs("learned"), costs("reference"), costs("mixed")
     as_learned, as_reference = (mixed == learned).all(dim=2), (mixed == reference).all(dim=2)
     assert bool((as_learned | as_reference).all())
