@@ -5,20 +5,12 @@
 #include <limits>
 #include <string>
 
+#include "rollout_checks.h"
+
 namespace searnn {
 namespace {
 
 constexpr const char* kOp = "greedy_rollout";
-// Decode steps of one roll-out at most: far past any sequence a model decodes.
-constexpr int64_t kMaxBudget = int64_t{1} << 20;
-// Entries of the [R, largest budget] int64 token buffer at most (2 GiB): far past 100,000
-// roll-outs of 100 steps, and short of what a few hundred rows at kMaxBudget would ask for.
-constexpr int64_t kMaxTokenBuffer = int64_t{1} << 28;
-
-bool is_float_dtype(at::ScalarType dtype) {
-  return dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
-         dtype == at::kBFloat16;
-}
 
 // Every tensor argument on cell_hidden's device, checked before anything reads them (and, on
 // CUDA, before the device guard), so that a mixed call names the argument at fault.
@@ -52,54 +44,10 @@ void check_devices(const at::Tensor& cell_hidden, const std::optional<at::Tensor
   }
 }
 
-void check_matrix(const char* name, const at::Tensor& t, int64_t rows, int64_t columns,
-                  at::ScalarType dtype) {
-  TORCH_CHECK_VALUE(t.dim() == 2 && t.size(0) == rows && t.size(1) == columns, kOp, ": ", name,
-                    " must have shape [", rows, ", ", columns, "], got ", t.sizes());
-  TORCH_CHECK_TYPE(t.scalar_type() == dtype, kOp, ": ", name, " must be ", dtype,
-                   " like cell_hidden, got ", t.scalar_type());
-}
-
-void check_vector(const char* name, const at::Tensor& t, int64_t size, at::ScalarType dtype) {
-  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == size, kOp, ": ", name, " must have shape [",
-                    size, "], got ", t.sizes());
-  TORCH_CHECK_TYPE(t.scalar_type() == dtype, kOp, ": ", name, " must be ", dtype,
-                   " like cell_hidden, got ", t.scalar_type());
-}
-
-// Returns the largest value (0 when there are no rows).
-int64_t check_index(const char* name, const at::Tensor& t, int64_t rows, int64_t bound) {
-  TORCH_CHECK_TYPE(t.scalar_type() == at::kLong, kOp, ": ", name, " must be int64, got ",
-                   t.scalar_type());
-  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == rows, kOp, ": ", name, " must have shape [",
-                    rows, "], got ", t.sizes());
-  if (rows == 0) {
-    return 0;
-  }
-  const auto [low, high] = at::aminmax(t);
-  const at::Tensor bounds = at::stack({low, high}).to(at::kCPU);  // one device read
-  const int64_t largest = bounds[1].item<int64_t>();
-  TORCH_CHECK_VALUE(bounds[0].item<int64_t>() >= 0 && largest < bound, kOp, ": ", name,
-                    " values must lie in [0, ", bound, ")");
-  return largest;
-}
-
 CellKind check_cell(c10::string_view cell) {
   TORCH_CHECK_VALUE(cell == "gru" || cell == "lstm", kOp, ": cell must be 'gru' or 'lstm', got '",
                     std::string(cell), "'");
   return cell == "lstm" ? CellKind::kLstm : CellKind::kGru;
-}
-
-// The loop allocates tokens [rows, largest budget] up front: refuse before asking for it.
-void check_token_buffer(int64_t rows, int64_t largest_budget) {
-  // No overflow: rows counts a contiguous int64 tensor held in memory (far below 2^43), and
-  // largest_budget <= kMaxBudget = 2^20.
-  const int64_t tokens = rows * largest_budget;
-  TORCH_CHECK_VALUE(tokens <= kMaxTokenBuffer, kOp,
-                    ": the token buffer [rows, largest budget] = [", rows, ", ", largest_budget,
-                    "] would hold ", tokens, " tokens, more than the limit of ", kMaxTokenBuffer,
-                    "; decode fewer rows at once (rollout_costs' max_rows) or with smaller "
-                    "budgets");
 }
 
 }  // namespace
@@ -126,6 +74,7 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
   const at::ScalarType dtype = cell_hidden.scalar_type();
   TORCH_CHECK_TYPE(is_float_dtype(dtype), kOp,
                    ": cell_hidden must be float32, float64, float16 or bfloat16, got ", dtype);
+  const RolloutChecks check{kOp, "cell_hidden", dtype};
   const int64_t layers = cell_hidden.size(0), cells = cell_hidden.size(1);
   const int64_t hidden = cell_hidden.size(2) / state_vectors;
   const bool attention = memory_keys.has_value();
@@ -153,17 +102,17 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
                     w.embedding.sizes());
   const int64_t vocab = w.embedding.size(0) - 1;
   const int64_t embedding_size = w.embedding.size(1);
-  check_matrix("embedding", w.embedding, vocab + 1, embedding_size, dtype);
+  check.matrix("embedding", w.embedding, vocab + 1, embedding_size);
   const int64_t first_input = embedding_size + (cell_feed ? hidden : 0);
   for (int64_t l = 0; l < layers; ++l) {
     LayerWeights layer{next[0].contiguous(), next[1].contiguous(), next[2].contiguous(),
                        next[3].contiguous()};
     next += 4;
     const int64_t gates = gate_count * hidden;
-    check_matrix("weight_ih", layer.input_weight, gates, l == 0 ? first_input : hidden, dtype);
-    check_matrix("weight_hh", layer.hidden_weight, gates, hidden, dtype);
-    check_vector("bias_ih", layer.input_bias, gates, dtype);
-    check_vector("bias_hh", layer.hidden_bias, gates, dtype);
+    check.matrix("weight_ih", layer.input_weight, gates, l == 0 ? first_input : hidden);
+    check.matrix("weight_hh", layer.hidden_weight, gates, hidden);
+    check.vector("bias_ih", layer.input_bias, gates);
+    check.vector("bias_hh", layer.hidden_bias, gates);
     w.layers.push_back(layer);
   }
 
@@ -186,7 +135,7 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
     TORCH_CHECK_TYPE(in.memory_keys->scalar_type() == dtype, kOp, ": memory_keys must be ",
                      dtype, " like cell_hidden, got ", in.memory_keys->scalar_type());
     in.memory_lengths = memory_lengths.contiguous();
-    check_index("memory_lengths", in.memory_lengths, batch, source + 1);
+    check.index("memory_lengths", in.memory_lengths, batch, source + 1);
     TORCH_CHECK_VALUE(batch == 0 || in.memory_lengths.min().item<int64_t>() >= 1, kOp,
                       ": memory_lengths must lie in [1, ", source,
                       "] with attention (a softmax needs at least one position)");
@@ -194,35 +143,35 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
     w.attention_score = (next++)->contiguous();
     w.attention_output_weight = (next++)->contiguous();
     w.attention_output_bias = (next++)->contiguous();
-    check_matrix("attention_query", w.attention_query, hidden, hidden, dtype);
-    check_matrix("attention_score", w.attention_score, 1, hidden, dtype);
+    check.matrix("attention_query", w.attention_query, hidden, hidden);
+    check.matrix("attention_score", w.attention_score, 1, hidden);
     w.attention_score = w.attention_score.view({-1});
-    check_matrix("attention_output_weight", w.attention_output_weight, hidden,
-                 hidden + value_size, dtype);
-    check_vector("attention_output_bias", w.attention_output_bias, hidden, dtype);
+    check.matrix("attention_output_weight", w.attention_output_weight, hidden,
+                 hidden + value_size);
+    check.vector("attention_output_bias", w.attention_output_bias, hidden);
   } else {
     TORCH_CHECK_VALUE(memory_lengths.dim() == 1, kOp, ": memory_lengths must be 1-D, got shape ",
                       memory_lengths.sizes());
     batch = memory_lengths.size(0);
     in.memory_lengths = memory_lengths.contiguous();
-    check_index("memory_lengths", in.memory_lengths, batch, std::numeric_limits<int64_t>::max());
+    check.index("memory_lengths", in.memory_lengths, batch, std::numeric_limits<int64_t>::max());
   }
   w.output_weight = (next++)->contiguous();
   w.output_bias = (next++)->contiguous();
-  check_matrix("output_weight", w.output_weight, vocab, hidden, dtype);
-  check_vector("output_bias", w.output_bias, vocab, dtype);
+  check.matrix("output_weight", w.output_weight, vocab, hidden);
+  check.vector("output_bias", w.output_bias, vocab);
   if (cell_feed) {
     in.cell_feed = cell_feed->contiguous();
-    check_matrix("cell_feed", *in.cell_feed, cells, hidden, dtype);
+    check.matrix("cell_feed", *in.cell_feed, cells, hidden);
   }
   in.row_cell = row_cell.contiguous();
   in.row_batch = row_batch.contiguous();
   in.first_tokens = first_tokens.contiguous();
   in.budgets = budgets.contiguous();
-  check_index("row_cell", in.row_cell, rows, cells);
-  check_index("row_batch", in.row_batch, rows, batch);
-  check_index("first_tokens", in.first_tokens, rows, vocab + 1);
-  check_token_buffer(rows, check_index("budgets", in.budgets, rows, kMaxBudget + 1));
+  check.index("row_cell", in.row_cell, rows, cells);
+  check.index("row_batch", in.row_batch, rows, batch);
+  check.index("first_tokens", in.first_tokens, rows, vocab + 1);
+  check.budgets(in.budgets, rows);
   TORCH_CHECK_VALUE(eos_id < vocab, kOp, ": eos_id must be below the vocabulary size ", vocab);
   return in;
 }
@@ -253,25 +202,6 @@ RolloutInputs with_dtype(const RolloutInputs& in, at::ScalarType dtype) {
     }
   }
   return out;
-}
-
-std::vector<int64_t> active_rows_per_step(const at::Tensor& budgets) {
-  const at::Tensor host = budgets.to(at::kCPU);
-  const int64_t* budget = host.const_data_ptr<int64_t>();
-  const int64_t rows = host.size(0);
-  for (int64_t r = 1; r < rows; ++r) {
-    TORCH_CHECK_VALUE(budget[r] <= budget[r - 1], kOp,
-                      ": budgets must be sorted in non-increasing order");
-  }
-  // Row r decodes steps [0, budget[r]): at step s, the rows r with budget[r] > s.
-  std::vector<int64_t> active(static_cast<size_t>(rows > 0 ? budget[0] : 0));
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t after = r + 1 < rows ? budget[r + 1] : 0;
-    for (int64_t step = after; step < budget[r]; ++step) {
-      active[static_cast<size_t>(step)] = r + 1;
-    }
-  }
-  return active;
 }
 
 }  // namespace searnn

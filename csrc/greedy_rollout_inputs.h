@@ -63,7 +63,4 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
 // The same inputs with every floating-point tensor converted to `dtype`.
 RolloutInputs with_dtype(const RolloutInputs& in, at::ScalarType dtype);
 
-// Rows still decoding at each step: budgets are sorted, so they are a prefix of the rows.
-std::vector<int64_t> active_rows_per_step(const at::Tensor& budgets);
-
 }  // namespace searnn

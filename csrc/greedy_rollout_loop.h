@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "greedy_rollout_inputs.h"
+#include "rollout_checks.h"
 
 namespace searnn {
 
@@ -47,7 +48,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
     return state.narrow(-1, 0, hidden_size);
   };
   const DecoderWeights& w = in.weights;
-  const std::vector<int64_t> active = active_rows_per_step(in.budgets);
+  const std::vector<int64_t> active = active_rows_per_step("greedy_rollout", in.budgets);
   const int64_t steps = static_cast<int64_t>(active.size());
   const auto long_options = in.first_tokens.options();
   at::Tensor tokens = at::zeros({rows, steps}, long_options);
