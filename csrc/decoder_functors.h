@@ -9,6 +9,7 @@
 #include "greedy_rollout_loop.h"
 #include "searnn_ext/cells.h"
 #include "searnn_ext/decoder_math.h"
+#include "searnn_ext/dot_attention.h"
 
 namespace searnn {
 
@@ -48,6 +49,43 @@ AdditiveAttention<T> additive_attention_over(const at::Tensor& query, const at::
                               keys.size(1),
                               keys.size(2),
                               values.size(2)};
+}
+
+// output [rows, D] from query [rows, D] over shared_keys / shared_values [B, positions, D] (rows
+// may be strided) and own_keys / own_values [positions, D]; scores [rows * heads, longest run]
+// and sums [rows, D] are scratch in accumulate_t<T> (see transformer_rollout_loop.h).
+template <typename T>
+DotAttention<T> dot_attention_over(const at::Tensor& query, const at::Tensor& shared_keys,
+                                   const at::Tensor& shared_values, const at::Tensor& row_batch,
+                                   const at::Tensor& shared_lengths, const at::Tensor& own_keys,
+                                   const at::Tensor& own_values, const at::Tensor& own_starts,
+                                   int64_t own_length, int64_t heads, at::Tensor& scores,
+                                   at::Tensor& sums, at::Tensor& output) {
+  const int64_t model_size = query.size(1);
+  TORCH_INTERNAL_ASSERT(query.is_contiguous() && output.is_contiguous() &&
+                        shared_keys.strides() == shared_values.strides() &&
+                        shared_keys.stride(1) == model_size && shared_keys.stride(2) == 1 &&
+                        own_keys.is_contiguous() && own_values.is_contiguous() &&
+                        row_batch.is_contiguous() && shared_lengths.is_contiguous() &&
+                        own_starts.is_contiguous());
+  using Acc = accumulate_t<T>;
+  return DotAttention<T>{query.const_data_ptr<T>(),
+                         shared_keys.const_data_ptr<T>(),
+                         shared_values.const_data_ptr<T>(),
+                         shared_keys.stride(0),
+                         row_batch.const_data_ptr<int64_t>(),
+                         shared_lengths.const_data_ptr<int64_t>(),
+                         own_keys.const_data_ptr<T>(),
+                         own_values.const_data_ptr<T>(),
+                         own_starts.const_data_ptr<int64_t>(),
+                         own_length,
+                         scores.data_ptr<Acc>(),
+                         sums.data_ptr<Acc>(),
+                         output.data_ptr<T>(),
+                         scores.size(1),
+                         query.size(0),
+                         heads,
+                         model_size};
 }
 
 // The argmax of each row of logits [rows, A] recorded at `step`.

@@ -37,6 +37,16 @@ void define_ops(torch::Library& m) {
       "Tensor first_tokens, Tensor budgets, Tensor? memory_values, Tensor? memory_keys, "
       "Tensor memory_lengths, Tensor[] weights, int eos_id, str cell=\"gru\") -> "
       "(Tensor, Tensor)");
+  // The learned roll-outs of a searnn_ext.TransformerSeq2Seq: row r reads the first
+  // row_prefix[r] positions of its sequence's cached keys and values (the roll-in's, shared by
+  // every roll-out of the sequence), feeds first_tokens[r] at position row_prefix[r] and decodes
+  // greedily; weights in the order of searnn_ext/rollout_transformer.py. Returns as
+  // greedy_rollout does.
+  m.def(
+      "transformer_rollout(Tensor prefix_keys, Tensor prefix_values, Tensor row_batch, "
+      "Tensor row_prefix, Tensor first_tokens, Tensor budgets, Tensor memory_keys, "
+      "Tensor memory_values, Tensor memory_lengths, Tensor[] weights, int heads, int eos_id) -> "
+      "(Tensor, Tensor)");
 }
 
 }  // namespace

@@ -12,13 +12,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from searnn_ext import backends, ops, rollout_ext, rollout_torch
+from searnn_ext import backends, ops, rollout_ext, rollout_torch, rollout_transformer
 from searnn_ext.best_suffix import best_suffix_scores
 from searnn_ext.costs import COSTS, Cost, cost_of, cost_values
 from searnn_ext.decoding import check_decoder, detached, eval_mode
 from searnn_ext.model import DecoderState, Seq2Seq
 from searnn_ext.rollin import RollIn, check_policy
 from searnn_ext.torch_path import check_index_dtype
+from searnn_ext.transformer import TransformerSeq2Seq
 
 # The reference policy of reference and mixed roll-outs: copy the target (the paper's), or
 # the optimal completion (ops.optimal_completion_distance). Copying is optimal for Hamming.
@@ -191,20 +192,23 @@ def _check_options(rollout, mix_prob, reference, cost, max_rows, max_length) -> 
 
 def _greedy_rollout_for(backend: str, model: Seq2Seq, device: torch.device):
     """The greedy_rollout that runs this call's learned roll-outs."""
-    compiled = backends.compiled_ops("greedy_rollout", backend, device)
+    transformer = isinstance(model, TransformerSeq2Seq)
+    op = "transformer_rollout" if transformer else "greedy_rollout"
+    compiled = backends.compiled_ops(op, backend, device)
     if compiled is None:
         return rollout_torch.greedy_rollout
-    problem = rollout_ext.unsupported(model)
+    loop = rollout_transformer if transformer else rollout_ext
+    problem = loop.unsupported(model)
     if problem is None:
-        return functools.partial(rollout_ext.greedy_rollout, ops=compiled)
+        return functools.partial(loop.greedy_rollout, ops=compiled)
     if backend == "auto":
         backends.log_once(f"rollout_costs: the pure-PyTorch path decodes, because {problem}")
         return rollout_torch.greedy_rollout
-    if not isinstance(model, Seq2Seq):
+    if not isinstance(model, (Seq2Seq, TransformerSeq2Seq)):
         raise TypeError(
-            f"rollout_costs(backend={backend!r}): the compiled decode loop runs Seq2Seq's own "
-            f"decoder, and {type(model).__name__} is a model of your own: pass backend='auto' "
-            "(the default) to roll it out on the pure-PyTorch path"
+            f"rollout_costs(backend={backend!r}): the compiled decode loops run the decoders of "
+            f"Seq2Seq and TransformerSeq2Seq, and {type(model).__name__} is a model of your own: "
+            "pass backend='auto' (the default) to roll it out on the pure-PyTorch path"
         )
     raise ValueError(
         f"rollout_costs(backend={backend!r}): the compiled decode loop cannot run this model: "

@@ -108,7 +108,7 @@ def every_token(task: Task, policy: str = "learned"):
     return rollin, torch.arange(vocab).expand(*rollin.tokens.shape, vocab).clone()
 
 
-def costs_by_policy(model, rollin, candidates, target, target_lengths):
+def costs_by_policy(model, rollin, candidates, target, target_lengths, backend="auto"):
     """rollout_costs of the learned, reference and mixed roll-outs of every candidate, the mixed
     draws seeded alike in every call: each mixed cell must equal one of the other two."""
 
@@ -122,6 +122,7 @@ def costs_by_policy(model, rollin, candidates, target, target_lengths):
             rollout=rollout,
             mix_prob=prob,
             generator=torch.Generator().manual_seed(5),
+            backend=backend,
         )
 
     return costs

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from oracles import hamming, levenshtein, pairwise, sentence_bleu, sentence_gleu
 from test_greedy_rollout import op_arguments
 from test_optimal_completion_distance import closed_form
+from test_transformer_rollout import op_arguments as transformer_op_arguments
 
 NAMESPACES = ["searnn", "searnn_emulated"]
 SECONDS_PER_CALL = 60
@@ -164,20 +165,26 @@ OPTIONAL = (1, 6, 7)  # cell_feed, memory_values, memory_keys
 
 
 @st.composite
+def malformed_weights(draw, weights):
+    """The weights list with one weight mutated, dropped or duplicated."""
+    weights = list(weights)
+    which = draw(st.integers(0, len(weights) - 1))
+    choice = draw(st.sampled_from(["mutate", "drop", "duplicate"]))
+    if choice == "mutate":
+        weights[which] = draw(mutations(weights[which]))(weights[which])
+    elif choice == "drop":
+        del weights[which]
+    else:
+        weights.insert(which, weights[which])
+    return weights
+
+
+@st.composite
 def malformed_rollout_arguments(draw):
     arguments = op_arguments()
     position = draw(st.integers(0, 9))
     if position == 9:
-        weights = list(arguments[9])
-        which = draw(st.integers(0, len(weights) - 1))
-        choice = draw(st.sampled_from(["mutate", "drop", "duplicate"]))
-        if choice == "mutate":
-            weights[which] = draw(mutations(weights[which]))(weights[which])
-        elif choice == "drop":
-            del weights[which]
-        else:
-            weights.insert(which, weights[which])
-        arguments[9] = weights
+        arguments[9] = draw(malformed_weights(arguments[9]))
     elif position in OPTIONAL and (arguments[position] is None or draw(st.booleans())):
         # An optional argument left out, or given where the others imply it is not.
         arguments[position] = None if arguments[position] is not None else arguments[0][0]
@@ -194,6 +201,38 @@ def test_greedy_rollout_refuses_or_answers(arguments):
     """Where both namespaces answer, they agree (float64: exact), and the answer is well formed."""
     outcomes = [
         call_in_child(getattr(torch.ops, namespace).greedy_rollout, arguments)
+        for namespace in NAMESPACES
+    ]
+    assert [o[0] for o in outcomes] == [outcomes[0][0]] * 2, outcomes
+    if outcomes[0][0] == "ok":
+        assert outcomes[0][1] == outcomes[1][1]
+        tokens, lengths = outcomes[0][1]
+        vocab = arguments[9][-1].shape[0]
+        assert all(0 <= n <= len(row) for row, n in zip(tokens, lengths, strict=True))
+        assert all(0 <= token < vocab for row in tokens for token in row)
+
+
+@st.composite
+def malformed_transformer_arguments(draw):
+    arguments = transformer_op_arguments()
+    position = draw(st.integers(0, 9))
+    if position == 9:
+        arguments[9] = draw(malformed_weights(arguments[9]))
+    else:
+        arguments[position] = draw(mutations(arguments[position]))(arguments[position])
+    if draw(st.booleans()):
+        arguments[10] = draw(st.sampled_from([-1, 0, 1, 3, 16, 32, 2**40]))  # heads
+    if draw(st.booleans()):
+        arguments[11] = draw(st.sampled_from([-5, -1, 0, 5, 6, 2**40]))  # eos_id
+    return arguments
+
+
+@FUZZ
+@given(arguments=malformed_transformer_arguments())
+def test_transformer_rollout_refuses_or_answers(arguments):
+    """Where both namespaces answer, they agree (float64), and the answer is well formed."""
+    outcomes = [
+        call_in_child(getattr(torch.ops, namespace).transformer_rollout, arguments)
         for namespace in NAMESPACES
     ]
     assert [o[0] for o in outcomes] == [outcomes[0][0]] * 2, outcomes

@@ -1,7 +1,8 @@
 """TransformerSeq2Seq: its KV-cache steps equal the decoder recomputed over the whole prefix;
-its roll-outs (on the pure-PyTorch path, which backend="auto" chooses for it) equal a brute
-force whose every step recomputes the decoder over the whole prefix, without a cache, for
-learned, reference and mixed roll-outs, EOS and fixed-length outputs, ragged source lengths;
+its roll-outs (compiled on the CPU, in emulated CUDA and on CUDA, and on the pure-PyTorch path)
+equal a brute force whose every step recomputes the decoder over the whole prefix, without a
+cache, for learned, reference and mixed roll-outs, EOS and fixed-length outputs, ragged source
+lengths;
 SearnnTrainer lowers its loss; --cell transformer trains, resumes, evaluates and beam-searches
 from the command line; bad arguments are named."""
 
@@ -10,6 +11,7 @@ import re
 import pytest
 import torch
 from checkpoint_files import forged
+from conftest import BACKENDS, TARGETS
 from rollout_oracle import oracle_costs
 from seq2seq_cases import costs_by_policy
 from torch import nn
@@ -74,25 +76,40 @@ def test_cached_steps_equal_the_recomputed_decoder(eos):
     torch.testing.assert_close(torch.stack(steps, 1), model.decode(memory, inputs))
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("eos", [False, True], ids=["fixed-length", "eos"])
 @pytest.mark.parametrize("rollin_policy", ["reference", "learned"])
 @pytest.mark.parametrize("rollout", ["learned", "reference"])
-def test_roll_outs_equal_a_brute_force_without_the_cache(eos, rollin_policy, rollout):
+def test_roll_outs_equal_a_brute_force_without_the_cache(target, eos, rollin_policy, rollout):
     model = transformer(eos)
-    src, src_lengths, target, target_lengths = batch_of(eos)
+    src, src_lengths, target_tokens, target_lengths = batch_of(eos)
     memory = model.encode(src, src_lengths)
-    rollin = searnn_ext.roll_in(model, memory, target, target_lengths, policy=rollin_policy)
+    rollin = searnn_ext.roll_in(model, memory, target_tokens, target_lengths, policy=rollin_policy)
     candidates = torch.arange(model.target_vocab).expand(*rollin.tokens.shape, -1).clone()
     cost = "edit" if eos else "hamming"
     options = dict(cost=cost, normalize=False, max_length=9)
+    on_target = target.put(model)
     costs = searnn_ext.rollout_costs(
-        model, rollin, candidates, target, target_lengths, rollout=rollout, **options
-    )
+        on_target,
+        searnn_ext.roll_in(
+            on_target,
+            on_target.encode(target.put(src), target.put(src_lengths)),
+            target.put(target_tokens),
+            target.put(target_lengths),
+            policy=rollin_policy,
+        ),
+        target.put(candidates),
+        target.put(target_tokens),
+        target.put(target_lengths),
+        rollout=rollout,
+        backend=target.backend,
+        **options,
+    ).cpu()
     want = oracle_costs(
         Recomputed(model),
         rollin,
         candidates,
-        target,
+        target_tokens,
         target_lengths,
         torch.full(rollin.tokens.shape, rollout == "learned"),
         **options,
@@ -101,13 +118,14 @@ def test_roll_outs_equal_a_brute_force_without_the_cache(eos, rollin_policy, rol
     assert scored.any() and torch.equal(costs[scored].double(), want[scored])
 
 
-def test_mixed_roll_outs_are_each_cells_learned_or_reference_costs():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mixed_roll_outs_are_each_cells_learned_or_reference_costs(backend):
     model = transformer(eos=True)
     src, src_lengths, target, target_lengths = batch_of(True, seed=1)
     rollin = searnn_ext.roll_in(model, model.encode(src, src_lengths), target, target_lengths)
     candidates = torch.arange(model.target_vocab).expand(*rollin.tokens.shape, -1).clone()
 
-    costs = costs_by_policy(model, rollin, candidates, target, target_lengths)
+    costs = costs_by_policy(model, rollin, candidates, target, target_lengths, backend=backend)
     learned, reference, mixed = costs("learned"), costs("reference"), costs("mixed")
     as_learned, as_reference = (mixed == learned).all(dim=2), (mixed == reference).all(dim=2)
     assert bool((as_learned | as_reference).all())
@@ -128,15 +146,26 @@ def test_padding_is_never_read():
     assert torch.equal(model.decode(clean, inputs), model.decode(noisy, inputs))
 
 
-def test_ext_refuses_it_naming_auto():
-    model = transformer(eos=False)
+class OwnStep(searnn_ext.TransformerSeq2Seq):
+    """A user's subclass that changes the step: the compiled loop does not know it."""
+
+    def step(self, prev_tokens, state, memory):
+        logits, state = super().step(prev_tokens, state, memory)
+        return -logits, state
+
+
+def test_a_changed_step_falls_back_to_torch_and_ext_names_auto():
+    torch.manual_seed(7)
+    model = OwnStep(target_vocab=6, source_vocab=(9, 4), d_model=16, heads=4, ffn_size=24)
+    model = model.double().eval()
     src, src_lengths, target, target_lengths = batch_of(False)
     rollin = searnn_ext.roll_in(model, model.encode(src, src_lengths), target, target_lengths)
-    candidates = rollin.tokens[..., None].clone()
-    with pytest.raises(TypeError, match="backend='auto'"):
-        searnn_ext.rollout_costs(
-            model, rollin, candidates, target, target_lengths, rollout="learned", backend="ext"
-        )
+    candidates = torch.arange(model.target_vocab).expand(*rollin.tokens.shape, -1).clone()
+    arguments = (model, rollin, candidates, target, target_lengths)
+    with pytest.raises(ValueError, match="overrides TransformerSeq2Seq.step.*backend='auto'"):
+        searnn_ext.rollout_costs(*arguments, backend="ext")
+    auto = searnn_ext.rollout_costs(*arguments)
+    assert torch.equal(auto, searnn_ext.rollout_costs(*arguments, backend="torch"))
 
 
 def test_searnn_trainer_lowers_its_loss():

@@ -10,6 +10,7 @@
 
 #include "../decoder_functors.h"
 #include "../greedy_rollout_loop.h"
+#include "../transformer_rollout_loop.h"
 #include "avx2_decoder_math.h"
 #include "avx512_decoder_math.h"
 #include "kernel_choice.h"
@@ -228,6 +229,27 @@ struct CpuKernels {
     }
   }
 
+  // The functor of searnn_ext/dot_attention.h, a SerialWarp per row and head.
+  static void dot_attention(const at::Tensor& query, const at::Tensor& shared_keys,
+                            const at::Tensor& shared_values, const at::Tensor& row_batch,
+                            const at::Tensor& shared_lengths, const at::Tensor& own_keys,
+                            const at::Tensor& own_values, const at::Tensor& own_starts,
+                            int64_t own_length, int64_t heads, at::Tensor& output) {
+    const int64_t rows = query.size(0);
+    const int64_t longest = shared_keys.size(1) + own_length;
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, query.scalar_type(), "dot_attention_cpu", [&] {
+      const auto acc = c10::CppTypeToScalarType<accumulate_t<scalar_t>>();
+      at::Tensor scores = at::empty({rows * heads, longest}, query.options().dtype(acc));
+      at::Tensor sums = at::empty(query.sizes(), query.options().dtype(acc));
+      const DotAttention<scalar_t> attend = dot_attention_over<scalar_t>(
+          query, shared_keys, shared_values, row_batch, shared_lengths, own_keys, own_values,
+          own_starts, own_length, heads, scores, sums, output);
+      for (int64_t item = 0; item < rows * heads; ++item) {
+        attend(SerialWarp{}, item);
+      }
+    });
+  }
+
 
   static void greedy_pick(const at::Tensor& logits, int64_t eos_id, int64_t step,
                           at::Tensor alive, at::Tensor next_input, at::Tensor tokens,
@@ -261,8 +283,24 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_cpu(
   });
 }
 
+std::tuple<at::Tensor, at::Tensor> transformer_rollout_cpu(
+    const at::Tensor& prefix_keys, const at::Tensor& prefix_values, const at::Tensor& row_batch,
+    const at::Tensor& row_prefix, const at::Tensor& first_tokens, const at::Tensor& budgets,
+    const at::Tensor& memory_keys, const at::Tensor& memory_values,
+    const at::Tensor& memory_lengths, at::TensorList weights, int64_t heads, int64_t eos_id) {
+  const TransformerRolloutInputs inputs = check_transformer_inputs(
+      prefix_keys, prefix_values, row_batch, row_prefix, first_tokens, budgets, memory_keys,
+      memory_values, memory_lengths, weights.vec(), heads, eos_id);
+  // float16 decodes in float32, as greedy_rollout_cpu does.
+  return transformer_rollout_loop<CpuKernels>(
+      inputs.prefix_keys.scalar_type() == at::kHalf ? with_dtype(inputs, at::kFloat) : inputs);
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(searnn, CPU, m) { m.impl("greedy_rollout", &greedy_rollout_cpu); }
+TORCH_LIBRARY_IMPL(searnn, CPU, m) {
+  m.impl("greedy_rollout", &greedy_rollout_cpu);
+  m.impl("transformer_rollout", &transformer_rollout_cpu);
+}
 
 }  // namespace searnn

@@ -1,5 +1,6 @@
-// CUDA roll-out decode loop: inputs checked (devices first, before the device guard), then
-// greedy_rollout_loop over the GPU kernels of launches/greedy_rollout_kernels.h.
+// CUDA roll-out decode loops: inputs checked (devices first, before the device guard), then
+// greedy_rollout_loop or transformer_rollout_loop over the GPU kernels of
+// launches/greedy_rollout_kernels.h.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -24,8 +25,23 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_cuda(
   });
 }
 
+std::tuple<at::Tensor, at::Tensor> transformer_rollout_cuda(
+    const at::Tensor& prefix_keys, const at::Tensor& prefix_values, const at::Tensor& row_batch,
+    const at::Tensor& row_prefix, const at::Tensor& first_tokens, const at::Tensor& budgets,
+    const at::Tensor& memory_keys, const at::Tensor& memory_values,
+    const at::Tensor& memory_lengths, at::TensorList weights, int64_t heads, int64_t eos_id) {
+  const TransformerRolloutInputs inputs = check_transformer_inputs(
+      prefix_keys, prefix_values, row_batch, row_prefix, first_tokens, budgets, memory_keys,
+      memory_values, memory_lengths, weights.vec(), heads, eos_id);
+  const c10::cuda::CUDAGuard device_guard(prefix_keys.device());
+  return transformer_rollout_loop<GpuKernels<CudaLauncher>>(inputs);
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(searnn, CUDA, m) { m.impl("greedy_rollout", &greedy_rollout_cuda); }
+TORCH_LIBRARY_IMPL(searnn, CUDA, m) {
+  m.impl("greedy_rollout", &greedy_rollout_cuda);
+  m.impl("transformer_rollout", &transformer_rollout_cuda);
+}
 
 }  // namespace searnn

@@ -1,4 +1,4 @@
-// Emulated CUDA roll-out decode loop: the CUDA path of cuda/greedy_rollout.cu with the emulated
+// Emulated CUDA roll-out decode loops: the CUDA path of cuda/greedy_rollout.cu with the emulated
 // launcher, on CPU tensors (torch.ops.searnn_emulated.greedy_rollout).
 #include <torch/library.h>
 
@@ -22,10 +22,22 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_emulated(
   });
 }
 
+std::tuple<at::Tensor, at::Tensor> transformer_rollout_emulated(
+    const at::Tensor& prefix_keys, const at::Tensor& prefix_values, const at::Tensor& row_batch,
+    const at::Tensor& row_prefix, const at::Tensor& first_tokens, const at::Tensor& budgets,
+    const at::Tensor& memory_keys, const at::Tensor& memory_values,
+    const at::Tensor& memory_lengths, at::TensorList weights, int64_t heads, int64_t eos_id) {
+  const TransformerRolloutInputs inputs = check_transformer_inputs(
+      prefix_keys, prefix_values, row_batch, row_prefix, first_tokens, budgets, memory_keys,
+      memory_values, memory_lengths, weights.vec(), heads, eos_id);
+  return transformer_rollout_loop<GpuKernels<EmulatedLauncher>>(inputs);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(searnn_emulated, CPU, m) {
   m.impl("greedy_rollout", &greedy_rollout_emulated);
+  m.impl("transformer_rollout", &transformer_rollout_emulated);
 }
 
 }  // namespace searnn

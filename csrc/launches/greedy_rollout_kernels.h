@@ -1,4 +1,5 @@
-// The GPU kernels of the roll-out decode loop (the Kernels policy of greedy_rollout_loop.h),
+// The GPU kernels of the roll-out decode loops (the Kernels policy of greedy_rollout_loop.h and
+// transformer_rollout_loop.h),
 // written once over a Launcher: compiled by nvcc for CUDA (cuda/greedy_rollout.cu) and by the
 // C++ compiler for the emulated backend (emulated/greedy_rollout.cpp). The threads run the
 // functors of searnn_ext/cells.h and searnn_ext/decoder_math.h.
@@ -8,6 +9,7 @@
 
 #include "../decoder_functors.h"
 #include "../greedy_rollout_loop.h"
+#include "../transformer_rollout_loop.h"
 #include "launch_plan.h"
 #include "searnn_ext/decoder_math.h"
 
@@ -55,6 +57,28 @@ struct GpuKernels {
       Launcher::warps(plan_warps(rows),
                       additive_attention_over<scalar_t>(query, keys, values, lengths, row_batch,
                                                         score_weight, scores, context));
+    });
+  }
+
+  // A warp per row and head.
+  static void dot_attention(const at::Tensor& query, const at::Tensor& shared_keys,
+                            const at::Tensor& shared_values, const at::Tensor& row_batch,
+                            const at::Tensor& shared_lengths, const at::Tensor& own_keys,
+                            const at::Tensor& own_values, const at::Tensor& own_starts,
+                            int64_t own_length, int64_t heads, at::Tensor& output) {
+    const int64_t rows = query.size(0);
+    const int64_t longest = shared_keys.size(1) + own_length;
+    Launcher::poison(output);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, query.scalar_type(),
+                                    "dot_attention_gpu", [&] {
+      const auto acc = query.options().dtype(c10::CppTypeToScalarType<accumulate_t<scalar_t>>());
+      at::Tensor scores = Launcher::empty({rows * heads, longest}, acc);
+      at::Tensor sums = Launcher::empty(query.sizes(), acc);
+      Launcher::warps(plan_warps(rows * heads),
+                      dot_attention_over<scalar_t>(query, shared_keys, shared_values, row_batch,
+                                                   shared_lengths, own_keys, own_values,
+                                                   own_starts, own_length, heads, scores, sums,
+                                                   output));
     });
   }
 

@@ -1,7 +1,8 @@
-// The per-row decoder math of greedy_rollout without Python: the functors of cells.h and
-// decoder_math.h (the CUDA kernels' code, run here on the host by a serial lane and by an
-// emulated 32-lane warp) against ATen formulas written as Seq2Seq writes them, in float64,
-// float32 and bfloat16 storage, and the CPU's AVX-512 and AVX2 kernels against the same formulas.
+// The per-row decoder math of greedy_rollout and transformer_rollout without Python: the functors
+// of cells.h, decoder_math.h and dot_attention.h (the CUDA kernels' code, run here on the host by
+// a serial lane and by an emulated 32-lane warp) against ATen formulas written as the models write
+// them, in float64, float32 and bfloat16 storage, and the CPU's AVX-512 and AVX2 kernels against
+// the same formulas.
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -318,6 +319,80 @@ void test_lane_threads_see_a_missing_sync() {
   }
 }
 
+// Multi-head attention as TransformerSeq2Seq writes it, of one row's query [D] over keys and
+// values [positions, D].
+at::Tensor dot_attend(const at::Tensor& query, const at::Tensor& keys, const at::Tensor& values,
+                      int64_t heads) {
+  const int64_t size = query.size(0) / heads;
+  const at::Tensor q = query.view({heads, 1, size});
+  const at::Tensor k = keys.view({-1, heads, size}).transpose(0, 1);
+  const at::Tensor v = values.view({-1, heads, size}).transpose(0, 1);
+  const at::Tensor weights = at::softmax(at::matmul(q, k.transpose(1, 2)) / std::sqrt(size), -1);
+  return at::matmul(weights, v).reshape({-1});
+}
+
+// DotAttention over rows reading a shared [B, P, D] cache by sequence (its first
+// shared_lengths[r] positions) and own keys [positions, D] from own_starts[r] on.
+template <typename T>
+void test_dot_attention(at::ScalarType dtype) {
+  using Acc = searnn::accumulate_t<T>;
+  const auto acc = at::TensorOptions().dtype(c10::CppTypeToScalarType<Acc>());
+  for (int64_t heads : {1, 2, 4}) {
+    for (int64_t size : {4, 40, 64}) {  // 40 and 64: each lane takes two features or more
+      for (int64_t own_length : {0, 1, 3}) {
+        const int64_t model_size = heads * size, batch = 3, cached = 9;
+        // Layer 1 of a [B, L = 2, P, D] cache: sequences 2 * P * D apart.
+        const auto layer_one = [&] {
+          return at::randn({batch, 2, cached, model_size}).to(dtype).select(1, 1);
+        };
+        const at::Tensor shared_keys = layer_one(), shared_values = layer_one();
+        const at::Tensor row_batch = at::tensor(at::ArrayRef<int64_t>({2, 0, 1, 1}));
+        const at::Tensor shared_lengths = at::tensor(at::ArrayRef<int64_t>({9, 1, 4, 6}));
+        const at::Tensor own_starts = at::tensor(at::ArrayRef<int64_t>({0, 3, 7, 10}));
+        const at::Tensor own_keys = at::randn({14, model_size}).to(dtype);
+        const at::Tensor own_values = at::randn({14, model_size}).to(dtype);
+        const int64_t rows = row_batch.size(0);
+        const at::Tensor query = at::randn({rows, model_size}).to(dtype);
+        std::vector<at::Tensor> want_rows;
+        const auto wide = [](const at::Tensor& t) { return t.to(at::kDouble); };
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t b = row_batch[r].item<int64_t>();
+          const int64_t shared = shared_lengths[r].item<int64_t>();
+          const int64_t start = own_starts[r].item<int64_t>();
+          const at::Tensor keys = at::cat({shared_keys[b].narrow(0, 0, shared),
+                                           own_keys.narrow(0, start, own_length)});
+          const at::Tensor values = at::cat({shared_values[b].narrow(0, 0, shared),
+                                             own_values.narrow(0, start, own_length)});
+          want_rows.push_back(dot_attend(wide(query[r]), wide(keys), wide(values), heads));
+        }
+        const at::Tensor want = at::stack(want_rows);
+        const std::string where = std::string(c10::toString(dtype)) + " heads " +
+                                  std::to_string(heads) + " size " + std::to_string(size) +
+                                  " own " + std::to_string(own_length);
+        const auto attend = [&](Lanes lanes) {
+          at::Tensor scores = at::empty({rows * heads, cached + own_length}, acc);
+          at::Tensor sums = at::empty({rows, model_size}, acc);
+          at::Tensor output = at::full({rows, model_size}, NAN, query.options());
+          const searnn::DotAttention<T> attention = searnn::dot_attention_over<T>(
+              query, shared_keys, shared_values, row_batch, shared_lengths, own_keys,
+              own_values, own_starts, own_length, heads, scores, sums, output);
+          for (int64_t item = 0; item < rows * heads + 2; ++item) {  // past the end
+            run_row(lanes, attention, item);
+          }
+          return output;
+        };
+        const double allowed = tolerance(dtype) * static_cast<double>(size);
+        const at::Tensor serial = attend(Lanes::kSerial), warp = attend(Lanes::kEmulated);
+        expect(max_difference(serial, want) < allowed, "DotAttention, serial " + where);
+        expect(max_difference(warp, want) < allowed, "DotAttention, warp " + where);
+        expect(at::equal(attend(Lanes::kAscending), warp) &&
+                   at::equal(attend(Lanes::kDescending), warp),
+               "DotAttention, lane threads in either order give the warp's bits " + where);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -331,6 +406,9 @@ int main() {
   test_additive_attention<double>(at::kDouble);
   test_additive_attention<float>(at::kFloat);
   test_additive_attention<at::BFloat16>(at::kBFloat16);
+  test_dot_attention<double>(at::kDouble);
+  test_dot_attention<float>(at::kFloat);
+  test_dot_attention<at::BFloat16>(at::kBFloat16);
   test_greedy_pick(Lanes::kSerial, "serial GreedyPick");
   test_greedy_pick(Lanes::kEmulated, "warp GreedyPick");
   test_greedy_pick(Lanes::kAscending, "lane threads GreedyPick, ascending");

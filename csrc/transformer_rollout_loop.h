@@ -1,0 +1,126 @@
+// The learned roll-out decode loop of transformer_rollout (searnn_ext.TransformerSeq2Seq), written
+// once over ATen for every device, as greedy_rollout_loop.h is for the recurrent cells. The
+// projections, the feed-forward networks and the output layer are GEMMs over all live rows
+// (ATen: MKL / oneDNN / cuBLAS); the attention is Kernels::dot_attention (the functor of
+// searnn_ext/dot_attention.h), which reads the roll-in's cache in place: K roll-outs of a cell
+// share their prefix's keys and values, and each row stores only the keys and values of the
+// tokens it decodes itself.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "rollout_checks.h"
+#include "transformer_rollout_inputs.h"
+
+namespace searnn {
+
+// torch.nn.LayerNorm's default, which searnn_ext/rollout_transformer.py requires of the model.
+constexpr double kLayerNormEps = 1e-5;
+
+// Kernels provides, besides greedy_pick, for_row_blocks and kStepsBetweenEndChecks (see
+// greedy_rollout_loop.h):
+//   dot_attention(query, shared_keys, shared_values, row_batch, shared_lengths, own_keys,
+//                 own_values, own_starts, own_length, heads, output): output [n, D] <- the
+//     multi-head attention of query [n, D] over row r's sequence's first shared_lengths[r]
+//     positions of shared_keys / shared_values ([B, positions, D], rows may be strided), then
+//     own_length positions of own_keys / own_values ([positions, D]) from own_starts[r] on.
+template <typename Kernels>
+std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRolloutInputs& in) {
+  const int64_t rows = in.first_tokens.size(0);
+  const int64_t layers = in.prefix_keys.size(1), model_size = in.prefix_keys.size(3);
+  const TransformerWeights& w = in.weights;
+  const std::vector<int64_t> active = active_rows_per_step("transformer_rollout", in.budgets);
+  const int64_t steps = static_cast<int64_t>(active.size());
+  const auto long_options = in.first_tokens.options();
+  at::Tensor tokens = at::zeros({rows, steps}, long_options);
+  at::Tensor lengths = at::zeros({rows}, long_options);
+  if (steps == 0) {
+    return {tokens, lengths};
+  }
+  at::Tensor alive = at::ones({rows}, long_options.dtype(at::kBool));
+  at::Tensor next_input = in.first_tokens.clone();
+
+  // Each row's own keys and values, budgets[r] positions from own_starts[r] on in every layer:
+  // the rows' suffixes packed back to back, the only per-row cache.
+  const at::Tensor own_starts = at::cumsum(in.budgets, 0) - in.budgets;
+  const int64_t own_positions = in.budgets.sum().item<int64_t>();
+  const auto options = in.prefix_keys.options();
+  at::Tensor own_keys = at::empty({layers, own_positions, model_size}, options);
+  at::Tensor own_values = at::empty({layers, own_positions, model_size}, options);
+  const at::Tensor row_source = in.memory_lengths.index_select(0, in.row_batch);
+  const double embedding_scale = std::sqrt(static_cast<double>(model_size));
+
+  // Work buffers allocated once: the live rows of each step are a prefix of them.
+  const int64_t ffn_size = w.layers[0].ffn_input.weight.size(0);
+  at::Tensor x_buffer = at::empty({rows, model_size}, options);
+  at::Tensor query_buffer = at::empty({rows, model_size}, options);
+  at::Tensor key_value_buffer = at::empty({rows, 2 * model_size}, options);
+  at::Tensor mixed_buffer = at::empty({rows, model_size}, options);
+  at::Tensor ffn_buffer = at::empty({rows, ffn_size}, options);
+  at::Tensor logits_buffer = at::empty({rows, w.output.weight.size(0)}, options);
+  const auto norm = [model_size](const at::Tensor& x, const LayerNormWeights& n) {
+    return at::layer_norm(x, {model_size}, n.weight, n.bias, kLayerNormEps);
+  };
+  // x += linear(input), as the model's residual connections add.
+  const auto add_linear = [](at::Tensor& x, const at::Tensor& input, const LinearWeights& l) {
+    x.add_(at::addmm(l.bias, input, l.weight.t()));
+  };
+
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t n = active[step];
+    Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size) {
+      const at::Tensor inputs = next_input.narrow(0, begin, size);
+      const at::Tensor batch = in.row_batch.narrow(0, begin, size);
+      const at::Tensor prefix = in.row_prefix.narrow(0, begin, size);
+      // This step's token sits at position row_prefix[r] + step, and its keys and values at
+      // own_starts[r] + step.
+      const at::Tensor own_at = own_starts.narrow(0, begin, size) + step;
+      at::Tensor x = x_buffer.narrow(0, begin, size);
+      at::index_select_out(x, w.embedding, 0, inputs);
+      x.mul_(embedding_scale).add_(w.positions.index_select(0, prefix + step));
+      at::Tensor query = query_buffer.narrow(0, begin, size);
+      at::Tensor key_value = key_value_buffer.narrow(0, begin, size);
+      at::Tensor mixed = mixed_buffer.narrow(0, begin, size);
+      at::Tensor ffn = ffn_buffer.narrow(0, begin, size);
+      for (int64_t l = 0; l < layers; ++l) {
+        const TransformerLayerWeights& layer = w.layers[l];
+        at::Tensor normed = norm(x, layer.self_norm);
+        at::addmm_out(query, layer.self_query.bias, normed, layer.self_query.weight.t());
+        at::addmm_out(key_value, layer.self_key_value.bias, normed,
+                      layer.self_key_value.weight.t());
+        own_keys[l].index_copy_(0, own_at, key_value.narrow(1, 0, model_size));
+        own_values[l].index_copy_(0, own_at, key_value.narrow(1, model_size, model_size));
+        Kernels::dot_attention(query, in.prefix_keys.select(1, l), in.prefix_values.select(1, l),
+                               batch, prefix, own_keys[l], own_values[l],
+                               own_starts.narrow(0, begin, size), step + 1, in.heads, mixed);
+        add_linear(x, mixed, layer.self_output);
+        normed = norm(x, layer.cross_norm);
+        at::addmm_out(query, layer.cross_query.bias, normed, layer.cross_query.weight.t());
+        Kernels::dot_attention(query, in.memory_keys.select(1, l), in.memory_values.select(1, l),
+                               batch, row_source.narrow(0, begin, size), own_keys[l],
+                               own_values[l], own_starts.narrow(0, begin, size), 0, in.heads,
+                               mixed);
+        add_linear(x, mixed, layer.cross_output);
+        at::addmm_out(ffn, layer.ffn_input.bias, norm(x, layer.ffn_norm),
+                      layer.ffn_input.weight.t());
+        add_linear(x, ffn.relu_(), layer.ffn_output);
+      }
+      at::Tensor logits = logits_buffer.narrow(0, begin, size);
+      at::addmm_out(logits, w.output.bias, norm(x, w.final_norm), w.output.weight.t());
+      Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, begin, size), inputs,
+                           tokens.narrow(0, begin, size), lengths.narrow(0, begin, size));
+    });
+    // Stop once every roll-out has emitted EOS (a host read: a device synchronisation on GPUs).
+    const bool checks = (step + 1) % Kernels::kStepsBetweenEndChecks == 0;
+    if (in.eos_id >= 0 && checks && !alive.narrow(0, 0, n).any().item<bool>()) {
+      break;
+    }
+  }
+  return {tokens, lengths};
+}
+
+}  // namespace searnn

@@ -1,0 +1,141 @@
+"""The compiled learned roll-out of a TransformerSeq2Seq: torch.ops.searnn.transformer_rollout
+runs the whole decode loop in C++ (CPU) or C++/CUDA (torch.ops.searnn_emulated: the CUDA kernels'
+code on the CPU), with the semantics of rollout_torch.greedy_rollout. The roll-outs of a
+sequence read its roll-in's KV cache in place instead of copying it per row."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import torch
+from torch import Tensor, nn
+
+from searnn_ext import _extension
+from searnn_ext.torch_path import check_same_device
+from searnn_ext.transformer import KVCache, TransformerMemory, TransformerSeq2Seq, _Block
+
+if _extension.available():
+    for _namespace in ("searnn", "searnn_emulated"):
+
+        @torch.library.register_fake(f"{_namespace}::transformer_rollout")
+        def _transformer_rollout_fake(
+            prefix_keys,
+            prefix_values,
+            row_batch,
+            row_prefix,
+            first_tokens,
+            budgets,
+            memory_keys,
+            memory_values,
+            memory_lengths,
+            weights,
+            heads,
+            eos_id,
+        ):
+            # Also run for a call mixing meta and real tensors: check devices as the kernels do.
+            check_same_device(
+                "transformer_rollout",
+                "prefix_keys",
+                prefix_keys,
+                prefix_values=prefix_values,
+                row_batch=row_batch,
+                row_prefix=row_prefix,
+                first_tokens=first_tokens,
+                budgets=budgets,
+                memory_keys=memory_keys,
+                memory_values=memory_values,
+                memory_lengths=memory_lengths,
+                **{f"weights[{i}]": weight for i, weight in enumerate(weights)},
+            )
+            steps = torch.library.get_ctx().new_dynamic_size()
+            rows = first_tokens.shape[0]
+            return first_tokens.new_empty((rows, steps)), first_tokens.new_empty((rows,))
+
+
+# The layer norm the op computes: torch.nn.LayerNorm's default, with its weight and bias.
+_LAYER_NORM_EPS = 1e-5
+
+
+def unsupported(model: TransformerSeq2Seq) -> str | None:
+    """Why the compiled loop cannot decode this model, or None. It implements
+    TransformerSeq2Seq.step; a subclass that changes the step, its blocks or its layer norms
+    needs the pure-PyTorch path."""
+    kind = type(model)
+    if kind.step is not TransformerSeq2Seq.step or kind.initial_state is not (
+        TransformerSeq2Seq.initial_state
+    ):
+        return f"{kind.__name__} overrides TransformerSeq2Seq.step or initial_state"
+    norms = [model.decoder_norm]
+    for block in model.decoder:
+        if type(block) is not _Block:
+            return f"its decoder blocks are not TransformerSeq2Seq's own ({type(block).__name__})"
+        norms += [block.self_norm, block.cross_norm, block.ffn_norm]
+        ffn = [type(module) for module in block.ffn]
+        if ffn != [nn.Linear, nn.ReLU, nn.Linear]:
+            return "its feed-forward networks are not Linear, ReLU, Linear"
+    for norm in norms:
+        if (
+            type(norm) is not nn.LayerNorm
+            or norm.eps != _LAYER_NORM_EPS
+            or not (norm.elementwise_affine and norm.bias is not None)
+        ):
+            return (
+                f"its layer norms are not nn.LayerNorm(eps={_LAYER_NORM_EPS}) with affine weights"
+            )
+    return None
+
+
+def _linear(module: nn.Linear) -> list[Tensor]:
+    return [module.weight, module.bias]
+
+
+def decoder_weights(model: TransformerSeq2Seq) -> list[Tensor]:
+    """The op's `weights` argument, in the order of csrc/transformer_rollout_inputs.h's
+    TransformerWeights, without grad."""
+    weights = [model.target_embedding.weight, model.positions]
+    for block in model.decoder:
+        weights += [
+            *_linear(block.self_norm),
+            *_linear(block.self_query),
+            *_linear(block.self_key_value),
+            *_linear(block.self_output),
+            *_linear(block.cross_norm),
+            *_linear(block.cross_query),
+            *_linear(block.cross_output),
+            *_linear(block.ffn_norm),
+            *_linear(block.ffn[0]),
+            *_linear(block.ffn[2]),
+        ]
+    weights += [*_linear(model.decoder_norm), *_linear(model.output)]
+    return [w.detach() for w in weights]
+
+
+def greedy_rollout(
+    model: TransformerSeq2Seq,
+    memory: TransformerMemory,
+    states: list[KVCache],
+    row_b: Tensor,
+    row_t: Tensor,
+    first: Tensor,
+    budgets: Tensor,
+    *,
+    ops: ModuleType = torch.ops.searnn,
+) -> tuple[Tensor, Tensor]:
+    """As rollout_torch.greedy_rollout. states[t] is the cache after the roll-in's first t
+    tokens (BOS first, t + 1 positions); each is a prefix of the last, which every roll-out
+    reads: the roll-out of cell (b, t) its first t + 1 positions."""
+    cache = states[-1]
+    return ops.transformer_rollout(
+        cache.keys,
+        cache.values,
+        row_b,
+        row_t + 1,
+        first,
+        budgets,
+        memory.keys,
+        memory.values,
+        memory.lengths,
+        decoder_weights(model),
+        model.heads,
+        -1 if model.eos_id is None else model.eos_id,
+    )
