@@ -110,6 +110,13 @@ def decoder_weights(model: TransformerSeq2Seq) -> list[Tensor]:
     return [w.detach() for w in weights]
 
 
+# The most memory the rows' own keys and values may take in one call of the op, by device:
+# all rows at once would hold O(rows x budget) of them (gigabytes on the Spelling shape), while
+# GEMMs over a few thousand rows already run near full speed on a CPU; a GPU needs more rows
+# in flight.
+OWN_CACHE_BYTES = {"cpu": 64 << 20, "cuda": 1 << 30}
+
+
 def greedy_rollout(
     model: TransformerSeq2Seq,
     memory: TransformerMemory,
@@ -123,19 +130,44 @@ def greedy_rollout(
 ) -> tuple[Tensor, Tensor]:
     """As rollout_torch.greedy_rollout. states[t] is the cache after the roll-in's first t
     tokens (BOS first, t + 1 positions); each is a prefix of the last, which every roll-out
-    reads: the roll-out of cell (b, t) its first t + 1 positions."""
+    reads: the roll-out of cell (b, t) its first t + 1 positions. The rows go to the op in
+    consecutive runs whose own keys and values fit OWN_CACHE_BYTES (budgets are sorted, so
+    each run's rows still decoding stay a prefix of it)."""
     cache = states[-1]
-    return ops.transformer_rollout(
-        cache.keys,
-        cache.values,
-        row_b,
-        row_t + 1,
-        first,
-        budgets,
-        memory.keys,
-        memory.values,
-        memory.lengths,
-        decoder_weights(model),
-        model.heads,
-        -1 if model.eos_id is None else model.eos_id,
-    )
+    weights = decoder_weights(model)
+    eos_id = -1 if model.eos_id is None else model.eos_id
+    tokens = first.new_zeros((first.shape[0], int(budgets[0]) if len(budgets) else 0))
+    lengths = first.new_zeros((first.shape[0],))
+    for rows in _runs(budgets, model, cache.keys):
+        run_tokens, lengths[rows] = ops.transformer_rollout(
+            cache.keys,
+            cache.values,
+            row_b[rows],
+            row_t[rows] + 1,
+            first[rows],
+            budgets[rows],
+            memory.keys,
+            memory.values,
+            memory.lengths,
+            weights,
+            model.heads,
+            eos_id,
+        )
+        tokens[rows, : run_tokens.shape[1]] = run_tokens
+    return tokens, lengths
+
+
+def _runs(budgets: Tensor, model: TransformerSeq2Seq, like: Tensor) -> list[slice]:
+    """Consecutive slices of the rows, each of whose budgets sum to at most the positions
+    OWN_CACHE_BYTES holds (a row alone may exceed it)."""
+    per_position = 2 * model.layers * model.d_model * like.element_size()  # keys and values
+    limit = max(OWN_CACHE_BYTES.get(like.device.type, OWN_CACHE_BYTES["cuda"]) // per_position, 1)
+    ends = torch.cumsum(budgets, 0).tolist()
+    runs, start, used = [], 0, 0
+    for row, end in enumerate(ends):
+        if row > start and end - used > limit:
+            runs.append(slice(start, row))
+            start, used = row, ends[row - 1]
+    if start < len(ends):
+        runs.append(slice(start, len(ends)))
+    return runs

@@ -8,6 +8,8 @@ import re
 import pytest
 import torch
 from conftest import KERNELS, needs_gpu
+from hypothesis import given
+from hypothesis import strategies as st
 
 import searnn_ext
 from searnn_ext import rollout_transformer
@@ -208,3 +210,42 @@ def test_a_weight_of_the_wrong_shape_is_named(namespace):
     arguments[9][4] = arguments[9][4][:, :5]  # layer 0's self_query.weight
     with pytest.raises(ValueError, match=re.escape("self_query.weight must have shape [16, 16]")):
         getattr(torch.ops, namespace).transformer_rollout(*arguments)
+
+
+@pytest.mark.parametrize("target", KERNELS)
+@pytest.mark.parametrize("limit", [1, 3000], ids=["a-row-per-call", "a-few-rows-per-call"])
+def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, monkeypatch):
+    """The op's calls each hold at most OWN_CACHE_BYTES of the rows' own keys and values; how
+    the rows are split changes no cost."""
+    model, data = case("small", eos=True, seed=3)
+    whole = costs_of(model, data, target.backend, target.device)
+    calls = []
+    op = rollout_transformer._runs
+
+    def counted(*arguments):
+        runs = op(*arguments)
+        calls.append(len(runs))
+        return runs
+
+    monkeypatch.setattr(rollout_transformer, "_runs", counted)
+    monkeypatch.setitem(
+        rollout_transformer.OWN_CACHE_BYTES, torch.device(target.device).type, limit
+    )
+    assert torch.equal(costs_of(model, data, target.backend, target.device), whole)
+    assert calls and calls[0] > 1
+
+
+@given(budgets=st.lists(st.integers(0, 40), max_size=60), limit=st.integers(1, 20_000))
+def test_runs_cover_the_rows_in_order_within_the_limit(budgets, limit):
+    model, _ = case("small", eos=True)
+    budgets = torch.tensor(sorted(budgets, reverse=True), dtype=torch.long)
+    like = torch.zeros(1, dtype=torch.float64)
+    per_position = 2 * model.layers * model.d_model * 8
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(rollout_transformer.OWN_CACHE_BYTES, "cpu", limit)
+        runs = rollout_transformer._runs(budgets, model, like)
+    assert [r.start for r in runs] == [0, *[r.stop for r in runs[:-1]]][: len(runs)]
+    assert (runs[-1].stop if runs else 0) == len(budgets)
+    for run in runs:
+        fits = int(budgets[run].sum()) <= max(limit // per_position, 1)
+        assert fits or run.stop - run.start == 1

@@ -148,6 +148,35 @@ SEARNN_AVX2 void additive_attention_row_avx2(const float* query, const float* ke
   }
 }
 
+SEARNN_AVX2 void dot_attention_row_avx2(const DotAttentionRow<float>& row, float* scores) {
+  const int64_t size = row.model_size / row.heads, length = row.length();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(size));
+  for (int64_t offset = 0; offset < row.model_size; offset += size) {
+    const float* query = row.query + offset;
+    float best = -INFINITY;
+    for (int64_t s = 0; s < length; ++s) {
+      const float* key = row.key(s) + offset;
+      __m256 dot = _mm256_setzero_ps();
+      for (int64_t j = 0; j < size; j += kLanes) {
+        const int64_t count = std::min(kLanes, size - j);
+        dot = _mm256_fmadd_ps(load(query + j, count), load(key + j, count), dot);
+      }
+      scores[s] = horizontal_sum(dot) * scale;
+      best = std::max(best, scores[s]);
+    }
+    softmax_scores(scores, length, best);
+    for (int64_t d = 0; d < size; d += kLanes) {
+      const int64_t count = std::min(kLanes, size - d);
+      __m256 sum = _mm256_setzero_ps();
+      for (int64_t s = 0; s < length; ++s) {
+        sum = _mm256_fmadd_ps(_mm256_set1_ps(scores[s]), load(row.value(s) + offset + d, count),
+                              sum);
+      }
+      store(row.output + offset + d, sum, count);
+    }
+  }
+}
+
 }  // namespace
 
 bool available() {
@@ -165,6 +194,10 @@ void additive_attention_row(const float* query, const float* keys, const float* 
                             int64_t value_size, float* scores, float* context) {
   additive_attention_row_avx2(query, keys, values, length, score_weight, hidden_size,
                               value_size, scores, context);
+}
+
+void dot_attention_row(const DotAttentionRow<float>& row, float* scores) {
+  dot_attention_row_avx2(row, scores);
 }
 
 template void cell_update<GruCell>(const CellRows<float>&, int64_t);

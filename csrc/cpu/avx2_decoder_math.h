@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "cell_rows.h"
+#include "dot_attention_row.h"
 
 // Built with GCC or Clang for x86-64 (function-level target attributes); elsewhere the loop
 // only has its ATen path.
@@ -28,6 +29,10 @@ void cell_update(const CellRows<float>& step, int64_t rows);
 void additive_attention_row(const float* query, const float* keys, const float* values,
                             int64_t length, const float* score_weight, int64_t hidden_size,
                             int64_t value_size, float* scores, float* context);
+
+// Multi-head scaled dot-product attention of one row, as DotAttention of
+// searnn_ext/dot_attention.h; scores: [row.length()] float scratch.
+void dot_attention_row(const DotAttentionRow<float>& row, float* scores);
 
 }  // namespace searnn::avx2
 

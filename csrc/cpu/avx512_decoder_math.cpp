@@ -162,6 +162,55 @@ SEARNN_AVX512 void additive_attention_row_avx512(const T* query, const T* keys, 
   }
 }
 
+// The dot products of one head's query with two keys, side by side: two independent chains.
+template <typename T>
+SEARNN_AVX512 inline void dot_pair(const T* query, const T* key_a, const T* key_b, int64_t size,
+                                   float scale, float* out) {
+  __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+  for (int64_t j = 0; j < size; j += kLanes) {
+    const int64_t count = std::min(kLanes, size - j);
+    const __m512 q = load(query + j, count);
+    a = _mm512_fmadd_ps(q, load(key_a + j, count), a);
+    b = _mm512_fmadd_ps(q, load(key_b + j, count), b);
+  }
+  out[0] = _mm512_reduce_add_ps(a) * scale;
+  out[1] = _mm512_reduce_add_ps(b) * scale;
+}
+
+template <typename T>
+SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, float* scores) {
+  const int64_t size = row.model_size / row.heads, length = row.length();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(size));
+  for (int64_t offset = 0; offset < row.model_size; offset += size) {
+    const T* query = row.query + offset;
+    for (int64_t s = 0; s < length; s += 2) {
+      const int64_t next = std::min(s + 1, length - 1);  // the last one twice if length is odd
+      float pair[2];
+      dot_pair(query, row.key(s) + offset, row.key(next) + offset, size, scale, pair);
+      scores[s] = pair[0];
+      scores[next] = pair[1];
+    }
+    softmax_scores(scores, length, *std::max_element(scores, scores + length));
+    // Even and odd positions in separate sums: independent chains of FMAs.
+    for (int64_t d = 0; d < size; d += kLanes) {
+      const int64_t count = std::min(kLanes, size - d);
+      __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
+      int64_t s = 0;
+      for (; s + 1 < length; s += 2) {
+        even = _mm512_fmadd_ps(_mm512_set1_ps(scores[s]), load(row.value(s) + offset + d, count),
+                               even);
+        odd = _mm512_fmadd_ps(_mm512_set1_ps(scores[s + 1]),
+                              load(row.value(s + 1) + offset + d, count), odd);
+      }
+      if (s < length) {
+        even = _mm512_fmadd_ps(_mm512_set1_ps(scores[s]), load(row.value(s) + offset + d, count),
+                               even);
+      }
+      store(row.output + offset + d, _mm512_add_ps(even, odd), count);
+    }
+  }
+}
+
 }  // namespace
 
 bool available() {
@@ -189,6 +238,11 @@ void additive_attention_row(const T* query, const T* keys, const T* values, int6
                                 value_size, scores, unit_scratch, context);
 }
 
+template <typename T>
+void dot_attention_row(const DotAttentionRow<T>& row, float* scores) {
+  dot_attention_row_avx512(row, scores);
+}
+
 template void cell_update<GruCell>(const CellRows<float>&, int64_t);
 template void cell_update<GruCell>(const CellRows<c10::BFloat16>&, int64_t);
 template void cell_update<LstmCell>(const CellRows<float>&, int64_t);
@@ -198,6 +252,8 @@ template void additive_attention_row(const float*, const float*, const float*, i
 template void additive_attention_row(const c10::BFloat16*, const c10::BFloat16*,
                                      const c10::BFloat16*, int64_t, const c10::BFloat16*, int64_t,
                                      int64_t, float*, float*, c10::BFloat16*);
+template void dot_attention_row(const DotAttentionRow<float>&, float*);
+template void dot_attention_row(const DotAttentionRow<c10::BFloat16>&, float*);
 
 }  // namespace searnn::avx512
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "cell_rows.h"
+#include "dot_attention_row.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEARNN_HAS_AVX512_KERNELS 1
@@ -34,6 +35,11 @@ template <typename T>
 void additive_attention_row(const T* query, const T* keys, const T* values, int64_t length,
                             const T* score_weight, int64_t hidden_size, int64_t value_size,
                             float* scores, float* unit_scratch, T* context);
+
+// Multi-head scaled dot-product attention of one row, as DotAttention of
+// searnn_ext/dot_attention.h; scores: [row.length()] float scratch.
+template <typename T>
+void dot_attention_row(const DotAttentionRow<T>& row, float* scores);
 
 }  // namespace searnn::avx512
 

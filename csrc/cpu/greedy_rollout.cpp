@@ -229,12 +229,81 @@ struct CpuKernels {
     }
   }
 
-  // The functor of searnn_ext/dot_attention.h, a SerialWarp per row and head.
+  // float32 and bfloat16 run a fused kernel per row where the CPU has one, as the additive
+  // attention does; float64 (and bfloat16 without AVX512_BF16) run the GPU's functor of
+  // searnn_ext/dot_attention.h, a SerialWarp per row and head.
   static void dot_attention(const at::Tensor& query, const at::Tensor& shared_keys,
                             const at::Tensor& shared_values, const at::Tensor& row_batch,
                             const at::Tensor& shared_lengths, const at::Tensor& own_keys,
                             const at::Tensor& own_values, const at::Tensor& own_starts,
                             int64_t own_length, int64_t heads, at::Tensor& output) {
+    const auto rows_with = [&](auto attend_row, auto type) {
+      using T = decltype(type);
+      dot_attention_by_rows<T>(attend_row, query, shared_keys, shared_values, row_batch,
+                               shared_lengths, own_keys, own_values, own_starts, own_length,
+                               heads, output);
+    };
+    switch (decoder_kernels(query.scalar_type())) {
+#ifdef SEARNN_HAS_AVX512_KERNELS
+      case DecoderKernels::kAvx512:
+        if (query.scalar_type() == at::kFloat) {
+          rows_with(avx512::dot_attention_row<float>, float{});
+        } else {
+          rows_with(avx512::dot_attention_row<at::BFloat16>, at::BFloat16{});
+        }
+        return;
+#endif
+#ifdef SEARNN_HAS_AVX2_KERNELS
+      case DecoderKernels::kAvx2:
+        rows_with(avx2::dot_attention_row, float{});
+        return;
+#endif
+      default:
+        dot_attention_functor(query, shared_keys, shared_values, row_batch, shared_lengths,
+                              own_keys, own_values, own_starts, own_length, heads, output);
+    }
+  }
+
+  template <typename T, typename AttendRow>
+  static void dot_attention_by_rows(const AttendRow& attend_row, const at::Tensor& query,
+                                    const at::Tensor& shared_keys,
+                                    const at::Tensor& shared_values, const at::Tensor& row_batch,
+                                    const at::Tensor& shared_lengths,
+                                    const at::Tensor& own_keys, const at::Tensor& own_values,
+                                    const at::Tensor& own_starts, int64_t own_length,
+                                    int64_t heads, at::Tensor& output) {
+    const int64_t model_size = query.size(1), batch_stride = shared_keys.stride(0);
+    TORCH_INTERNAL_ASSERT(query.is_contiguous() && output.is_contiguous() &&
+                          shared_keys.strides() == shared_values.strides() &&
+                          shared_keys.stride(1) == model_size && shared_keys.stride(2) == 1 &&
+                          own_keys.is_contiguous() && own_values.is_contiguous());
+    const int64_t* batch = row_batch.const_data_ptr<int64_t>();
+    const int64_t* shared_length = shared_lengths.const_data_ptr<int64_t>();
+    const int64_t* own_start = own_starts.const_data_ptr<int64_t>();
+    std::vector<float> scores(static_cast<size_t>(shared_keys.size(1) + own_length));
+    for (int64_t r = 0; r < query.size(0); ++r) {
+      const int64_t shared_at = batch[r] * batch_stride;
+      const int64_t own_at = own_length > 0 ? own_start[r] * model_size : 0;
+      const DotAttentionRow<T> row{query.const_data_ptr<T>() + r * model_size,
+                                   shared_keys.const_data_ptr<T>() + shared_at,
+                                   shared_values.const_data_ptr<T>() + shared_at,
+                                   shared_length[r],
+                                   own_keys.const_data_ptr<T>() + own_at,
+                                   own_values.const_data_ptr<T>() + own_at,
+                                   own_length,
+                                   heads,
+                                   model_size,
+                                   output.data_ptr<T>() + r * model_size};
+      attend_row(row, scores.data());
+    }
+  }
+
+  static void dot_attention_functor(const at::Tensor& query, const at::Tensor& shared_keys,
+                                    const at::Tensor& shared_values, const at::Tensor& row_batch,
+                                    const at::Tensor& shared_lengths,
+                                    const at::Tensor& own_keys, const at::Tensor& own_values,
+                                    const at::Tensor& own_starts, int64_t own_length,
+                                    int64_t heads, at::Tensor& output) {
     const int64_t rows = query.size(0);
     const int64_t longest = shared_keys.size(1) + own_length;
     AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, query.scalar_type(), "dot_attention_cpu", [&] {
@@ -249,7 +318,6 @@ struct CpuKernels {
       }
     });
   }
-
 
   static void greedy_pick(const at::Tensor& logits, int64_t eos_id, int64_t step,
                           at::Tensor alive, at::Tensor next_input, at::Tensor tokens,

@@ -5,7 +5,9 @@ as a few large torch.mm calls (MKL, oneDNN or cuBLAS) on the device, in each dty
 bfloat16 roll-outs' agreement with float32's is printed too (see bench/precision.py). On the
 edit-distance shape (Spelling), also reference roll-outs: copying the target, and the optimal
 reference (no decoding: one DP column per prefix, one step per candidate) on both backends. The
-OCR and Spelling models with LSTM cells are the -LSTM shapes.
+OCR and Spelling models with LSTM cells are the -LSTM shapes; the -Transformer shapes decode with
+a TransformerSeq2Seq (d_model 128, 4 heads, 2 layers), on the OCR and Spelling shapes and on
+Long-Transformer (T = 30), and report each backend's peak memory during the roll-outs.
 
     searnn bench rollout                  # the shapes of benchmarks/RESULTS.md
     searnn bench rollout --quick          # smaller batches, a smoke test
@@ -26,6 +28,7 @@ from searnn_ext.bench.timing import (
     bench_parser,
     machine_description,
     median_seconds,
+    peak_memory_bytes,
     print_table,
 )
 from searnn_ext.cells import CELLS
@@ -41,6 +44,7 @@ CHUNKING_MODEL = dict(
     input_feeding=True,
 )
 
+TRANSFORMER = dict(cell="transformer", d_model=128, heads=4, layers=2, ffn_size=512)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
@@ -64,13 +68,33 @@ SHAPES = [
     # The OCR and Spelling models with LSTM cells.
     Shape("OCR-LSTM", 64, 15, 26, "hamming", {**OCR_MODEL, "cell": "lstm"}),
     Shape("Spelling-LSTM", 128, 10, 43, "edit", {**SPELLING_MODEL, "cell": "lstm"}),
+    # The same shapes with TransformerSeq2Seq, and a longer one: T = 30.
+    Shape("OCR-Transformer", 64, 15, 26, "hamming", {"source_features": 128, **TRANSFORMER}),
+    Shape(
+        "Spelling-Transformer",
+        128,
+        10,
+        43,
+        "edit",
+        {**TRANSFORMER, "source_vocab": 43, "eos_id": 0},
+    ),
+    Shape("Long-Transformer", 32, 30, 26, "hamming", {"source_features": 128, **TRANSFORMER}),
 ]
+
+
+def make_model(shape: Shape):
+    """The shape's Seq2Seq, or its TransformerSeq2Seq (cell "transformer"), in eval mode."""
+    options = dict(shape.model)
+    if options.get("cell") == "transformer":
+        del options["cell"]
+        return searnn_ext.TransformerSeq2Seq(target_vocab=shape.vocab, **options).eval()
+    return searnn_ext.Seq2Seq(target_vocab=shape.vocab, **options).eval()
 
 
 def make_problem(shape: Shape, device: torch.device, seed: int = 0):
     """(model, rollin, candidates, target, target lengths) on `device`."""
     torch.manual_seed(seed)
-    model = searnn_ext.Seq2Seq(target_vocab=shape.vocab, **shape.model).eval()
+    model = make_model(shape)
     batch, length = shape.batch, shape.length
     lengths = torch.full((batch,), length)
     if "source_features" in shape.model:
@@ -88,7 +112,7 @@ def make_problem(shape: Shape, device: torch.device, seed: int = 0):
     model = model.to(device)
     with torch.no_grad():
         memory = model.encode(src.to(device), torch.full((batch,), length, device=device))
-        rollin = model.roll_in(memory, target.to(device), lengths.to(device))
+        rollin = searnn_ext.roll_in(model, memory, target.to(device), lengths.to(device))
     return model, rollin, candidates.to(device), target.to(device), lengths.to(device)
 
 
@@ -100,9 +124,16 @@ def gemm_row_steps(shape: Shape, max_length: int) -> int:
     return shape.batch * shape.vocab * sum(per_cell)
 
 
-def gemm_shapes(model: searnn_ext.Seq2Seq) -> list[tuple[int, int]]:
+def gemm_shapes(model) -> list[tuple[int, int]]:
     """(in, out) of each matrix product one decode step of one roll-out needs in the compiled
     loop (layer 0's embedding projection is a table lookup)."""
+    if isinstance(model, searnn_ext.TransformerSeq2Seq):
+        d_model, ffn = model.d_model, model.decoder[0].ffn[0].out_features
+        # Per layer: self-attention's query, keys and values, output; cross-attention's query
+        # and output (its keys and values come from the encoder once); the feed-forward network.
+        per_layer = [(d_model, d_model), (d_model, 2 * d_model), (d_model, d_model)]
+        per_layer += [(d_model, d_model), (d_model, d_model), (d_model, ffn), (ffn, d_model)]
+        return per_layer * model.layers + [(d_model, model.target_vocab)]
     hidden = model.hidden_size
     gates = CELLS[model.cell].gates * hidden
     shapes = [(hidden, gates)] * model.num_layers  # hidden side of every layer
@@ -193,6 +224,10 @@ def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> li
             repeats_of[key] = FAST_REPEATS_FACTOR * repeats  # milliseconds: more repeats are cheap
             method = "searnn_ext" if backend == "ext" else "pure PyTorch"
             labels[key] = f"{method}, {reference} reference roll-outs, float32"
+    peaks = {}
+    if model.cell == "transformer":
+        for key, backend in [("ext float32", "ext"), ("torch", "torch")]:
+            peaks[key] = peak_memory_bytes(lambda b=backend: costs(b), device)
     seconds = median_seconds(runs, repeats_of, device)
     for key, scale in scales.items():
         seconds[key] *= scale
@@ -201,10 +236,26 @@ def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> li
         speedup = base / seconds["optimal ext"]
         print(f"{shape.name}: optimal reference roll-outs {speedup:,.0f}x faster than learned")
     count = f"{int((candidates >= 0).sum()):,}"
+    if peaks.get("ext float32") and peaks.get("torch"):
+        ratio = peaks["ext float32"] / peaks["torch"]
+        print(
+            f"{shape.name}: the compiled roll-outs' peak memory is {ratio:.2f}x the PyTorch path's"
+        )
     return [
-        [shape.name, count, labels[key], _milliseconds(seconds[key]), _ratio(seconds[key] / base)]
+        [
+            shape.name,
+            count,
+            labels[key],
+            _milliseconds(seconds[key]),
+            _ratio(seconds[key] / base),
+            _mebibytes(peaks.get(key)),
+        ]
         for key in labels
     ]
+
+
+def _mebibytes(size: int | None) -> str:
+    return "-" if size is None else f"{size / 2**20:.1f}"
 
 
 def _milliseconds(seconds: float) -> str:
@@ -221,7 +272,8 @@ def run(shapes: list[Shape], repeats: int, slow_repeats: int, device, dtypes) ->
         row for shape in shapes for row in measure(shape, repeats, slow_repeats, device, dtypes)
     ]
     print()
-    print_table(["shape", "roll-outs", "method", "median ms", "x searnn_ext float32 time"], rows)
+    header = ["shape", "roll-outs", "method", "median ms", "x searnn_ext float32 time"]
+    print_table([*header, "peak MiB"], rows)
     for row in rows:
         if row[2].startswith("searnn_ext, ") and "float32" not in row[2]:
             verdict = "faster" if float(row[4]) < 1 else "not faster"

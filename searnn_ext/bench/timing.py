@@ -89,6 +89,35 @@ def median_seconds(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def peak_memory_bytes(run: Callable[[], object], device) -> int | None:
+    """How far memory rose above its level before `run` at its peak: the CUDA allocator's peak
+    on a GPU; on the CPU the process's peak resident set (Linux's VmHWM, reset through
+    /proc/self/clear_refs). None where the CPU's peak cannot be reset."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        run()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        before = _status_bytes("VmRSS")
+        run()
+        return _status_bytes("VmHWM") - before
+    except OSError:
+        return None
+
+
+def _status_bytes(key: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise OSError(f"/proc/self/status has no {key}")
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as cpuinfo:

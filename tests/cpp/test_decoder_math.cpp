@@ -388,6 +388,44 @@ void test_dot_attention(at::ScalarType dtype) {
         expect(at::equal(attend(Lanes::kAscending), warp) &&
                    at::equal(attend(Lanes::kDescending), warp),
                "DotAttention, lane threads in either order give the warp's bits " + where);
+        // The CPU's fused kernels, a row at a time.
+        const auto fused = [&](const auto& attend_row) {
+          at::Tensor output = at::full({rows, model_size}, NAN, query.options());
+          std::vector<float> scores(cached + own_length);
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t b = row_batch[r].item<int64_t>();
+            const int64_t own_at = own_starts[r].item<int64_t>() * model_size;
+            const searnn::DotAttentionRow<T> row{query[r].const_data_ptr<T>(),
+                                                 shared_keys[b].const_data_ptr<T>(),
+                                                 shared_values[b].const_data_ptr<T>(),
+                                                 shared_lengths[r].item<int64_t>(),
+                                                 own_keys.const_data_ptr<T>() + own_at,
+                                                 own_values.const_data_ptr<T>() + own_at,
+                                                 own_length,
+                                                 heads,
+                                                 model_size,
+                                                 output[r].data_ptr<T>()};
+            attend_row(row, scores.data());
+          }
+          return output;
+        };
+#ifdef SEARNN_HAS_AVX512_KERNELS
+        if constexpr (!std::is_same_v<T, double>) {
+          if (std::is_same_v<T, float> ? searnn::avx512::available()
+                                       : searnn::avx512::available_bfloat16()) {
+            expect(max_difference(fused(searnn::avx512::dot_attention_row<T>), want) < allowed,
+                   "avx512::dot_attention_row " + where);
+          }
+        }
+#endif
+#ifdef SEARNN_HAS_AVX2_KERNELS
+        if constexpr (std::is_same_v<T, float>) {
+          if (searnn::avx2::available()) {
+            expect(max_difference(fused(searnn::avx2::dot_attention_row), want) < allowed,
+                   "avx2::dot_attention_row " + where);
+          }
+        }
+#endif
       }
     }
   }
