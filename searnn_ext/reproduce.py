@@ -21,7 +21,7 @@ from pathlib import Path
 
 from searnn_ext import options
 from searnn_ext.cells import CELLS
-from searnn_ext.config import ModelConfig, RunConfig, SearnnConfig
+from searnn_ext.config import TRANSFORMER, ModelConfig, RunConfig, SearnnConfig
 from searnn_ext.devices import cpu_threads
 from searnn_ext.files import replacing
 from searnn_ext.fit import fit
@@ -109,8 +109,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cell",
-        choices=tuple(CELLS),
-        help="the recurrent cell of every row's model (default: the task's, a GRU as in the paper)",
+        choices=(*CELLS, TRANSFORMER),
+        help="the cell of every row's model, a recurrent one or 'transformer' (a "
+        "TransformerSeq2Seq of the task's width and depth; default: the task's, a GRU as in the "
+        "paper)",
     )
     parser.add_argument("--epochs", type=options.positive_int, default=5)
     parser.add_argument("--seeds", type=options.seed, nargs="+", default=[0])

@@ -131,13 +131,15 @@ def test_reproduce_records_the_tasks_metrics(tmp_path):
     assert 0 <= record["test_chunk_f1"] <= 100 and "test_error" in record
 
 
-def test_reproduce_with_lstm_cells(tmp_path, capsys):
+@pytest.mark.parametrize("cell", ["lstm", "transformer"])
+def test_reproduce_with_another_cell(tmp_path, cell):
     """--cell trains every row's model with that cell, in its own folder and under its own key."""
     data = write_ocr(tmp_path / "ocr")
     output = tmp_path / "runs"
     command = ["reproduce", "--task=ocr", f"--data={data}", "--epochs=1", "--threads=1"]
-    assert main([*command, "--rows", "MLE", "--cell=lstm", f"--output={output}"]) == 0
-    record = json.loads((output / "results.jsonl").read_text())
-    assert "--cell=lstm" in record["command"]
-    state = checkpoint.load(output / "ocr-lstm-MLE-0" / "checkpoint.pt")
-    assert state["run"]["model"]["cell"] == "lstm"
+    rows = ["--rows", "MLE", "LL learned/mixed"]
+    assert main([*command, *rows, f"--cell={cell}", f"--output={output}"]) == 0
+    records = [json.loads(line) for line in (output / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(f"--cell={cell}" in r["command"] for r in records)
+    state = checkpoint.load(output / f"ocr-{cell}-LL_learned-mixed-0" / "checkpoint.pt")
+    assert state["run"]["model"]["cell"] == cell
