@@ -51,6 +51,19 @@ AdditiveAttention<T> additive_attention_over(const at::Tensor& query, const at::
                               values.size(2)};
 }
 
+// Whether [B, positions, D] keys and values lie as DotAttention reads them: positions D apart,
+// features adjacent, the values' sequences as far apart as the keys' (a dimension of size 1
+// may have any stride: it is never stepped over).
+inline bool shared_rows_as_read(const at::Tensor& keys, const at::Tensor& values) {
+  const auto apart = [](const at::Tensor& t, int64_t dim, int64_t stride) {
+    return t.size(dim) <= 1 || t.stride(dim) == stride;
+  };
+  const int64_t model_size = keys.size(2);
+  return keys.sizes() == values.sizes() && apart(values, 0, keys.stride(0)) &&
+         apart(keys, 1, model_size) && apart(values, 1, model_size) && apart(keys, 2, 1) &&
+         apart(values, 2, 1);
+}
+
 // output [rows, D] from query [rows, D] over shared_keys / shared_values [B, positions, D] (rows
 // may be strided) and own_keys / own_values [positions, D]; scores [rows * heads, longest run]
 // and sums [rows, D] are scratch in accumulate_t<T> (see transformer_rollout_loop.h).
@@ -63,8 +76,7 @@ DotAttention<T> dot_attention_over(const at::Tensor& query, const at::Tensor& sh
                                    at::Tensor& sums, at::Tensor& output) {
   const int64_t model_size = query.size(1);
   TORCH_INTERNAL_ASSERT(query.is_contiguous() && output.is_contiguous() &&
-                        shared_keys.strides() == shared_values.strides() &&
-                        shared_keys.stride(1) == model_size && shared_keys.stride(2) == 1 &&
+                        shared_rows_as_read(shared_keys, shared_values) &&
                         own_keys.is_contiguous() && own_values.is_contiguous() &&
                         row_batch.is_contiguous() && shared_lengths.is_contiguous() &&
                         own_starts.is_contiguous());

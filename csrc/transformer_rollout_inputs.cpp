@@ -11,6 +11,8 @@ namespace {
 
 constexpr const char* kOp = "transformer_rollout";
 constexpr size_t kWeightsPerLayer = 20;  // as TransformerLayerWeights lists them
+// Entries of the rows' own keys (and as many values) at most: 4 GiB of float32 each.
+constexpr int64_t kMaxOwnCache = int64_t{1} << 30;
 
 void check_devices(const std::vector<std::pair<std::string, const at::Tensor*>>& named) {
   const at::Tensor& first = *named.front().second;
@@ -43,12 +45,14 @@ struct WeightReader {
     check.vector(name, t, size);
     return t;
   }
+  std::string prefix;  // "layers[l]." inside a layer
+
   LayerNormWeights norm(const char* name, int64_t size) {
-    const std::string weight = std::string(name) + ".weight", bias = std::string(name) + ".bias";
+    const std::string weight = prefix + name + ".weight", bias = prefix + name + ".bias";
     return {vector(weight.c_str(), size), vector(bias.c_str(), size)};
   }
   LinearWeights linear(const char* name, int64_t out, int64_t in) {
-    const std::string weight = std::string(name) + ".weight", bias = std::string(name) + ".bias";
+    const std::string weight = prefix + name + ".weight", bias = prefix + name + ".bias";
     at::Tensor w = (next++)->contiguous();
     check.matrix(weight.c_str(), w, out, in);
     return {w, vector(bias.c_str(), out)};
@@ -118,8 +122,9 @@ TransformerRolloutInputs check_transformer_inputs(
   TORCH_CHECK_VALUE(w.positions.dim() == 2, kOp, ": positions must be [P_max, D], got ",
                     w.positions.sizes());
   check.matrix("positions", w.positions, w.positions.size(0), model_size);
-  WeightReader read{check, weights.begin() + 2};
+  WeightReader read{check, weights.begin() + 2, ""};
   for (int64_t l = 0; l < layers; ++l) {
+    read.prefix = "layers[" + std::to_string(l) + "].";
     TransformerLayerWeights layer;
     layer.self_norm = read.norm("self_norm", model_size);
     layer.self_query = read.linear("self_query", model_size, model_size);
@@ -130,12 +135,13 @@ TransformerRolloutInputs check_transformer_inputs(
     layer.cross_output = read.linear("cross_output", model_size, model_size);
     layer.ffn_norm = read.norm("ffn_norm", model_size);
     const int64_t ffn_size = read.next->dim() == 2 ? read.next->size(0) : -1;
-    TORCH_CHECK_VALUE(ffn_size >= 1, kOp, ": ffn_input.weight must be [F, ", model_size,
-                      "], got ", read.next->sizes());
+    TORCH_CHECK_VALUE(ffn_size >= 1, kOp, ": ", read.prefix, "ffn_input.weight must be [F, ",
+                      model_size, "], got ", read.next->sizes());
     layer.ffn_input = read.linear("ffn_input", ffn_size, model_size);
     layer.ffn_output = read.linear("ffn_output", model_size, ffn_size);
     w.layers.push_back(layer);
   }
+  read.prefix = "";
   w.final_norm = read.norm("decoder_norm", model_size);
   w.output = read.linear("output", vocab, model_size);
 
@@ -153,17 +159,26 @@ TransformerRolloutInputs check_transformer_inputs(
   in.first_tokens = first_tokens.contiguous();
   in.budgets = budgets.contiguous();
   check.index("row_batch", in.row_batch, rows, batch);
-  const int64_t longest_prefix = check.index("row_prefix", in.row_prefix, rows, cached + 1);
+  check.index("row_prefix", in.row_prefix, rows, cached + 1);
   TORCH_CHECK_VALUE(rows == 0 || in.row_prefix.min().item<int64_t>() >= 1, kOp,
                     ": row_prefix values must lie in [1, ", cached,
                     "] (every roll-out reads at least BOS)");
   check.index("first_tokens", in.first_tokens, rows, vocab + 1);
   check.budgets(in.budgets, rows);
-  const int64_t largest_budget = rows ? in.budgets.max().item<int64_t>() : 0;
-  // Row r feeds its candidate at position row_prefix[r], then one token per step after it.
-  TORCH_CHECK_VALUE(rows == 0 || longest_prefix + largest_budget <= w.positions.size(0), kOp,
-                    ": a roll-out would reach position ", longest_prefix + largest_budget - 1,
-                    ", past the positions table (", w.positions.size(0), " rows)");
+  if (rows > 0) {
+    // Row r feeds its candidate at position row_prefix[r], then one token per step after it:
+    // its last at row_prefix[r] + budgets[r] - 1.
+    const at::Tensor ends = at::where(in.budgets > 0, in.row_prefix + in.budgets, 0);
+    const int64_t furthest = ends.max().item<int64_t>();
+    TORCH_CHECK_VALUE(furthest <= w.positions.size(0), kOp, ": a roll-out would reach position ",
+                      furthest - 1, ", past the positions table (", w.positions.size(0),
+                      " rows)");
+    // Every row's own keys and values, held for the whole call.
+    const int64_t own = in.budgets.sum().item<int64_t>() * layers * model_size;
+    TORCH_CHECK_VALUE(own <= kMaxOwnCache, kOp, ": the rows' own keys (budgets sum x L x D = ",
+                      own, " entries) would exceed the limit of ", kMaxOwnCache,
+                      "; decode fewer rows at once (rollout_costs' max_rows)");
+  }
   TORCH_CHECK_VALUE(eos_id < vocab, kOp, ": eos_id must be below the vocabulary size ", vocab);
   return in;
 }

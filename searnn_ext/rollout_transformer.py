@@ -58,21 +58,26 @@ _LAYER_NORM_EPS = 1e-5
 
 def unsupported(model: TransformerSeq2Seq) -> str | None:
     """Why the compiled loop cannot decode this model, or None. It implements
-    TransformerSeq2Seq.step; a subclass that changes the step, its blocks or its layer norms
-    needs the pure-PyTorch path."""
+    TransformerSeq2Seq.step with its own modules; a subclass that changes the step, the
+    positions, its blocks or their modules needs the pure-PyTorch path."""
     kind = type(model)
-    if kind.step is not TransformerSeq2Seq.step or kind.initial_state is not (
-        TransformerSeq2Seq.initial_state
-    ):
-        return f"{kind.__name__} overrides TransformerSeq2Seq.step or initial_state"
-    norms = [model.decoder_norm]
+    for method in ("step", "initial_state", "_positions"):
+        if getattr(kind, method) is not getattr(TransformerSeq2Seq, method):
+            return f"{kind.__name__} overrides TransformerSeq2Seq.{method}"
+    if type(model.target_embedding) is not nn.Embedding:
+        return "its target embedding is not an nn.Embedding"
+    norms, linears = [model.decoder_norm], [model.output]
     for block in model.decoder:
         if type(block) is not _Block:
             return f"its decoder blocks are not TransformerSeq2Seq's own ({type(block).__name__})"
         norms += [block.self_norm, block.cross_norm, block.ffn_norm]
-        ffn = [type(module) for module in block.ffn]
-        if ffn != [nn.Linear, nn.ReLU, nn.Linear]:
+        linears += [block.self_query, block.self_key_value, block.self_output]
+        linears += [block.cross_query, block.cross_output]
+        if [type(module) for module in block.ffn] != [nn.Linear, nn.ReLU, nn.Linear]:
             return "its feed-forward networks are not Linear, ReLU, Linear"
+        linears += [block.ffn[0], block.ffn[2]]
+    if any(type(linear) is not nn.Linear or linear.bias is None for linear in linears):
+        return "its decoder's projections are not nn.Linear layers with biases"
     for norm in norms:
         if (
             type(norm) is not nn.LayerNorm
@@ -160,7 +165,11 @@ def greedy_rollout(
 def _runs(budgets: Tensor, model: TransformerSeq2Seq, like: Tensor) -> list[slice]:
     """Consecutive slices of the rows, each of whose budgets sum to at most the positions
     OWN_CACHE_BYTES holds (a row alone may exceed it)."""
-    per_position = 2 * model.layers * model.d_model * like.element_size()  # keys and values
+    # Keys and values; the CPU decodes float16 in float32.
+    element = (
+        4 if like.device.type == "cpu" and like.dtype == torch.float16 else like.element_size()
+    )
+    per_position = 2 * model.layers * model.d_model * element
     limit = max(OWN_CACHE_BYTES.get(like.device.type, OWN_CACHE_BYTES["cuda"]) // per_position, 1)
     ends = torch.cumsum(budgets, 0).tolist()
     runs, start, used = [], 0, 0

@@ -154,15 +154,37 @@ class OwnStep(searnn_ext.TransformerSeq2Seq):
         return -logits, state
 
 
-def test_a_changed_step_falls_back_to_torch_and_ext_names_auto():
+class OwnPositions(searnn_ext.TransformerSeq2Seq):
+    """A user's subclass with positions of its own (all zero)."""
+
+    def _positions(self, start, count, like):
+        return torch.zeros_like(super()._positions(start, count, like))
+
+
+def without_query_bias(model):
+    query = model.decoder[1].self_query
+    model.decoder[1].self_query = nn.Linear(query.in_features, query.out_features, bias=False)
+    return model
+
+
+CHANGED = {
+    "its step": (OwnStep, lambda model: model, "overrides TransformerSeq2Seq.step"),
+    "its positions": (OwnPositions, lambda model: model, "overrides TransformerSeq2Seq._positions"),
+    "a module": (searnn_ext.TransformerSeq2Seq, without_query_bias, "nn.Linear layers with biases"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGED))
+def test_a_changed_model_falls_back_to_torch_and_ext_names_auto(change):
+    kind, modify, reason = CHANGED[change]
     torch.manual_seed(7)
-    model = OwnStep(target_vocab=6, source_vocab=(9, 4), d_model=16, heads=4, ffn_size=24)
-    model = model.double().eval()
+    model = kind(target_vocab=6, source_vocab=(9, 4), d_model=16, heads=4, ffn_size=24)
+    model = modify(model).double().eval()
     src, src_lengths, target, target_lengths = batch_of(False)
     rollin = searnn_ext.roll_in(model, model.encode(src, src_lengths), target, target_lengths)
     candidates = torch.arange(model.target_vocab).expand(*rollin.tokens.shape, -1).clone()
     arguments = (model, rollin, candidates, target, target_lengths)
-    with pytest.raises(ValueError, match="overrides TransformerSeq2Seq.step.*backend='auto'"):
+    with pytest.raises(ValueError, match=f"{re.escape(reason)}.*backend='auto'"):
         searnn_ext.rollout_costs(*arguments, backend="ext")
     auto = searnn_ext.rollout_costs(*arguments)
     assert torch.equal(auto, searnn_ext.rollout_costs(*arguments, backend="torch"))

@@ -205,10 +205,22 @@ def test_bad_arguments_are_named(namespace, position, value, error, message):
 
 
 @pytest.mark.parametrize("namespace", ["searnn", "searnn_emulated"])
+def test_each_rows_last_position_bounds_the_positions_table(namespace):
+    """Row 0 reaches position 1020 and row 1 position 9 of 1024: the call is valid, though the
+    longest prefix (7) plus the largest budget (1020) would pass the table's end."""
+    arguments = op_arguments()
+    arguments[3] = torch.tensor([1, 7, 1, 2])
+    arguments[5] = torch.tensor([1020, 3, 3, 1])
+    tokens, lengths = getattr(torch.ops, namespace).transformer_rollout(*arguments)
+    assert tokens.shape == (4, 1020) and bool((lengths <= torch.tensor([1020, 3, 3, 1])).all())
+
+
+@pytest.mark.parametrize("namespace", ["searnn", "searnn_emulated"])
 def test_a_weight_of_the_wrong_shape_is_named(namespace):
     arguments = op_arguments()
     arguments[9][4] = arguments[9][4][:, :5]  # layer 0's self_query.weight
-    with pytest.raises(ValueError, match=re.escape("self_query.weight must have shape [16, 16]")):
+    message = "layers[0].self_query.weight must have shape [16, 16]"
+    with pytest.raises(ValueError, match=re.escape(message)):
         getattr(torch.ops, namespace).transformer_rollout(*arguments)
 
 

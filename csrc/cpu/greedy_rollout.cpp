@@ -274,8 +274,7 @@ struct CpuKernels {
                                     int64_t heads, at::Tensor& output) {
     const int64_t model_size = query.size(1), batch_stride = shared_keys.stride(0);
     TORCH_INTERNAL_ASSERT(query.is_contiguous() && output.is_contiguous() &&
-                          shared_keys.strides() == shared_values.strides() &&
-                          shared_keys.stride(1) == model_size && shared_keys.stride(2) == 1 &&
+                          shared_rows_as_read(shared_keys, shared_values) &&
                           own_keys.is_contiguous() && own_values.is_contiguous());
     const int64_t* batch = row_batch.const_data_ptr<int64_t>();
     const int64_t* shared_length = shared_lengths.const_data_ptr<int64_t>();

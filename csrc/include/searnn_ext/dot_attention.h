@@ -65,7 +65,7 @@ struct DotAttention {
         return dot_product<Acc>(row_query, key, lane, stride, size);
       })) * scale;
       best = (s == 0 || energy > best) ? energy : best;
-      // Lane s % size keeps position s: the lane that turns it into a weight below.
+      // Lane s % stride keeps position s: the lane that turns it into a weight below.
       warp.lanes([&](int lane) {
         if (s % stride == lane) {
           row_scores[s] = energy;
