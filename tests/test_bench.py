@@ -69,3 +69,21 @@ def test_agreement_counts_cells():
     # target moves from 0 (the ground truth, tied) to 1.
     assert (result.cells, result.equal_costs, result.changed_targets) == (2, 0.0, 0.5)
     assert result.equal_entries == 0.5
+
+
+@pytest.mark.parametrize(
+    "device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, needs_gpu])]
+)
+def test_transformer_rows_report_peak_memory(device, capsys):
+    rollout.main(["--quick", "--shapes", "Long-Transformer", "--threads", "1", "--device", device])
+    out = capsys.readouterr().out
+    assert "Long-Transformer: float32 costs of the two backends equal on 100.0%" in out
+    rows = {
+        line.split("|")[3].strip(): line.split("|")[6].strip()
+        for line in out.splitlines()
+        if line.startswith("| Long-Transformer")
+    }
+    assert float(rows["searnn_ext, float32"]) > 0 and float(rows["pure PyTorch, float32"]) > 0
+    floors = [method for method in rows if method.startswith("GEMM floor")]
+    assert floors and all(rows[method] == "-" for method in floors)  # no memory of its own
+    assert re.search(r"peak memory is [0-9.]+x the PyTorch path's", out)
