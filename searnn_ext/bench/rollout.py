@@ -17,6 +17,7 @@ Long-Transformer (T = 30), and report each backend's peak memory during the roll
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 
 import torch
 
@@ -114,6 +115,26 @@ def make_problem(shape: Shape, device: torch.device, seed: int = 0):
         memory = model.encode(src.to(device), torch.full((batch,), length, device=device))
         rollin = searnn_ext.roll_in(model, memory, target.to(device), lengths.to(device))
     return model, rollin, candidates.to(device), target.to(device), lengths.to(device)
+
+
+def peak_in_a_fresh_process(shape: Shape, backend: str, device: torch.device) -> int | None:
+    """The peak memory of one float32 rollout_costs call on the shape's problem, measured in a
+    new process (spawned), so that memory an earlier call freed but kept cannot hide it."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(_peak, (shape, backend, str(device), torch.get_num_threads()))
+
+
+def _peak(shape: Shape, backend: str, device_name: str, threads: int) -> int | None:
+    torch.set_num_threads(threads)
+    device = torch.device(device_name)
+    model, rollin, candidates, target, lengths = make_problem(shape, device)
+    return peak_memory_bytes(
+        lambda: searnn_ext.rollout_costs(
+            model, rollin, candidates, target, lengths, cost=shape.cost, backend=backend
+        ),
+        device,
+    )
 
 
 def gemm_row_steps(shape: Shape, max_length: int) -> int:
@@ -227,7 +248,7 @@ def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> li
     peaks = {}
     if model.cell == "transformer":
         for key, backend in [("ext float32", "ext"), ("torch", "torch")]:
-            peaks[key] = peak_memory_bytes(lambda b=backend: costs(b), device)
+            peaks[key] = peak_in_a_fresh_process(shape, backend, device)
     seconds = median_seconds(runs, repeats_of, device)
     for key, scale in scales.items():
         seconds[key] *= scale
