@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "greedy_picks.h"
 #include "greedy_rollout_inputs.h"
 #include "rollout_checks.h"
 
@@ -50,14 +51,10 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   const DecoderWeights& w = in.weights;
   const std::vector<int64_t> active = active_rows_per_step("greedy_rollout", in.budgets);
   const int64_t steps = static_cast<int64_t>(active.size());
-  const auto long_options = in.first_tokens.options();
-  at::Tensor tokens = at::zeros({rows, steps}, long_options);
-  at::Tensor lengths = at::zeros({rows}, long_options);
+  GreedyPicks picks(in.first_tokens, steps);
   if (steps == 0) {
-    return {tokens, lengths};
+    return {picks.tokens, picks.lengths};
   }
-  at::Tensor alive = at::ones({rows}, long_options.dtype(at::kBool));
-  at::Tensor next_input = in.first_tokens.clone();
 
   // Without input feeding the embedding enters layer 0 only through W_ih: a [A + 1, kGates * H]
   // table replaces that GEMM. With input feeding, only the embedding's part is tabled.
@@ -106,7 +103,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
     // Rows are independent within a step: each block of rows runs the whole step (see
     // Kernels::for_row_blocks).
     Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size) {
-      const at::Tensor inputs = next_input.narrow(0, begin, size);
+      const at::Tensor inputs = picks.next_input.narrow(0, begin, size);
       const at::Tensor cells = in.row_cell.narrow(0, begin, size);
       at::Tensor layer_input;
       for (int64_t l = 0; l < layers; ++l) {
@@ -156,16 +153,13 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
       }
       at::Tensor logits = logits_buffer.narrow(0, begin, size);
       at::addmm_out(logits, w.output_bias, output, w.output_weight.t());
-      Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, begin, size), inputs,
-                           tokens.narrow(0, begin, size), lengths.narrow(0, begin, size));
+      picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
     });
-    // Stop once every roll-out has emitted EOS (a host read: a device synchronisation on GPUs).
-    const bool checks = (step + 1) % Kernels::kStepsBetweenEndChecks == 0;
-    if (in.eos_id >= 0 && checks && !alive.narrow(0, 0, n).any().item<bool>()) {
+    if (picks.all_ended<Kernels>(in.eos_id, step, n)) {
       break;
     }
   }
-  return {tokens, lengths};
+  return {picks.tokens, picks.lengths};
 }
 
 }  // namespace searnn

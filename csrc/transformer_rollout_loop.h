@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "greedy_picks.h"
 #include "rollout_checks.h"
 #include "transformer_rollout_inputs.h"
 
@@ -35,14 +36,10 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
   const TransformerWeights& w = in.weights;
   const std::vector<int64_t> active = active_rows_per_step("transformer_rollout", in.budgets);
   const int64_t steps = static_cast<int64_t>(active.size());
-  const auto long_options = in.first_tokens.options();
-  at::Tensor tokens = at::zeros({rows, steps}, long_options);
-  at::Tensor lengths = at::zeros({rows}, long_options);
+  GreedyPicks picks(in.first_tokens, steps);
   if (steps == 0) {
-    return {tokens, lengths};
+    return {picks.tokens, picks.lengths};
   }
-  at::Tensor alive = at::ones({rows}, long_options.dtype(at::kBool));
-  at::Tensor next_input = in.first_tokens.clone();
 
   // Each row's own keys and values, budgets[r] positions from own_starts[r] on in every layer:
   // the rows' suffixes packed back to back, the only per-row cache.
@@ -73,7 +70,7 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t n = active[step];
     Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size) {
-      const at::Tensor inputs = next_input.narrow(0, begin, size);
+      const at::Tensor inputs = picks.next_input.narrow(0, begin, size);
       const at::Tensor batch = in.row_batch.narrow(0, begin, size);
       const at::Tensor prefix = in.row_prefix.narrow(0, begin, size);
       // This step's token sits at position row_prefix[r] + step, and its keys and values at
@@ -111,16 +108,13 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
       }
       at::Tensor logits = logits_buffer.narrow(0, begin, size);
       at::addmm_out(logits, w.output.bias, norm(x, w.final_norm), w.output.weight.t());
-      Kernels::greedy_pick(logits, in.eos_id, step, alive.narrow(0, begin, size), inputs,
-                           tokens.narrow(0, begin, size), lengths.narrow(0, begin, size));
+      picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
     });
-    // Stop once every roll-out has emitted EOS (a host read: a device synchronisation on GPUs).
-    const bool checks = (step + 1) % Kernels::kStepsBetweenEndChecks == 0;
-    if (in.eos_id >= 0 && checks && !alive.narrow(0, 0, n).any().item<bool>()) {
+    if (picks.all_ended<Kernels>(in.eos_id, step, n)) {
       break;
     }
   }
-  return {tokens, lengths};
+  return {picks.tokens, picks.lengths};
 }
 
 }  // namespace searnn
