@@ -7,19 +7,14 @@ import re
 
 import pytest
 import torch
-from conftest import KERNELS, needs_gpu
+from conftest import KERNELS
 from hypothesis import given
 from hypothesis import strategies as st
+from test_greedy_rollout import NAMESPACES, on_device
 
 import searnn_ext
 from searnn_ext import rollout_transformer
 from searnn_ext.rollout import _prefix_states, eval_mode
-
-NAMESPACES = [
-    pytest.param("searnn", "cpu", id="searnn-cpu"),
-    pytest.param("searnn_emulated", "cpu", id="searnn_emulated-cpu"),
-    pytest.param("searnn", "cuda", id="searnn-cuda", marks=[pytest.mark.cuda, needs_gpu]),
-]
 
 # (d_model, heads, source vocabulary, target vocabulary, source width, target width):
 # head sizes of 4 to 64 (a warp's lanes take several features each past 32), 40 source positions.
@@ -147,17 +142,6 @@ def op_arguments(eos=True):
         rollout_transformer.decoder_weights(model),
         model.heads,
         model.eos_id if eos else -1,
-    ]
-
-
-def on_device(arguments, device):
-    return [
-        [w.to(device) for w in a]
-        if isinstance(a, list)
-        else a.to(device)
-        if isinstance(a, torch.Tensor)
-        else a
-        for a in arguments
     ]
 
 
