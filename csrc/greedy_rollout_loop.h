@@ -35,8 +35,11 @@ struct GateRows {
 //   additive_attention(query, keys, values, lengths, row_batch, score_weight, context):
 //     context [n, D] (a view, rows possibly strided) <- attention of query [n, H] over the
 //     source memory of each row's sequence row_batch[r] (keys [B, S, H], values [B, S, D]);
+//   tanh_(values): values <- tanh(values), in place;
 //   greedy_pick(logits, eos_id, step, alive, next_input, tokens, lengths);
-//   for_row_blocks(n, decode): runs decode(begin, size) over blocks covering rows [0, n);
+//   for_row_blocks(n, decode): runs decode(begin, size, scratch) over blocks covering rows
+//     [0, n), a block's work in rows [scratch, scratch + size) of step buffers of
+//     scratch_rows(rows) rows;
 //   kStepsBetweenEndChecks: how often the host reads whether every roll-out has ended.
 template <typename Cell, typename Kernels>
 std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) {
@@ -82,39 +85,41 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
     cell_feed_gates = at::mm(*in.cell_feed, feed_weight->t());
   }
 
-  // Work buffers allocated once: the live rows of each step are a prefix of them, so the
-  // loop allocates none of them again (large per-step allocations cost page faults every step).
+  // Step buffers allocated once, for Kernels::scratch_rows rows: the loop allocates none of
+  // them again (large per-step allocations cost page faults every step).
   const auto options = in.cell_hidden.options();
-  at::Tensor input_gates_buffer = at::empty({rows, gates}, options);
-  at::Tensor hidden_gates_buffer = at::empty({rows, gates}, options);
-  at::Tensor feed_gates_buffer = feed_weight ? at::empty({rows, gates}, options) : at::Tensor();
-  at::Tensor logits_buffer = at::empty({rows, w.output_weight.size(0)}, options);
+  const int64_t scratch_rows = Kernels::scratch_rows(rows);
+  at::Tensor input_gates_buffer = at::empty({scratch_rows, gates}, options);
+  at::Tensor hidden_gates_buffer = at::empty({scratch_rows, gates}, options);
+  at::Tensor feed_gates_buffer =
+      feed_weight ? at::empty({scratch_rows, gates}, options) : at::Tensor();
+  at::Tensor logits_buffer = at::empty({scratch_rows, w.output_weight.size(0)}, options);
   // With attention, [output | context] side by side, so that the attention's output layer is
   // one GEMM over both.
   at::Tensor query_buffer, joined_buffer, attended_buffer;
   if (in.memory_keys) {
-    query_buffer = at::empty({rows, hidden_size}, options);
-    joined_buffer = at::empty({rows, hidden_size + in.memory_values->size(2)}, options);
-    attended_buffer = at::empty({rows, hidden_size}, options);
+    query_buffer = at::empty({scratch_rows, hidden_size}, options);
+    joined_buffer = at::empty({scratch_rows, hidden_size + in.memory_values->size(2)}, options);
+    attended_buffer = at::empty({scratch_rows, hidden_size}, options);
   }
 
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t n = active[step];
     // Rows are independent within a step: each block of rows runs the whole step (see
     // Kernels::for_row_blocks).
-    Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size) {
+    Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size, int64_t scratch) {
       const at::Tensor inputs = picks.next_input.narrow(0, begin, size);
       const at::Tensor cells = in.row_cell.narrow(0, begin, size);
       at::Tensor layer_input;
       for (int64_t l = 0; l < layers; ++l) {
         const LayerWeights& layer = w.layers[l];
         at::Tensor state = layer_states[l].narrow(0, begin, size);
-        at::Tensor input_gates = input_gates_buffer.narrow(0, begin, size);
+        at::Tensor input_gates = input_gates_buffer.narrow(0, scratch, size);
         GateRows input{input_gates, std::nullopt};
         if (l == 0 && !feed_weight) {
           input = GateRows{input_table, inputs};
         } else if (l == 0) {
-          at::Tensor feed_gates = feed_gates_buffer.narrow(0, begin, size);
+          at::Tensor feed_gates = feed_gates_buffer.narrow(0, scratch, size);
           if (step == 0) {
             at::index_select_out(feed_gates, cell_feed_gates, 0, cells);
           } else {
@@ -127,7 +132,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
         }
         GateRows hidden_gates{cell_hidden_gates[l], cells};
         if (step > 0) {
-          hidden_gates = GateRows{hidden_gates_buffer.narrow(0, begin, size), std::nullopt};
+          hidden_gates = GateRows{hidden_gates_buffer.narrow(0, scratch, size), std::nullopt};
           at::mm_out(hidden_gates.gates, output_of(state), layer.hidden_weight.t());
         }
         Kernels::template cell_update<Cell>(input, hidden_gates, layer.hidden_bias, state);
@@ -135,23 +140,23 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
       }
       at::Tensor output = layer_input;
       if (in.memory_keys) {
-        at::Tensor query = query_buffer.narrow(0, begin, size);
+        at::Tensor query = query_buffer.narrow(0, scratch, size);
         at::mm_out(query, output, w.attention_query.t());
-        at::Tensor joined = joined_buffer.narrow(0, begin, size);
+        at::Tensor joined = joined_buffer.narrow(0, scratch, size);
         joined.narrow(1, 0, hidden_size).copy_(output);
         at::Tensor context = joined.narrow(1, hidden_size, joined.size(1) - hidden_size);
         Kernels::additive_attention(query, *in.memory_keys, *in.memory_values,
                                     in.memory_lengths, in.row_batch.narrow(0, begin, size),
                                     w.attention_score, context);
-        at::Tensor attended = attended_buffer.narrow(0, begin, size);
+        at::Tensor attended = attended_buffer.narrow(0, scratch, size);
         at::addmm_out(attended, w.attention_output_bias, joined, w.attention_output_weight.t());
-        attended.tanh_();
+        Kernels::tanh_(attended);
         if (in.cell_feed) {
           feed.narrow(0, begin, size).copy_(attended);
         }
         output = attended;
       }
-      at::Tensor logits = logits_buffer.narrow(0, begin, size);
+      at::Tensor logits = logits_buffer.narrow(0, scratch, size);
       at::addmm_out(logits, w.output_bias, output, w.output_weight.t());
       picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
     });

@@ -51,14 +51,15 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
   const at::Tensor row_source = in.memory_lengths.index_select(0, in.row_batch);
   const double embedding_scale = std::sqrt(static_cast<double>(model_size));
 
-  // Work buffers allocated once: the live rows of each step are a prefix of them.
+  // Step buffers allocated once, for Kernels::scratch_rows rows (see greedy_rollout_loop.h).
   const int64_t ffn_size = w.layers[0].ffn_input.weight.size(0);
-  at::Tensor x_buffer = at::empty({rows, model_size}, options);
-  at::Tensor query_buffer = at::empty({rows, model_size}, options);
-  at::Tensor key_value_buffer = at::empty({rows, 2 * model_size}, options);
-  at::Tensor mixed_buffer = at::empty({rows, model_size}, options);
-  at::Tensor ffn_buffer = at::empty({rows, ffn_size}, options);
-  at::Tensor logits_buffer = at::empty({rows, w.output.weight.size(0)}, options);
+  const int64_t scratch_rows = Kernels::scratch_rows(rows);
+  at::Tensor x_buffer = at::empty({scratch_rows, model_size}, options);
+  at::Tensor query_buffer = at::empty({scratch_rows, model_size}, options);
+  at::Tensor key_value_buffer = at::empty({scratch_rows, 2 * model_size}, options);
+  at::Tensor mixed_buffer = at::empty({scratch_rows, model_size}, options);
+  at::Tensor ffn_buffer = at::empty({scratch_rows, ffn_size}, options);
+  at::Tensor logits_buffer = at::empty({scratch_rows, w.output.weight.size(0)}, options);
   const auto norm = [model_size](const at::Tensor& x, const LayerNormWeights& n) {
     return at::layer_norm(x, {model_size}, n.weight, n.bias, kLayerNormEps);
   };
@@ -69,20 +70,20 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
 
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t n = active[step];
-    Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size) {
+    Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size, int64_t scratch) {
       const at::Tensor inputs = picks.next_input.narrow(0, begin, size);
       const at::Tensor batch = in.row_batch.narrow(0, begin, size);
       const at::Tensor prefix = in.row_prefix.narrow(0, begin, size);
       // This step's token sits at position row_prefix[r] + step, and its keys and values at
       // own_starts[r] + step.
       const at::Tensor own_at = own_starts.narrow(0, begin, size) + step;
-      at::Tensor x = x_buffer.narrow(0, begin, size);
+      at::Tensor x = x_buffer.narrow(0, scratch, size);
       at::index_select_out(x, w.embedding, 0, inputs);
       x.mul_(embedding_scale).add_(w.positions.index_select(0, prefix + step));
-      at::Tensor query = query_buffer.narrow(0, begin, size);
-      at::Tensor key_value = key_value_buffer.narrow(0, begin, size);
-      at::Tensor mixed = mixed_buffer.narrow(0, begin, size);
-      at::Tensor ffn = ffn_buffer.narrow(0, begin, size);
+      at::Tensor query = query_buffer.narrow(0, scratch, size);
+      at::Tensor key_value = key_value_buffer.narrow(0, scratch, size);
+      at::Tensor mixed = mixed_buffer.narrow(0, scratch, size);
+      at::Tensor ffn = ffn_buffer.narrow(0, scratch, size);
       for (int64_t l = 0; l < layers; ++l) {
         const TransformerLayerWeights& layer = w.layers[l];
         at::Tensor normed = norm(x, layer.self_norm);
@@ -106,7 +107,7 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
                       layer.ffn_input.weight.t());
         add_linear(x, ffn.relu_(), layer.ffn_output);
       }
-      at::Tensor logits = logits_buffer.narrow(0, begin, size);
+      at::Tensor logits = logits_buffer.narrow(0, scratch, size);
       at::addmm_out(logits, w.output.bias, norm(x, w.final_norm), w.output.weight.t());
       picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
     });

@@ -15,13 +15,6 @@
 
 #define SEARNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
 
-// SLEEF's AVX-512 functions, exported by libtorch_cpu (ATen's Vectorized<float> calls them).
-// tanh is the 3.5-ULP version, as in avx2_decoder_math.cpp.
-extern "C" {
-SEARNN_AVX512 __m512 Sleef_expf16_u10avx512f(__m512);
-SEARNN_AVX512 __m512 Sleef_tanhf16_u35avx512f(__m512);
-}
-
 namespace searnn::avx512 {
 namespace {
 
@@ -56,11 +49,53 @@ SEARNN_AVX512 inline __m512 load_sum(const T* a, const T* b, int64_t count) {
   return _mm512_add_ps(load(a, count), load(b, count));
 }
 
+SEARNN_AVX512 inline __m512 splat(float value) { return _mm512_set1_ps(value); }
+
+// exp(x) to about 1 ULP: x = n ln 2 + r with |r| <= ln 2 / 2, exp(r) = 1 + r + r^2 G(r) with
+// G fitted on that interval, times 2^n (scalef: overflow to inf, underflow to 0, NaN kept).
+// Inlined, unlike a call into a vector library (every zmm register is caller-saved across a
+// call, so the callers' loops would spill theirs at each one).
+SEARNN_AVX512 inline __m512 exp16(__m512 x) {
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, splat(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln 2 in two parts, the first with trailing zero bits, so that n ln2_hi is exact.
+  __m512 r = _mm512_fnmadd_ps(n, splat(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, splat(1.428606765330187e-06f), r);
+  __m512 g = splat(0.0013933642767369747f);
+  g = _mm512_fmadd_ps(g, r, splat(0.008363178931176662f));
+  g = _mm512_fmadd_ps(g, r, splat(0.04166646674275398f));
+  g = _mm512_fmadd_ps(g, r, splat(0.16666576266288757f));
+  g = _mm512_fmadd_ps(g, r, splat(0.5f));
+  const __m512 exp_r = _mm512_fmadd_ps(_mm512_mul_ps(r, r), g, _mm512_add_ps(r, splat(1.0f)));
+  return _mm512_scalef_ps(exp_r, n);
+}
+
 // 1 / (1 + exp(-x)), as ATen's vectorised sigmoid.
 SEARNN_AVX512 inline __m512 sigmoid16(__m512 x) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 exp_negative = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_setzero_ps(), x));
-  return _mm512_div_ps(one, _mm512_add_ps(one, exp_negative));
+  const __m512 one = splat(1.0f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+// tanh(x) to within 1.5 ULP (the C++ test measures it): below |x| = 0.625, x + x^3 P(x^2) with P
+// fitted there; above, 1 - 2 / (exp(2|x|) + 1), which cancels no digits there; |x| is clamped
+// at 10, where tanh rounds to 1. The sign is put back last (tanh(-0) = -0); NaN stays NaN (the
+// clamp keeps its second operand, |x|, when that is NaN).
+SEARNN_AVX512 inline __m512 tanh16(__m512 x) {
+  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u)));
+  const __m512 magnitude = _mm512_min_ps(splat(10.0f), _mm512_andnot_ps(sign, x));
+  const __m512 square = _mm512_mul_ps(magnitude, magnitude);
+  __m512 p = splat(-0.006104837171733379f);
+  p = _mm512_fmadd_ps(p, square, splat(0.02100355364382267f));
+  p = _mm512_fmadd_ps(p, square, splat(-0.05385247617959976f));
+  p = _mm512_fmadd_ps(p, square, splat(0.13332782685756683f));
+  p = _mm512_fmadd_ps(p, square, splat(-0.333333283662796f));
+  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(magnitude, square), p, magnitude);
+  const __m512 one = splat(1.0f);
+  const __m512 large = _mm512_sub_ps(
+      one, _mm512_div_ps(splat(2.0f),
+                         _mm512_add_ps(exp16(_mm512_add_ps(magnitude, magnitude)), one)));
+  const __mmask16 is_small = _mm512_cmp_ps_mask(magnitude, splat(0.625f), _CMP_LT_OQ);
+  return _mm512_or_ps(_mm512_mask_blend_ps(is_small, large, small), _mm512_and_ps(sign, x));
 }
 
 // x + (y + bias) over the lanes j..j+count of gate g, as CellUpdate adds a unit's gates.
@@ -78,7 +113,7 @@ SEARNN_AVX512 inline void update_lanes(GruCell, const T* gi, const T* gh, const 
   const int64_t n = 2 * hidden_size + j;
   const __m512 reset = sigmoid16(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
   const __m512 update = sigmoid16(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
-  const __m512 candidate = Sleef_tanhf16_u35avx512f(
+  const __m512 candidate = tanh16(
       _mm512_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
   // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
   const __m512 updated =
@@ -92,13 +127,13 @@ SEARNN_AVX512 inline void update_lanes(LstmCell, const T* gi, const T* gh, const
   const __m512 input = sigmoid16(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
   const __m512 forget = sigmoid16(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
   const __m512 candidate =
-      Sleef_tanhf16_u35avx512f(gate_sum(gi, gh, bias, 2, hidden_size, j, count));
+      tanh16(gate_sum(gi, gh, bias, 2, hidden_size, j, count));
   const __m512 output = sigmoid16(gate_sum(gi, gh, bias, 3, hidden_size, j, count));
   T* cell_state = state + hidden_size + j;
   const __m512 cell =
       _mm512_fmadd_ps(forget, load(cell_state, count), _mm512_mul_ps(input, candidate));
   store(cell_state, cell, count);
-  store(state + j, _mm512_mul_ps(output, Sleef_tanhf16_u35avx512f(cell)), count);
+  store(state + j, _mm512_mul_ps(output, tanh16(cell)), count);
 }
 
 template <typename Cell, typename T>
@@ -144,7 +179,7 @@ SEARNN_AVX512 void additive_attention_row_avx512(const T* query, const T* keys, 
     for (int64_t j = 0; j < hidden_size; j += kLanes) {
       const int64_t count = std::min(kLanes, hidden_size - j);
       const __m512 unit =
-          Sleef_tanhf16_u35avx512f(_mm512_add_ps(load(key + j, count), load(q + j, count)));
+          tanh16(_mm512_add_ps(load(key + j, count), load(q + j, count)));
       energy = _mm512_fmadd_ps(load(w + j, count), unit, energy);
     }
     scores[s] = _mm512_reduce_add_ps(energy);
@@ -211,6 +246,14 @@ SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, float
   }
 }
 
+template <typename T>
+SEARNN_AVX512 void tanh_in_place_avx512(T* values, int64_t count) {
+  for (int64_t j = 0; j < count; j += kLanes) {
+    const int64_t lanes = std::min(kLanes, count - j);
+    store(values + j, tanh16(load(values + j, lanes)), lanes);
+  }
+}
+
 }  // namespace
 
 bool available() {
@@ -243,6 +286,11 @@ void dot_attention_row(const DotAttentionRow<T>& row, float* scores) {
   dot_attention_row_avx512(row, scores);
 }
 
+template <typename T>
+void tanh_in_place(T* values, int64_t count) {
+  tanh_in_place_avx512(values, count);
+}
+
 template void cell_update<GruCell>(const CellRows<float>&, int64_t);
 template void cell_update<GruCell>(const CellRows<c10::BFloat16>&, int64_t);
 template void cell_update<LstmCell>(const CellRows<float>&, int64_t);
@@ -254,6 +302,8 @@ template void additive_attention_row(const c10::BFloat16*, const c10::BFloat16*,
                                      int64_t, float*, float*, c10::BFloat16*);
 template void dot_attention_row(const DotAttentionRow<float>&, float*);
 template void dot_attention_row(const DotAttentionRow<c10::BFloat16>&, float*);
+template void tanh_in_place(float*, int64_t);
+template void tanh_in_place(c10::BFloat16*, int64_t);
 
 }  // namespace searnn::avx512
 

@@ -1,6 +1,5 @@
 // float32 and bfloat16 decoder math vectorised with AVX-512, sixteen units per instruction,
-// with SLEEF's exp (1 ULP) and tanh (3.5 ULP) from the SLEEF build that ATen's vectorised
-// kernels call. bfloat16 storage is widened to float32 in registers (the math accumulates in
+// with inlined exp (about 1 ULP) and tanh (within 1.5 ULP). bfloat16 storage is widened to float32 in registers (the math accumulates in
 // float32, as decoder_math.h does) and rounded back to nearest even with AVX512_BF16's
 // conversion. Selected at run time (cpu/greedy_rollout.cpp): AVX-512, then AVX2, then the
 // portable or ATen paths. The C++ test checks them against the same formulas.
@@ -40,6 +39,10 @@ void additive_attention_row(const T* query, const T* keys, const T* values, int6
 // searnn_ext/dot_attention.h; scores: [row.length()] float scratch.
 template <typename T>
 void dot_attention_row(const DotAttentionRow<T>& row, float* scores);
+
+// values[0, count) <- tanh(values[0, count)).
+template <typename T>
+void tanh_in_place(T* values, int64_t count);
 
 }  // namespace searnn::avx512
 

@@ -54,11 +54,20 @@ struct CpuKernels {
   // a block's gates, logits and attention stay in cache from the GEMM that writes them to the
   // kernel that reads them. ATen ops inside run on the calling thread (ATen does not nest
   // parallel regions), so the GEMMs are per-thread too.
+  // Each thread's blocks share its block of the step buffers, which stays in cache from one
+  // block to the next (buffers as large as every row are touched once per step, and their pages
+  // are faulted in on every call).
+  static int64_t scratch_rows(int64_t rows) {
+    return std::min(rows, kDecodeRowsPerBlock) * at::get_num_threads();
+  }
+
   template <typename Decode>
   static void for_row_blocks(int64_t rows, const Decode& decode) {
+    const int64_t rows_per_thread = std::min(rows, kDecodeRowsPerBlock);
     at::parallel_for(0, rows, kDecodeRowsPerBlock, [&](int64_t begin, int64_t end) {
+      const int64_t scratch = at::get_thread_num() * rows_per_thread;
       for (int64_t block = begin; block < end; block += kDecodeRowsPerBlock) {
-        decode(block, std::min(kDecodeRowsPerBlock, end - block));
+        decode(block, std::min(kDecodeRowsPerBlock, end - block), scratch);
       }
     });
   }
@@ -122,6 +131,23 @@ struct CpuKernels {
     at::Tensor cell = state.narrow(1, hidden_size, hidden_size);
     cell.copy_((gate[1].sigmoid() * cell).add_(gate[0].sigmoid() * gate[2].tanh()));
     state.narrow(1, 0, hidden_size).copy_(gate[3].sigmoid() * cell.tanh());
+  }
+
+  // ATen's tanh calls MKL's high-accuracy vector tanh, several times slower here than the
+  // inlined AVX-512 one.
+  static void tanh_(at::Tensor& values) {
+#ifdef SEARNN_HAS_AVX512_KERNELS
+    if (decoder_kernels(values.scalar_type()) == DecoderKernels::kAvx512) {
+      TORCH_INTERNAL_ASSERT(values.is_contiguous());
+      if (values.scalar_type() == at::kFloat) {
+        avx512::tanh_in_place(values.data_ptr<float>(), values.numel());
+      } else {
+        avx512::tanh_in_place(values.data_ptr<at::BFloat16>(), values.numel());
+      }
+      return;
+    }
+#endif
+    values.tanh_();
   }
 
   static void additive_attention(const at::Tensor& query, const at::Tensor& keys,

@@ -22,9 +22,11 @@ struct GpuKernels {
   static constexpr int64_t kStepsBetweenEndChecks = 8;
 
   // One block of all rows: each launch covers the whole step.
+  static int64_t scratch_rows(int64_t rows) { return rows; }
+
   template <typename Decode>
   static void for_row_blocks(int64_t rows, const Decode& decode) {
-    decode(0, rows);
+    decode(0, rows, 0);
   }
 
   // One thread per hidden unit.
@@ -40,6 +42,8 @@ struct GpuKernels {
       Launcher::threads(plan_threads(update.units), update);
     });
   }
+
+  static void tanh_(at::Tensor& values) { values.tanh_(); }
 
   static void additive_attention(const at::Tensor& query, const at::Tensor& keys,
                                  const at::Tensor& values, const at::Tensor& lengths,
