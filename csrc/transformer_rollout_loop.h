@@ -63,9 +63,10 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
   const auto norm = [model_size](const at::Tensor& x, const LayerNormWeights& n) {
     return at::layer_norm(x, {model_size}, n.weight, n.bias, kLayerNormEps);
   };
-  // x += linear(input), as the model's residual connections add.
+  // x += linear(input), as the model's residual connections add: the GEMM accumulates into x
+  // (no temporary), then the bias.
   const auto add_linear = [](at::Tensor& x, const at::Tensor& input, const LinearWeights& l) {
-    x.add_(at::addmm(l.bias, input, l.weight.t()));
+    x.addmm_(input, l.weight.t()).add_(l.bias);
   };
 
   for (int64_t step = 0; step < steps; ++step) {
