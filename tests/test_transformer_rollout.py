@@ -93,16 +93,21 @@ def test_float32_roll_outs_match_the_torch_path(target, shape, eos):
 @pytest.mark.parametrize("autocast", [False, True], ids=["model", "autocast"])
 def test_bfloat16_counts_the_float32_cells(target, eos, autocast):
     """A bfloat16 model, or a float32 one under autocast: costs +inf exactly where float32's are,
-    and equal to them but for rare near-ties."""
-    model, data = case("two-heads", eos, seed=1)
-    model.float()
-    full = costs_of(model, data, "torch")
-    low_model, low_autocast = (model, torch.bfloat16) if autocast else (model.bfloat16(), None)
-    low = costs_of(low_model, data, target.backend, target.device, autocast=low_autocast)
-    assert low.dtype == torch.float32
-    assert torch.equal(low.isinf(), full.isinf())
-    finite = full.isfinite()
-    assert (low[finite] == full[finite]).double().mean() >= 0.9
+    and equal to them but for near-ties. bfloat16's coarse logits tie often, and any change of
+    summation order moves which ties flip: one model's share of equal costs ranges from 0.89 to
+    0.99 across seeds, so the share is taken over three models."""
+    equal = []
+    for seed in range(3):
+        model, data = case("two-heads", eos, seed=seed)
+        model.float()
+        full = costs_of(model, data, "torch")
+        low_model, low_autocast = (model, torch.bfloat16) if autocast else (model.bfloat16(), None)
+        low = costs_of(low_model, data, target.backend, target.device, autocast=low_autocast)
+        assert low.dtype == torch.float32
+        assert torch.equal(low.isinf(), full.isinf())
+        finite = full.isfinite()
+        equal.append(low[finite] == full[finite])
+    assert torch.cat(equal).double().mean() >= 0.9
 
 
 @pytest.mark.parametrize("target", KERNELS)

@@ -11,7 +11,6 @@
 #include <type_traits>
 
 #include "searnn_ext/cells.h"
-#include "softmax_scores.h"
 
 #define SEARNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
 
@@ -98,6 +97,28 @@ SEARNN_AVX512 inline __m512 tanh16(__m512 x) {
   return _mm512_or_ps(_mm512_mask_blend_ps(is_small, large, small), _mm512_and_ps(sign, x));
 }
 
+// scores[0, length) <- their softmax, sixteen at a time (masked lanes take no part).
+SEARNN_AVX512 inline void softmax16(float* scores, int64_t length) {
+  __m512 best = splat(-INFINITY);
+  for (int64_t first = 0; first < length; first += kLanes) {
+    const int64_t block = std::min(kLanes, length - first);
+    best = _mm512_mask_max_ps(best, lane_mask(block), best, load(scores + first, block));
+  }
+  const __m512 top = splat(_mm512_reduce_max_ps(best));
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t first = 0; first < length; first += kLanes) {
+    const int64_t block = std::min(kLanes, length - first);
+    const __m512 weight = exp16(_mm512_sub_ps(load(scores + first, block), top));
+    store(scores + first, weight, block);
+    total = _mm512_add_ps(total, _mm512_maskz_mov_ps(lane_mask(block), weight));
+  }
+  const __m512 sum = splat(_mm512_reduce_add_ps(total));
+  for (int64_t first = 0; first < length; first += kLanes) {
+    const int64_t block = std::min(kLanes, length - first);
+    store(scores + first, _mm512_div_ps(load(scores + first, block), sum), block);
+  }
+}
+
 // x + (y + bias) over the lanes j..j+count of gate g, as CellUpdate adds a unit's gates.
 template <typename T>
 SEARNN_AVX512 inline __m512 gate_sum(const T* input_gates, const T* hidden_gates, const T* bias,
@@ -172,20 +193,17 @@ SEARNN_AVX512 void additive_attention_row_avx512(const T* query, const T* keys, 
     q = unit_scratch;
     w = unit_scratch + hidden_size;
   }
-  float best = -INFINITY;
   for (int64_t s = 0; s < length; ++s) {
     const T* key = keys + s * hidden_size;
     __m512 energy = _mm512_setzero_ps();
     for (int64_t j = 0; j < hidden_size; j += kLanes) {
       const int64_t count = std::min(kLanes, hidden_size - j);
-      const __m512 unit =
-          tanh16(_mm512_add_ps(load(key + j, count), load(q + j, count)));
+      const __m512 unit = tanh16(_mm512_add_ps(load(key + j, count), load(q + j, count)));
       energy = _mm512_fmadd_ps(load(w + j, count), unit, energy);
     }
     scores[s] = _mm512_reduce_add_ps(energy);
-    best = std::max(best, scores[s]);
   }
-  softmax_scores(scores, length, best);
+  softmax16(scores, length);
   for (int64_t d = 0; d < value_size; d += kLanes) {
     const int64_t count = std::min(kLanes, value_size - d);
     __m512 sum = _mm512_setzero_ps();
@@ -197,19 +215,53 @@ SEARNN_AVX512 void additive_attention_row_avx512(const T* query, const T* keys, 
   }
 }
 
-// The dot products of one head's query with two keys, side by side: two independent chains.
-template <typename T>
-SEARNN_AVX512 inline void dot_pair(const T* query, const T* key_a, const T* key_b, int64_t size,
-                                   float scale, float* out) {
-  __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
-  for (int64_t j = 0; j < size; j += kLanes) {
-    const int64_t count = std::min(kLanes, size - j);
-    const __m512 q = load(query + j, count);
-    a = _mm512_fmadd_ps(q, load(key_a + j, count), a);
-    b = _mm512_fmadd_ps(q, load(key_b + j, count), b);
+// 128-bit lanes [a0 + a1, a2 + a3, b0 + b1, b2 + b3] of a's and b's.
+SEARNN_AVX512 inline __m512 paired_lanes(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// Lane i of the result: the sum of v[i]'s lanes, for 16 vectors at once. A tree of unpacks and
+// shuffles transposes as it adds (45 instructions), where 16 horizontal reductions take about
+// three times as many.
+SEARNN_AVX512 inline __m512 lane_sums16(const __m512* v) {
+  __m512 pairs[8], quads[4];
+  for (int k = 0; k < 8; ++k) {  // per 128-bit lane: v[2k]'s and v[2k+1]'s halves, interleaved
+    pairs[k] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]),
+                             _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));
   }
-  out[0] = _mm512_reduce_add_ps(a) * scale;
-  out[1] = _mm512_reduce_add_ps(b) * scale;
+  for (int m = 0; m < 4; ++m) {  // per 128-bit lane: the sums of its part of v[4m..4m+3]
+    quads[m] = _mm512_add_ps(
+        _mm512_shuffle_ps(pairs[2 * m], pairs[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+        _mm512_shuffle_ps(pairs[2 * m], pairs[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  // Across the four 128-bit lanes: 128-bit lane m of the result sums quads[m]'s.
+  return paired_lanes(paired_lanes(quads[0], quads[1]), paired_lanes(quads[2], quads[3]));
+}
+
+// scores[s] <- head query . key(s) * scale for every position, sixteen positions per
+// lane_sums16.
+template <typename T>
+SEARNN_AVX512 inline void head_scores(const DotAttentionRow<T>& row, const T* query,
+                                      int64_t offset, int64_t size, float scale,
+                                      float* scores) {
+  const int64_t length = row.length();
+  for (int64_t first = 0; first < length; first += kLanes) {
+    const int64_t block = std::min(kLanes, length - first);
+    __m512 sums[kLanes];
+    for (int64_t i = 0; i < kLanes; ++i) {
+      __m512 sum = _mm512_setzero_ps();
+      if (i < block) {
+        const T* key = row.key(first + i) + offset;
+        for (int64_t j = 0; j < size; j += kLanes) {
+          const int64_t count = std::min(kLanes, size - j);
+          sum = _mm512_fmadd_ps(load(query + j, count), load(key + j, count), sum);
+        }
+      }
+      sums[i] = sum;
+    }
+    store(scores + first, _mm512_mul_ps(lane_sums16(sums), splat(scale)), block);
+  }
 }
 
 template <typename T>
@@ -217,15 +269,8 @@ SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, float
   const int64_t size = row.model_size / row.heads, length = row.length();
   const float scale = 1.0f / std::sqrt(static_cast<float>(size));
   for (int64_t offset = 0; offset < row.model_size; offset += size) {
-    const T* query = row.query + offset;
-    for (int64_t s = 0; s < length; s += 2) {
-      const int64_t next = std::min(s + 1, length - 1);  // the last one twice if length is odd
-      float pair[2];
-      dot_pair(query, row.key(s) + offset, row.key(next) + offset, size, scale, pair);
-      scores[s] = pair[0];
-      scores[next] = pair[1];
-    }
-    softmax_scores(scores, length, *std::max_element(scores, scores + length));
+    head_scores(row, row.query + offset, offset, size, scale, scores);
+    softmax16(scores, length);
     // Even and odd positions in separate sums: independent chains of FMAs.
     for (int64_t d = 0; d < size; d += kLanes) {
       const int64_t count = std::min(kLanes, size - d);

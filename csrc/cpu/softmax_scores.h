@@ -1,5 +1,5 @@
-// The softmax step of the CPU attention kernels (AVX2 and AVX-512), whose vector parts differ:
-// one row's scores turned into weights in place, in scalar code (std::exp).
+// The softmax step of the AVX2 attention kernels: one row's scores turned into weights in place,
+// in scalar code (std::exp).
 #pragma once
 
 #include <cmath>

@@ -341,14 +341,15 @@ void test_dot_attention(at::ScalarType dtype) {
   for (int64_t heads : {1, 2, 4}) {
     for (int64_t size : {4, 40, 64}) {  // 40 and 64: each lane takes two features or more
       for (int64_t own_length : {0, 1, 3}) {
-        const int64_t model_size = heads * size, batch = 3, cached = 9;
+        // Up to 40 + 3 positions: the AVX-512 row scores sixteen positions at a time.
+        const int64_t model_size = heads * size, batch = 3, cached = 40;
         // Layer 1 of a [B, L = 2, P, D] cache: sequences 2 * P * D apart.
         const auto layer_one = [&] {
           return at::randn({batch, 2, cached, model_size}).to(dtype).select(1, 1);
         };
         const at::Tensor shared_keys = layer_one(), shared_values = layer_one();
         const at::Tensor row_batch = at::tensor(at::ArrayRef<int64_t>({2, 0, 1, 1}));
-        const at::Tensor shared_lengths = at::tensor(at::ArrayRef<int64_t>({9, 1, 4, 6}));
+        const at::Tensor shared_lengths = at::tensor(at::ArrayRef<int64_t>({40, 1, 16, 17}));
         const at::Tensor own_starts = at::tensor(at::ArrayRef<int64_t>({0, 3, 7, 10}));
         const at::Tensor own_keys = at::randn({14, model_size}).to(dtype);
         const at::Tensor own_values = at::randn({14, model_size}).to(dtype);
