@@ -51,10 +51,13 @@ SEARNN_AVX512 inline __m512 load_sum(const T* a, const T* b, int64_t count) {
 SEARNN_AVX512 inline __m512 splat(float value) { return _mm512_set1_ps(value); }
 
 // exp(x) to about 1 ULP: x = n ln 2 + r with |r| <= ln 2 / 2, exp(r) = 1 + r + r^2 G(r) with
-// G fitted on that interval, times 2^n (scalef: overflow to inf, underflow to 0, NaN kept).
+// G fitted on that interval, times 2^n. x is first clamped to [-104, 89], past which exp is 0 or
+// inf in float32, so that n stays small enough for r to be exact (and +-inf gives no inf - inf);
+// the constants come first, so that NaN, the second operand, passes through.
 // Inlined, unlike a call into a vector library (every zmm register is caller-saved across a
 // call, so the callers' loops would spill theirs at each one).
 SEARNN_AVX512 inline __m512 exp16(__m512 x) {
+  x = _mm512_max_ps(splat(-104.0f), _mm512_min_ps(splat(89.0f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, splat(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // ln 2 in two parts, the first with trailing zero bits, so that n ln2_hi is exact.

@@ -72,11 +72,15 @@ at::Tensor attend(const at::Tensor& query, const at::Tensor& keys, const at::Ten
 }
 
 template <typename Cell, typename T>
-void test_cell_update(at::ScalarType dtype, const std::string& name) {
+void test_cell_update_at_scale(at::ScalarType dtype, const std::string& name, double scale) {
   for (int64_t hidden_size : {1, 7, 8, 9, 100, 128}) {
     const int64_t rows = 5, gates = Cell::kGates * hidden_size;
     const auto options = at::TensorOptions().dtype(dtype);
-    const at::Tensor input_gates = at::randn({rows, gates}, options) * 3;
+    at::Tensor input_gates = at::randn({rows, gates}, options) * scale;
+    if (scale > 3.0) {
+      input_gates[0].fill_(INFINITY);
+      input_gates[1].fill_(-INFINITY);
+    }
     const at::Tensor hidden_gates = at::randn({rows, gates}, options) * 3;
     const at::Tensor hidden_bias = at::randn({gates}, options);
     const at::Tensor state =
@@ -91,8 +95,8 @@ void test_cell_update(at::ScalarType dtype, const std::string& name) {
     for (int64_t unit = 0; unit < rows * hidden_size + 3; ++unit) {  // past the end, as a launch
       update(unit);
     }
-    const std::string where =
-        name + " " + std::string(c10::toString(dtype)) + " H " + std::to_string(hidden_size);
+    const std::string where = name + " " + std::string(c10::toString(dtype)) + " H " +
+                              std::to_string(hidden_size) + (scale > 3.0 ? " saturated" : "");
     expect(max_difference(got, want) < tolerance(dtype), "CellUpdate " + where);
     // The fused CPU kernels, with rows looked up through indices as the loop reads the
     // embedding's table.
@@ -136,6 +140,14 @@ void test_cell_update(at::ScalarType dtype, const std::string& name) {
     }
 #endif
   }
+}
+
+// Gates of the usual size, and saturated ones (huge and infinite), which the sigmoids and tanh
+// must take to 0, 1 and +-1 without a NaN.
+template <typename Cell, typename T>
+void test_cell_update(at::ScalarType dtype, const std::string& name) {
+  test_cell_update_at_scale<Cell, T>(dtype, name, 3.0);
+  test_cell_update_at_scale<Cell, T>(dtype, name, 1e30);
 }
 
 // Each way of running a cooperative functor's row: a SerialWarp, an EmulatedWarp, and real lane
