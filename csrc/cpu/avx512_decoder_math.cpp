@@ -242,12 +242,12 @@ SEARNN_AVX512 inline __m512 lane_sums16(const __m512* v) {
   return paired_lanes(paired_lanes(quads[0], quads[1]), paired_lanes(quads[2], quads[3]));
 }
 
-// scores[s] <- head query . key(s) * scale for every position, sixteen positions per
-// lane_sums16.
+// scores[s] <- the query's and key(s)'s dot product over the head at `offset`, times scale, for
+// every position: sixteen positions per lane_sums16.
 template <typename T>
-SEARNN_AVX512 inline void head_scores(const DotAttentionRow<T>& row, const T* query,
-                                      int64_t offset, int64_t size, float scale,
-                                      float* scores) {
+SEARNN_AVX512 inline void head_scores(const DotAttentionRow<T>& row, int64_t offset,
+                                      int64_t size, float scale, float* scores) {
+  const T* query = row.query + offset;
   const int64_t length = row.length();
   for (int64_t first = 0; first < length; first += kLanes) {
     const int64_t block = std::min(kLanes, length - first);
@@ -272,7 +272,7 @@ SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, float
   const int64_t size = row.model_size / row.heads, length = row.length();
   const float scale = 1.0f / std::sqrt(static_cast<float>(size));
   for (int64_t offset = 0; offset < row.model_size; offset += size) {
-    head_scores(row, row.query + offset, offset, size, scale, scores);
+    head_scores(row, offset, size, scale, scores);
     softmax16(scores, length);
     // Even and odd positions in separate sums: independent chains of FMAs.
     for (int64_t d = 0; d < size; d += kLanes) {

@@ -1,8 +1,9 @@
 // float32 and bfloat16 decoder math vectorised with AVX-512, sixteen units per instruction,
 // with inlined exp (about 1 ULP) and tanh (within 1.5 ULP). bfloat16 storage is widened to
 // float32 in registers (the math accumulates in float32, as decoder_math.h does) and rounded
-// back to nearest even with AVX512_BF16's conversion. Selected at run time (cpu/greedy_rollout.cpp): AVX-512, then AVX2, then the
-// portable or ATen paths. The C++ test checks them against the same formulas.
+// back to nearest even with AVX512_BF16's conversion. Selected at run time
+// (cpu/greedy_rollout.cpp): AVX-512, then AVX2, then the portable or ATen paths. The C++ test
+// checks them against the same formulas.
 #pragma once
 
 #include <c10/util/BFloat16.h>

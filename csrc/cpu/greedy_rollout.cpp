@@ -50,10 +50,6 @@ CellRows<T> cell_rows(const GateRows& input, const GateRows& hidden_gates,
 struct CpuKernels {
   static constexpr int64_t kStepsBetweenEndChecks = 1;  // a host read costs nothing here
 
-  // Each thread takes a share of the rows and runs the step on blocks of kDecodeRowsPerBlock:
-  // a block's gates, logits and attention stay in cache from the GEMM that writes them to the
-  // kernel that reads them. ATen ops inside run on the calling thread (ATen does not nest
-  // parallel regions), so the GEMMs are per-thread too.
   // Each thread's blocks share its block of the step buffers, which stays in cache from one
   // block to the next (buffers as large as every row are touched once per step, and their pages
   // are faulted in on every call).
@@ -61,6 +57,10 @@ struct CpuKernels {
     return std::min(rows, kDecodeRowsPerBlock) * at::get_num_threads();
   }
 
+  // Each thread takes a share of the rows and runs the step on blocks of kDecodeRowsPerBlock:
+  // a block's gates, logits and attention stay in cache from the GEMM that writes them to the
+  // kernel that reads them. ATen ops inside run on the calling thread (ATen does not nest
+  // parallel regions), so the GEMMs are per-thread too.
   template <typename Decode>
   static void for_row_blocks(int64_t rows, const Decode& decode) {
     const int64_t rows_per_thread = std::min(rows, kDecodeRowsPerBlock);
