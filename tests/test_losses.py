@@ -166,6 +166,29 @@ def test_ll_with_reference_rollin_and_rollout_is_mle(config):
         assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("policy", ["learned", "mixed"])
+@pytest.mark.parametrize("config", ["chunking", "ocr-2layers", "chunking-lstm"])
+def test_ll_with_reference_rollout_is_mle_on_the_rollins_own_prefix(config, policy):
+    """With Hamming cost and a reference roll-out, a* is the ground truth after any prefix, so
+    LL after a learned or mixed roll-in is the cross-entropy of the ground truth on the
+    roll-in's own logits (CoNLL's LL learned/reference row is this loss)."""
+    task = make_task(config, batch=4, length=7)
+    model = task.model.eval()
+    memory = model.encode(task.src, task.src_lengths)
+    generator = torch.Generator().manual_seed(3)
+    rollin = searnn_ext.roll_in(
+        model, memory, task.target, task.target_lengths, policy=policy, generator=generator
+    )
+    assert bool((rollin.tokens != task.target).any()), "the roll-in never left the truth"
+    candidates = torch.arange(5).expand(*rollin.tokens.shape, 5).contiguous()
+    costs = searnn_ext.rollout_costs(
+        model, rollin, candidates, task.target, task.target_lengths, rollout="reference"
+    )
+    ll = searnn_loss("ll", rollin.logits, candidates, costs, task.target)
+    mle = mle_loss(rollin.logits, task.target, task.target_lengths)
+    assert ll.item() == pytest.approx(mle.item(), rel=1e-12)
+
+
 def test_bad_arguments_are_named():
     logits, tokens, costs = one_cell(SCORES, [0, 1, 2, 3], COSTS)
     with pytest.raises(ValueError, match="name must be one of"):
