@@ -44,10 +44,17 @@ void check_devices(const at::Tensor& cell_hidden, const std::optional<at::Tensor
   }
 }
 
-CellKind check_cell(c10::string_view cell) {
-  TORCH_CHECK_VALUE(cell == "gru" || cell == "lstm", kOp, ": cell must be 'gru' or 'lstm', got '",
-                    std::string(cell), "'");
-  return cell == "lstm" ? CellKind::kLstm : CellKind::kGru;
+int64_t check_cell(c10::string_view cell) {
+  const int64_t index = cell_index(std::string_view(cell.data(), cell.size()));
+  if (index < 0) {
+    std::string names;
+    for (const std::string_view name : kCellNames) {
+      names += (names.empty() ? "'" : ", '") + std::string(name) + "'";
+    }
+    TORCH_CHECK_VALUE(false, kOp, ": cell must be one of ", names, ", got '", std::string(cell),
+                      "'");
+  }
+  return index;
 }
 
 }  // namespace
@@ -63,7 +70,7 @@ RolloutInputs check_rollout_inputs(const at::Tensor& cell_hidden,
                                    c10::string_view cell) {
   check_devices(cell_hidden, cell_feed, row_cell, row_batch, first_tokens, budgets,
                 memory_values, memory_keys, memory_lengths, weights);
-  const CellKind kind = check_cell(cell);
+  const int64_t kind = check_cell(cell);
   const int64_t state_vectors = visit_cell(kind, [](auto c) { return c.kStateVectors; });
   const int64_t gate_count = visit_cell(kind, [](auto c) { return c.kGates; });
   TORCH_CHECK_VALUE(cell_hidden.dim() == 3 && cell_hidden.size(0) >= 1 &&

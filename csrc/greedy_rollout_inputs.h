@@ -12,15 +12,6 @@
 
 namespace searnn {
 
-// The cells greedy_rollout decodes (searnn_ext/cells.h), named "gru" and "lstm" by the op.
-enum class CellKind { kGru, kLstm };
-
-// visit(GruCell{}) or visit(LstmCell{}): the cell's record as a type, for templates.
-template <typename Visit>
-auto visit_cell(CellKind kind, const Visit& visit) {
-  return kind == CellKind::kLstm ? visit(LstmCell{}) : visit(GruCell{});
-}
-
 struct LayerWeights {
   // torch.nn.GRUCell's or torch.nn.LSTMCell's
   at::Tensor input_weight, hidden_weight, input_bias, hidden_bias;
@@ -35,7 +26,7 @@ struct DecoderWeights {
 };
 
 struct RolloutInputs {
-  CellKind cell;
+  int64_t cell;                          // the cell's index in Cells (searnn_ext/cells.h)
   at::Tensor cell_hidden;                // [L, C, kStateVectors * H]: each cell's prefix state
   std::optional<at::Tensor> cell_feed;   // [C, H] with input feeding
   at::Tensor row_cell;                   // [R] int64: each roll-out's cell

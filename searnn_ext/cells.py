@@ -1,8 +1,8 @@
 """The recurrent cells of Seq2Seq, one record each: Seq2Seq builds its encoder and decoder from
 the record and steps through it, and the compiled loop (searnn_ext.rollout_ext) reads its name,
 gate count and weights. A layer's state is one row per sequence with the cell's vectors side by
-side (a GRU's [h], an LSTM's [h | c]), h first; csrc/include/searnn_ext/cells.h is the same
-record for the kernels."""
+side (a GRU's [h], an LSTM's [h | c]), h first. The kernels' side of a cell is its folder of
+csrc/include/searnn_ext/cells/, registered in csrc/include/searnn_ext/cells.h."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def test_opcheck(namespace, device, config):
         (0, torch.zeros((1, 3, 8), dtype=torch.int64), TypeError, "cell_hidden must be float32"),
         (1, torch.zeros((3, 7)), ValueError, "cell_feed must have shape [3, 8], got [3, 7]"),
         (6, None, ValueError, "memory_keys and memory_values come together"),
-        (11, "rnn", ValueError, "cell must be 'gru' or 'lstm', got 'rnn'"),
+        (11, "rnn", ValueError, "cell must be one of 'gru', 'lstm', got 'rnn'"),
         # A GRU's weights given as an LSTM's: 4 gates of H = 8 / 2.
         (11, "lstm", ValueError, "weight_ih must have shape [16, 12], got [24, 16]"),
     ],

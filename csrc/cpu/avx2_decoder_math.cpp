@@ -65,42 +65,40 @@ SEARNN_AVX2 inline float horizontal_sum(__m256 x) {
   return _mm_cvtss_f32(sum);
 }
 
-// x + (y + bias) over the lanes j..j+count of gate g, as CellUpdate adds a unit's gates.
-SEARNN_AVX2 inline __m256 gate_sum(const float* input_gates, const float* hidden_gates,
-                                   const float* bias, int64_t g, int64_t hidden_size, int64_t j,
-                                   int64_t count) {
-  const int64_t k = g * hidden_size + j;
-  return _mm256_add_ps(load(input_gates + k, count), load_sum(hidden_gates + k, bias + k, count));
-}
+// Units j..j+count of one row, eight to a register, as the cells' update.inc reads them
+// (searnn_ext/cells.h).
+template <typename T>
+struct Lanes {
+  const T* input_gates;
+  const T* hidden_gates;
+  const T* hidden_bias;
+  T* row_state;
+  int64_t j, count, hidden_size;
 
-// Units j..j+count of one row of each cell, as its update_unit (searnn_ext/cells.h).
-SEARNN_AVX2 inline void update_lanes(GruCell, const float* gi, const float* gh,
-                                     const float* bias, float* state, int64_t hidden_size,
-                                     int64_t j, int64_t count) {
-  const int64_t n = 2 * hidden_size + j;
-  const __m256 reset = sigmoid8(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
-  const __m256 update = sigmoid8(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
-  const __m256 candidate = Sleef_tanhf8_u35avx2(
-      _mm256_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
-  // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
-  const __m256 updated =
-      _mm256_fmadd_ps(_mm256_sub_ps(load(state + j, count), candidate), update, candidate);
-  store(state + j, updated, count);
-}
+  SEARNN_AVX2 __m256 input_gate(int64_t g) const {
+    return load(input_gates + g * hidden_size + j, count);
+  }
+  SEARNN_AVX2 __m256 hidden_gate(int64_t g) const {
+    const int64_t k = g * hidden_size + j;
+    return load_sum(hidden_gates + k, hidden_bias + k, count);
+  }
+  SEARNN_AVX2 __m256 gate(int64_t g) const { return _mm256_add_ps(input_gate(g), hidden_gate(g)); }
+  SEARNN_AVX2 __m256 state(int64_t v) const {
+    return load(row_state + v * hidden_size + j, count);
+  }
+  SEARNN_AVX2 void store(int64_t v, __m256 x) const {
+    avx2::store(row_state + v * hidden_size + j, x, count);
+  }
+  SEARNN_AVX2 static __m256 sigmoid(__m256 x) { return sigmoid8(x); }
+  SEARNN_AVX2 static __m256 tanh(__m256 x) { return Sleef_tanhf8_u35avx2(x); }
+  SEARNN_AVX2 static __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+  SEARNN_AVX2 static __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+  SEARNN_AVX2 static __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
+};
 
-SEARNN_AVX2 inline void update_lanes(LstmCell, const float* gi, const float* gh,
-                                     const float* bias, float* state, int64_t hidden_size,
-                                     int64_t j, int64_t count) {
-  const __m256 input = sigmoid8(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
-  const __m256 forget = sigmoid8(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
-  const __m256 candidate = Sleef_tanhf8_u35avx2(gate_sum(gi, gh, bias, 2, hidden_size, j, count));
-  const __m256 output = sigmoid8(gate_sum(gi, gh, bias, 3, hidden_size, j, count));
-  float* cell_state = state + hidden_size + j;
-  const __m256 cell =
-      _mm256_fmadd_ps(forget, load(cell_state, count), _mm256_mul_ps(input, candidate));
-  store(cell_state, cell, count);
-  store(state + j, _mm256_mul_ps(output, Sleef_tanhf8_u35avx2(cell)), count);
-}
+#define SEARNN_CELL_UPDATE SEARNN_AVX2 inline
+#include "searnn_ext/cells/updates.inc"
+#undef SEARNN_CELL_UPDATE
 
 template <typename Cell>
 SEARNN_AVX2 void cell_update_avx2(const CellRows<float>& step, int64_t rows) {
@@ -112,8 +110,8 @@ SEARNN_AVX2 void cell_update_avx2(const CellRows<float>& step, int64_t rows) {
         step.hidden_gates + (step.hidden_rows ? step.hidden_rows[row] : row) * gates_stride;
     float* state = step.state + row * Cell::kStateVectors * hidden_size;
     for (int64_t j = 0; j < hidden_size; j += kLanes) {
-      update_lanes(Cell{}, gi, gh, step.hidden_bias, state, hidden_size, j,
-                   std::min(kLanes, hidden_size - j));
+      update(Cell{}, Lanes<float>{gi, gh, step.hidden_bias, state, j,
+                                  std::min(kLanes, hidden_size - j), hidden_size});
     }
   }
 }
@@ -184,9 +182,8 @@ bool available() {
   return supported;
 }
 
-template <typename Cell>
-void cell_update(const CellRows<float>& step, int64_t rows) {
-  cell_update_avx2<Cell>(step, rows);
+void cell_update(int64_t cell, const CellRows<float>& step, int64_t rows) {
+  visit_cell(cell, [&](auto kind) { cell_update_avx2<decltype(kind)>(step, rows); });
 }
 
 void additive_attention_row(const float* query, const float* keys, const float* values,
@@ -199,9 +196,6 @@ void additive_attention_row(const float* query, const float* keys, const float* 
 void dot_attention_row(const DotAttentionRow<float>& row, float* scores) {
   dot_attention_row_avx2(row, scores);
 }
-
-template void cell_update<GruCell>(const CellRows<float>&, int64_t);
-template void cell_update<LstmCell>(const CellRows<float>&, int64_t);
 
 }  // namespace searnn::avx2
 

@@ -19,9 +19,9 @@ namespace searnn::avx2 {
 // True when this CPU can run the AVX2 + FMA kernels.
 bool available();
 
-// `rows` rows of a step of Cell, GruCell or LstmCell of searnn_ext/cells.h (see cell_rows.h).
-template <typename Cell>
-void cell_update(const CellRows<float>& step, int64_t rows);
+// `rows` rows of a step of the cell at index `cell` of searnn_ext/cells.h's Cells (see
+// cell_rows.h).
+void cell_update(int64_t cell, const CellRows<float>& step, int64_t rows);
 
 // Additive attention of one row, as AdditiveAttention of decoder_math.h: query [H],
 // keys [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S]

@@ -122,43 +122,42 @@ SEARNN_AVX512 inline void softmax16(float* scores, int64_t length) {
   }
 }
 
-// x + (y + bias) over the lanes j..j+count of gate g, as CellUpdate adds a unit's gates.
+// Units j..j+count of one row, sixteen to a register, as the cells' update.inc reads them
+// (searnn_ext/cells.h).
 template <typename T>
-SEARNN_AVX512 inline __m512 gate_sum(const T* input_gates, const T* hidden_gates, const T* bias,
-                                     int64_t g, int64_t hidden_size, int64_t j, int64_t count) {
-  const int64_t k = g * hidden_size + j;
-  return _mm512_add_ps(load(input_gates + k, count), load_sum(hidden_gates + k, bias + k, count));
-}
+struct Lanes {
+  const T* input_gates;
+  const T* hidden_gates;
+  const T* hidden_bias;
+  T* row_state;
+  int64_t j, count, hidden_size;
 
-// Units j..j+count of one row of each cell, as its update_unit (searnn_ext/cells.h).
-template <typename T>
-SEARNN_AVX512 inline void update_lanes(GruCell, const T* gi, const T* gh, const T* bias, T* state,
-                                       int64_t hidden_size, int64_t j, int64_t count) {
-  const int64_t n = 2 * hidden_size + j;
-  const __m512 reset = sigmoid16(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
-  const __m512 update = sigmoid16(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
-  const __m512 candidate = tanh16(
-      _mm512_fmadd_ps(reset, load_sum(gh + n, bias + n, count), load(gi + n, count)));
-  // (1 - z) * n + z * h = (h - n) * z + n, torch's gru_cell form.
-  const __m512 updated =
-      _mm512_fmadd_ps(_mm512_sub_ps(load(state + j, count), candidate), update, candidate);
-  store(state + j, updated, count);
-}
+  SEARNN_AVX512 __m512 input_gate(int64_t g) const {
+    return load(input_gates + g * hidden_size + j, count);
+  }
+  SEARNN_AVX512 __m512 hidden_gate(int64_t g) const {
+    const int64_t k = g * hidden_size + j;
+    return load_sum(hidden_gates + k, hidden_bias + k, count);
+  }
+  SEARNN_AVX512 __m512 gate(int64_t g) const {
+    return _mm512_add_ps(input_gate(g), hidden_gate(g));
+  }
+  SEARNN_AVX512 __m512 state(int64_t v) const {
+    return load(row_state + v * hidden_size + j, count);
+  }
+  SEARNN_AVX512 void store(int64_t v, __m512 x) const {
+    avx512::store(row_state + v * hidden_size + j, x, count);
+  }
+  SEARNN_AVX512 static __m512 sigmoid(__m512 x) { return sigmoid16(x); }
+  SEARNN_AVX512 static __m512 tanh(__m512 x) { return tanh16(x); }
+  SEARNN_AVX512 static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+  SEARNN_AVX512 static __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+  SEARNN_AVX512 static __m512 sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+};
 
-template <typename T>
-SEARNN_AVX512 inline void update_lanes(LstmCell, const T* gi, const T* gh, const T* bias,
-                                       T* state, int64_t hidden_size, int64_t j, int64_t count) {
-  const __m512 input = sigmoid16(gate_sum(gi, gh, bias, 0, hidden_size, j, count));
-  const __m512 forget = sigmoid16(gate_sum(gi, gh, bias, 1, hidden_size, j, count));
-  const __m512 candidate =
-      tanh16(gate_sum(gi, gh, bias, 2, hidden_size, j, count));
-  const __m512 output = sigmoid16(gate_sum(gi, gh, bias, 3, hidden_size, j, count));
-  T* cell_state = state + hidden_size + j;
-  const __m512 cell =
-      _mm512_fmadd_ps(forget, load(cell_state, count), _mm512_mul_ps(input, candidate));
-  store(cell_state, cell, count);
-  store(state + j, _mm512_mul_ps(output, tanh16(cell)), count);
-}
+#define SEARNN_CELL_UPDATE SEARNN_AVX512 inline
+#include "searnn_ext/cells/updates.inc"
+#undef SEARNN_CELL_UPDATE
 
 template <typename Cell, typename T>
 SEARNN_AVX512 void cell_update_avx512(const CellRows<T>& step, int64_t rows) {
@@ -169,8 +168,8 @@ SEARNN_AVX512 void cell_update_avx512(const CellRows<T>& step, int64_t rows) {
         step.hidden_gates + (step.hidden_rows ? step.hidden_rows[row] : row) * gates_stride;
     T* state = step.state + row * Cell::kStateVectors * hidden_size;
     for (int64_t j = 0; j < hidden_size; j += kLanes) {
-      update_lanes(Cell{}, gi, gh, step.hidden_bias, state, hidden_size, j,
-                   std::min(kLanes, hidden_size - j));
+      update(Cell{}, Lanes<T>{gi, gh, step.hidden_bias, state, j,
+                              std::min(kLanes, hidden_size - j), hidden_size});
     }
   }
 }
@@ -316,9 +315,9 @@ bool available_bfloat16() {
   return supported;
 }
 
-template <typename Cell, typename T>
-void cell_update(const CellRows<T>& step, int64_t rows) {
-  cell_update_avx512<Cell>(step, rows);
+template <typename T>
+void cell_update(int64_t cell, const CellRows<T>& step, int64_t rows) {
+  visit_cell(cell, [&](auto kind) { cell_update_avx512<decltype(kind)>(step, rows); });
 }
 
 template <typename T>
@@ -339,10 +338,8 @@ void tanh_in_place(T* values, int64_t count) {
   tanh_in_place_avx512(values, count);
 }
 
-template void cell_update<GruCell>(const CellRows<float>&, int64_t);
-template void cell_update<GruCell>(const CellRows<c10::BFloat16>&, int64_t);
-template void cell_update<LstmCell>(const CellRows<float>&, int64_t);
-template void cell_update<LstmCell>(const CellRows<c10::BFloat16>&, int64_t);
+template void cell_update(int64_t, const CellRows<float>&, int64_t);
+template void cell_update(int64_t, const CellRows<c10::BFloat16>&, int64_t);
 template void additive_attention_row(const float*, const float*, const float*, int64_t,
                                      const float*, int64_t, int64_t, float*, float*, float*);
 template void additive_attention_row(const c10::BFloat16*, const c10::BFloat16*,

@@ -23,10 +23,10 @@ bool available();
 // True when it can also run the bfloat16 kernels (AVX512_BF16).
 bool available_bfloat16();
 
-// `rows` rows of a step of Cell, GruCell or LstmCell of searnn_ext/cells.h (see cell_rows.h);
-// T is float or c10::BFloat16.
-template <typename Cell, typename T>
-void cell_update(const CellRows<T>& step, int64_t rows);
+// `rows` rows of a step of the cell at index `cell` of searnn_ext/cells.h's Cells (see
+// cell_rows.h); T is float or c10::BFloat16.
+template <typename T>
+void cell_update(int64_t cell, const CellRows<T>& step, int64_t rows);
 
 // Additive attention of one row, as AdditiveAttention of decoder_math.h: query [H], keys
 // [S, H], values [S, D], score_weight [H]; length >= 1 positions count; scores: [S] and

@@ -40,6 +40,39 @@ CellRows<T> cell_rows(const GateRows& input, const GateRows& hidden_gates,
                      hidden_size};
 }
 
+// A step's rows as ATen tensors, as the cells' update.inc reads them (searnn_ext/cells.h): the
+// float64 path, in torch's cells' order of operations (and float32 where the CPU has neither
+// AVX2 nor AVX-512). T names the dtype; the values are tensors.
+template <typename T>
+struct Lanes {
+  at::Tensor input_gates;   // [rows, kGates * H]
+  at::Tensor hidden_gates;  // [rows, kGates * H], the hidden bias added
+  at::Tensor row_state;     // [rows, kStateVectors * H], updated in place
+  int64_t hidden_size;
+
+  at::Tensor input_gate(int64_t g) const { return slice(input_gates, g); }
+  at::Tensor hidden_gate(int64_t g) const { return slice(hidden_gates, g); }
+  at::Tensor gate(int64_t g) const { return hidden_gate(g) + input_gate(g); }
+  at::Tensor state(int64_t v) const { return slice(row_state, v); }
+  void store(int64_t v, const at::Tensor& x) const { slice(row_state, v).copy_(x); }
+  static at::Tensor sigmoid(const at::Tensor& x) { return x.sigmoid(); }
+  static at::Tensor tanh(const at::Tensor& x) { return x.tanh(); }
+  static at::Tensor fma(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c) {
+    return at::addcmul(c, a, b);
+  }
+  static at::Tensor mul(const at::Tensor& a, const at::Tensor& b) { return a * b; }
+  static at::Tensor sub(const at::Tensor& a, const at::Tensor& b) { return a - b; }
+
+ private:
+  at::Tensor slice(const at::Tensor& rows, int64_t k) const {
+    return rows.narrow(1, k * hidden_size, hidden_size);
+  }
+};
+
+#define SEARNN_CELL_UPDATE inline
+#include "searnn_ext/cells/updates.inc"
+#undef SEARNN_CELL_UPDATE
+
 // The cell updates and additive attention are transcendental-heavy, and a scalar loop is several
 // times slower than vectorised tanh / sigmoid: float32 and bfloat16 run the fused kernels of
 // avx512_decoder_math.h or avx2_decoder_math.h (one pass over each row, no temporaries) where
@@ -76,23 +109,25 @@ struct CpuKernels {
   static void cell_update(const GateRows& input, const GateRows& hidden_gates,
                           const at::Tensor& hidden_bias, at::Tensor& state) {
     const int64_t rows = state.size(0), hidden_size = state.size(1) / Cell::kStateVectors;
+    constexpr int64_t index = cell_index(Cell::kName);
     switch (decoder_kernels(state.scalar_type())) {
 #ifdef SEARNN_HAS_AVX512_KERNELS
       case DecoderKernels::kAvx512:
         if (state.scalar_type() == at::kFloat) {
-          avx512::cell_update<Cell>(
-              cell_rows<float>(input, hidden_gates, hidden_bias, state, hidden_size), rows);
+          avx512::cell_update(
+              index, cell_rows<float>(input, hidden_gates, hidden_bias, state, hidden_size),
+              rows);
         } else {
-          avx512::cell_update<Cell>(
-              cell_rows<at::BFloat16>(input, hidden_gates, hidden_bias, state, hidden_size),
+          avx512::cell_update(
+              index, cell_rows<at::BFloat16>(input, hidden_gates, hidden_bias, state, hidden_size),
               rows);
         }
         return;
 #endif
 #ifdef SEARNN_HAS_AVX2_KERNELS
       case DecoderKernels::kAvx2:
-        avx2::cell_update<Cell>(
-            cell_rows<float>(input, hidden_gates, hidden_bias, state, hidden_size), rows);
+        avx2::cell_update(
+            index, cell_rows<float>(input, hidden_gates, hidden_bias, state, hidden_size), rows);
         return;
 #endif
       case DecoderKernels::kPortable: {
@@ -104,33 +139,9 @@ struct CpuKernels {
         return;
       }
       default:
-        update_aten(Cell{}, input.gathered(), hidden_gates.gathered() + hidden_bias, state);
+        update(Cell{}, Lanes<double>{input.gathered(), hidden_gates.gathered() + hidden_bias,
+                                     state, hidden_size});
     }
-  }
-
-  // ATen's ops in torch.nn.GRUCell's order.
-  static void update_aten(GruCell, at::Tensor input_gates, const at::Tensor& hidden_gates,
-                          at::Tensor& hidden) {
-    const int64_t hidden_size = hidden.size(1);
-    at::Tensor reset_update = input_gates.narrow(1, 0, 2 * hidden_size)
-                                  .add_(hidden_gates.narrow(1, 0, 2 * hidden_size))
-                                  .sigmoid_();
-    at::Tensor candidate = at::addcmul(input_gates.narrow(1, 2 * hidden_size, hidden_size),
-                                       reset_update.narrow(1, 0, hidden_size),
-                                       hidden_gates.narrow(1, 2 * hidden_size, hidden_size))
-                               .tanh_();
-    // (1 - z) * n + z * h, in torch's gru_cell order of operations.
-    hidden.sub_(candidate).mul_(reset_update.narrow(1, hidden_size, hidden_size)).add_(candidate);
-  }
-
-  // ATen's ops in torch.nn.LSTMCell's order; state is [h | c].
-  static void update_aten(LstmCell, const at::Tensor& input_gates,
-                          const at::Tensor& hidden_gates, at::Tensor& state) {
-    const int64_t hidden_size = state.size(1) / 2;
-    const std::vector<at::Tensor> gate = hidden_gates.add(input_gates).chunk(4, 1);
-    at::Tensor cell = state.narrow(1, hidden_size, hidden_size);
-    cell.copy_((gate[1].sigmoid() * cell).add_(gate[0].sigmoid() * gate[2].tanh()));
-    state.narrow(1, 0, hidden_size).copy_(gate[3].sigmoid() * cell.tanh());
   }
 
   // ATen's tanh calls MKL's high-accuracy vector tanh, several times slower here than the

@@ -123,7 +123,7 @@ void test_cell_update_at_scale(at::ScalarType dtype, const std::string& name, do
     if constexpr (!std::is_same_v<T, double>) {
       if (avx512) {
         const at::Tensor out = fused([](const auto& step, int64_t n) {
-          searnn::avx512::cell_update<Cell>(step, n);
+          searnn::avx512::cell_update(searnn::cell_index(Cell::kName), step, n);
         });
         expect(max_difference(out, gathered) < tolerance(dtype), "avx512::cell_update " + where);
       }
@@ -133,7 +133,7 @@ void test_cell_update_at_scale(at::ScalarType dtype, const std::string& name, do
     if constexpr (std::is_same_v<T, float>) {
       if (searnn::avx2::available()) {
         const at::Tensor out = fused([](const auto& step, int64_t n) {
-          searnn::avx2::cell_update<Cell>(step, n);
+          searnn::avx2::cell_update(searnn::cell_index(Cell::kName), step, n);
         });
         expect(max_difference(out, gathered) < tolerance(dtype), "avx2::cell_update " + where);
       }
