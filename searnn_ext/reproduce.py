@@ -44,7 +44,8 @@ TABLE1 = {  # row -> (SearnnConfig settings, paper: OCR, CoNLL, Spelling 0.3, Sp
 }
 # Rows beyond the paper's (no paper figure), run only when --rows names them: the optimal
 # reference policy for edit distance (the best completion instead of a copy of the ground truth),
-# and LL learned/reference, the same roll-outs with the paper's copying reference, its control.
+# LL learned/reference, the same roll-outs with the paper's copying reference, its control, and
+# OCD (Sabour et al., 2019), which distils the optimal reference's cost-to-go on a learned roll-in.
 EXTRA_ROWS = {
     "LL learned/reference": (row("ll", "learned", "reference"), None),
     "LL learned/mixed-optimal": (row("ll", "learned", "mixed", reference="optimal"), None),
@@ -53,6 +54,7 @@ EXTRA_ROWS = {
         row("llcas", "learned", "reference", reference="optimal"),
         None,
     ),
+    "OCD": (row("ocd", "learned", "reference", reference="optimal"), None),
 }
 # Table 2: learned roll-in, mixed roll-out, 5 sampled tokens; paper: OCR, Spelling 0.3, 0.5.
 TABLE2_PAPER = {

@@ -59,16 +59,19 @@ def test_reproduce_prints_rows_beside_the_paper(tmp_path, capsys):
 
 
 def test_reproduce_rows_with_the_optimal_reference(tmp_path, capsys):
-    """Named rows beyond the paper's: no paper figure, --reference=optimal in their command."""
+    """Named rows beyond the paper's, OCD among them: no paper figure, --reference=optimal in
+    their command."""
     data = write_spelling(tmp_path / "text")
     command = ["reproduce", "--task=spelling", f"--data={data}", "--epochs=1", "--threads=1"]
-    rows = ["--rows", "LL learned/reference-optimal", "LLCAS learned/reference-optimal"]
+    rows = ["--rows", "LL learned/reference-optimal", "LLCAS learned/reference-optimal", "OCD"]
     assert main([*command, *rows, f"--output={tmp_path / 'runs'}"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[2].startswith("| LL learned/reference-optimal | - | ")
     assert table[3].startswith("| LLCAS learned/reference-optimal | - | ")
+    assert table[4].startswith("| OCD | - | ")
     recorded = (tmp_path / "runs" / "results.jsonl").read_text()
-    assert recorded.count("--rollout=reference --reference=optimal") == 2
+    assert recorded.count("--rollout=reference --reference=optimal") == 3
+    assert recorded.count("--loss=ocd") == 1
 
 
 def test_reproduce_resume_reuses_recorded_runs_and_continues_interrupted_ones(
