@@ -42,7 +42,7 @@ CellRows<T> cell_rows(const GateRows& input, const GateRows& hidden_gates,
 
 // A step's rows as ATen tensors, as the cells' update.inc reads them (searnn_ext/cells.h): the
 // float64 path, in torch's cells' order of operations (and float32 where the CPU has neither
-// AVX2 nor AVX-512). T names the dtype; the values are tensors.
+// AVX2 nor AVX-512). The tensors carry their dtype; T only completes update.inc's signature.
 template <typename T>
 struct Lanes {
   at::Tensor input_gates;   // [rows, kGates * H]
@@ -57,8 +57,9 @@ struct Lanes {
   void store(int64_t v, const at::Tensor& x) const { slice(row_state, v).copy_(x); }
   static at::Tensor sigmoid(const at::Tensor& x) { return x.sigmoid(); }
   static at::Tensor tanh(const at::Tensor& x) { return x.tanh(); }
+  // Two roundings, as torch's cells (at::addcmul may fuse them).
   static at::Tensor fma(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c) {
-    return at::addcmul(c, a, b);
+    return a * b + c;
   }
   static at::Tensor mul(const at::Tensor& a, const at::Tensor& b) { return a * b; }
   static at::Tensor sub(const at::Tensor& a, const at::Tensor& b) { return a - b; }
@@ -110,6 +111,7 @@ struct CpuKernels {
                           const at::Tensor& hidden_bias, at::Tensor& state) {
     const int64_t rows = state.size(0), hidden_size = state.size(1) / Cell::kStateVectors;
     constexpr int64_t index = cell_index(Cell::kName);
+    static_assert(index >= 0, "a cell of cells.h's Cells");
     switch (decoder_kernels(state.scalar_type())) {
 #ifdef SEARNN_HAS_AVX512_KERNELS
       case DecoderKernels::kAvx512:

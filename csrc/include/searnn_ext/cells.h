@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <tuple>
@@ -33,8 +34,8 @@ namespace searnn {
 
 using Cells = std::tuple<GruCell, LstmCell>;
 
-// visit(Cell{}) for the cell at `index` in Cells, for templates.
-template <size_t I = 0, typename Visit>
+// visit(Cell{}) for the cell at `index` in Cells (checked by the caller), for templates.
+template <std::size_t I = 0, typename Visit>
 auto visit_cell(int64_t index, const Visit& visit) {
   if constexpr (I + 1 < std::tuple_size_v<Cells>) {
     if (index != static_cast<int64_t>(I)) {
@@ -51,7 +52,7 @@ inline constexpr auto kCellNames = std::apply(
 
 // The index in Cells of the cell named `name`, or -1.
 constexpr int64_t cell_index(std::string_view name) {
-  for (size_t index = 0; index < kCellNames.size(); ++index) {
+  for (std::size_t index = 0; index < kCellNames.size(); ++index) {
     if (kCellNames[index] == name) {
       return static_cast<int64_t>(index);
     }
