@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "cpu/kernel_choice.h"
+#include "searnn_ext/cells.h"
 
 #ifndef SEARNN_CUDA_ARCHS
 #define SEARNN_CUDA_ARCHS ""
@@ -36,6 +37,12 @@ pybind11::dict build_info() {
         searnn::kernels_name(searnn::decoder_kernels(dtype));
   }
   info["cpu_decoder_kernels"] = kernels;
+  // The recurrent cells greedy_rollout decodes (searnn_ext/cells.h), by name.
+  pybind11::list cells;
+  for (const std::string_view name : searnn::kCellNames) {
+    cells.append(std::string(name));
+  }
+  info["compiled_cells"] = cells;
   return info;
 }
 

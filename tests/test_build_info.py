@@ -6,6 +6,7 @@ import sys
 import torch
 
 import searnn_ext
+from searnn_ext.cells import CELLS
 
 
 def test_build_info_describes_the_build():
@@ -19,6 +20,12 @@ def test_build_info_describes_the_build():
     assert all(arch.startswith(("sm_", "compute_")) for arch in info["cuda_archs"])
     assert info["num_threads"] == torch.get_num_threads()
     assert info["openmp"] is True, "the CPU kernels must be compiled with OpenMP"
+
+
+def test_the_compiled_cells_are_the_python_records():
+    """A cell is registered on both sides (csrc/include/searnn_ext/cells.h, searnn_ext/cells.py):
+    neither may miss one."""
+    assert sorted(searnn_ext.build_info()["compiled_cells"]) == sorted(CELLS)
 
 
 def test_cuda_ops_are_registered_when_compiled():
