@@ -44,11 +44,17 @@ TABLE1 = {  # row -> (SearnnConfig settings, paper: OCR, CoNLL, Spelling 0.3, Sp
 }
 # Rows beyond the paper's (no paper figure), run only when --rows names them: the optimal
 # reference policy for edit distance (the best completion instead of a copy of the ground truth),
-# LL learned/reference, the same roll-outs with the paper's copying reference, its control, and
-# OCD (Sabour et al., 2019), which distils the optimal reference's cost-to-go on a learned roll-in.
+# LL learned/reference, the same roll-outs with the paper's copying reference, its control,
+# LL learned/mixed-optimal on 5 uniformly sampled tokens per cell (Table 2's LL uniform), for
+# vocabularies where rolling out every token does not fit the budget, and OCD (Sabour et al.,
+# 2019), which distils the optimal reference's cost-to-go on a learned roll-in.
 EXTRA_ROWS = {
     "LL learned/reference": (row("ll", "learned", "reference"), None),
     "LL learned/mixed-optimal": (row("ll", "learned", "mixed", reference="optimal"), None),
+    "LL uniform learned/mixed-optimal": (
+        row("ll", "learned", "mixed", reference="optimal", sampling="uniform", tokens=5),
+        None,
+    ),
     "LL learned/reference-optimal": (row("ll", "learned", "reference", reference="optimal"), None),
     "LLCAS learned/reference-optimal": (
         row("llcas", "learned", "reference", reference="optimal"),

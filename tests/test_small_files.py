@@ -64,13 +64,16 @@ def test_reproduce_rows_with_the_optimal_reference(tmp_path, capsys):
     data = write_spelling(tmp_path / "text")
     command = ["reproduce", "--task=spelling", f"--data={data}", "--epochs=1", "--threads=1"]
     rows = ["--rows", "LL learned/reference-optimal", "LLCAS learned/reference-optimal", "OCD"]
+    rows.append("LL uniform learned/mixed-optimal")
     assert main([*command, *rows, f"--output={tmp_path / 'runs'}"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[2].startswith("| LL learned/reference-optimal | - | ")
-    assert table[3].startswith("| LLCAS learned/reference-optimal | - | ")
-    assert table[4].startswith("| OCD | - | ")
+    assert table[2].startswith("| LL uniform learned/mixed-optimal | - | ")
+    assert table[3].startswith("| LL learned/reference-optimal | - | ")
+    assert table[4].startswith("| LLCAS learned/reference-optimal | - | ")
+    assert table[5].startswith("| OCD | - | ")
     recorded = (tmp_path / "runs" / "results.jsonl").read_text()
     assert recorded.count("--rollout=reference --reference=optimal") == 3
+    assert recorded.count("--rollout=mixed --reference=optimal --sampling=uniform --tokens=5") == 1
     assert recorded.count("--loss=ocd") == 1
 
 
