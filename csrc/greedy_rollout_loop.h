@@ -1,7 +1,8 @@
 // The learned roll-out decode loop of greedy_rollout, written once over ATen for every device.
-// GEMMs go through ATen (MKL / oneDNN / cuBLAS); the element-wise work goes through `Kernels`,
-// the device's fused kernels: CpuKernels (cpu/greedy_rollout.cpp), and GpuKernels
-// (launches/greedy_rollout_kernels.h) launched on CUDA or run by the emulated CUDA backend.
+// The step's GEMMs and element-wise work go through `Kernels`, the device's own: CpuKernels
+// (cpu/greedy_rollout.cpp: oneDNN's float32 GEMMs where they run, else ATen's, and fused
+// kernels), and GpuKernels (launches/greedy_rollout_kernels.h: ATen's GEMMs, on cuBLAS)
+// launched on CUDA or run by the emulated CUDA backend.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -40,7 +41,10 @@ struct GateRows {
 //   for_row_blocks(n, decode): runs decode(begin, size, scratch) over blocks covering rows
 //     [0, n), a block's work in rows [scratch, scratch + size) of step buffers of
 //     scratch_rows(rows) rows;
-//   kStepsBetweenEndChecks: how often the host reads whether every roll-out has ended.
+//   kStepsBetweenEndChecks: how often the host reads whether every roll-out has ended;
+//   linear_out(out, input, weight, bias): out <- input @ weight^T + bias (an undefined bias:
+//     none), and add_product(out, input, weight): out += input @ weight^T, as AtenLinear
+//     (aten_linear.h).
 template <typename Cell, typename Kernels>
 std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) {
   const int64_t rows = in.first_tokens.size(0);
@@ -123,17 +127,17 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
           if (step == 0) {
             at::index_select_out(feed_gates, cell_feed_gates, 0, cells);
           } else {
-            at::mm_out(feed_gates, feed.narrow(0, begin, size), feed_weight->t());
+            Kernels::linear_out(feed_gates, feed.narrow(0, begin, size), *feed_weight, {});
           }
           at::index_select_out(input_gates, input_table, 0, inputs);
           input_gates.add_(feed_gates);
         } else {
-          at::addmm_out(input_gates, layer.input_bias, layer_input, layer.input_weight.t());
+          Kernels::linear_out(input_gates, layer_input, layer.input_weight, layer.input_bias);
         }
         GateRows hidden_gates{cell_hidden_gates[l], cells};
         if (step > 0) {
           hidden_gates = GateRows{hidden_gates_buffer.narrow(0, scratch, size), std::nullopt};
-          at::mm_out(hidden_gates.gates, output_of(state), layer.hidden_weight.t());
+          Kernels::linear_out(hidden_gates.gates, output_of(state), layer.hidden_weight, {});
         }
         Kernels::template cell_update<Cell>(input, hidden_gates, layer.hidden_bias, state);
         layer_input = output_of(state);
@@ -141,7 +145,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
       at::Tensor output = layer_input;
       if (in.memory_keys) {
         at::Tensor query = query_buffer.narrow(0, scratch, size);
-        at::mm_out(query, output, w.attention_query.t());
+        Kernels::linear_out(query, output, w.attention_query, {});
         at::Tensor joined = joined_buffer.narrow(0, scratch, size);
         joined.narrow(1, 0, hidden_size).copy_(output);
         at::Tensor context = joined.narrow(1, hidden_size, joined.size(1) - hidden_size);
@@ -149,7 +153,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
                                     in.memory_lengths, in.row_batch.narrow(0, begin, size),
                                     w.attention_score, context);
         at::Tensor attended = attended_buffer.narrow(0, scratch, size);
-        at::addmm_out(attended, w.attention_output_bias, joined, w.attention_output_weight.t());
+        Kernels::linear_out(attended, joined, w.attention_output_weight, w.attention_output_bias);
         Kernels::tanh_(attended);
         if (in.cell_feed) {
           feed.narrow(0, begin, size).copy_(attended);
@@ -157,7 +161,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
         output = attended;
       }
       at::Tensor logits = logits_buffer.narrow(0, scratch, size);
-      at::addmm_out(logits, w.output_bias, output, w.output_weight.t());
+      Kernels::linear_out(logits, output, w.output_weight, w.output_bias);
       picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
     });
     if (picks.all_ended<Kernels>(in.eos_id, step, n)) {

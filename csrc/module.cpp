@@ -5,12 +5,17 @@
 #include <pybind11/pybind11.h>
 #include <torch/version.h>
 
+#include "cpu/cpu_gemm.h"
 #include "cpu/kernel_choice.h"
 #include "searnn_ext/cells.h"
 
 #ifndef SEARNN_CUDA_ARCHS
 #define SEARNN_CUDA_ARCHS ""
 #endif
+
+namespace searnn {
+void bind_cpu_gemm(pybind11::module_& m);  // cpu_gemm_binding.cpp
+}  // namespace searnn
 
 namespace {
 
@@ -31,12 +36,15 @@ pybind11::dict build_info() {
   info["openmp"] = false;
 #endif
   // The CPU roll-outs' element-wise kernels per dtype, as chosen on this CPU (kernel_choice.h).
-  pybind11::dict kernels;
+  // And their GEMMs per dtype: "onednn" or "aten" (cpu/cpu_gemm.h).
+  pybind11::dict kernels, gemms;
   for (const auto dtype : {at::kFloat, at::kBFloat16, at::kDouble}) {
-    kernels[std::string(c10::getDtypeNames(dtype).first).c_str()] =
-        searnn::kernels_name(searnn::decoder_kernels(dtype));
+    const std::string name(c10::getDtypeNames(dtype).first);
+    kernels[name.c_str()] = searnn::kernels_name(searnn::decoder_kernels(dtype));
+    gemms[name.c_str()] = searnn::cpu_gemm_name(dtype);
   }
   info["cpu_decoder_kernels"] = kernels;
+  info["cpu_gemms"] = gemms;
   // The recurrent cells greedy_rollout decodes (searnn_ext/cells.h), by name.
   pybind11::list cells;
   for (const std::string_view name : searnn::kCellNames) {
@@ -50,4 +58,5 @@ pybind11::dict build_info() {
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("build_info", &build_info, "How this extension was compiled, and its CPU threads.");
+  searnn::bind_cpu_gemm(m);
 }

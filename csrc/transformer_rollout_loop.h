@@ -22,8 +22,8 @@ namespace searnn {
 // torch.nn.LayerNorm's default, which searnn_ext/rollout_transformer.py requires of the model.
 constexpr double kLayerNormEps = 1e-5;
 
-// Kernels provides, besides greedy_pick, for_row_blocks and kStepsBetweenEndChecks (see
-// greedy_rollout_loop.h):
+// Kernels provides, besides greedy_pick, for_row_blocks, kStepsBetweenEndChecks, linear_out and
+// add_product (see greedy_rollout_loop.h):
 //   dot_attention(query, shared_keys, shared_values, row_batch, shared_lengths, own_keys,
 //                 own_values, own_starts, own_length, heads, output): output [n, D] <- the
 //     multi-head attention of query [n, D] over row r's sequence's first shared_lengths[r]
@@ -66,7 +66,11 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
   // x += linear(input), as the model's residual connections add: the GEMM accumulates into x
   // (no temporary), then the bias.
   const auto add_linear = [](at::Tensor& x, const at::Tensor& input, const LinearWeights& l) {
-    x.addmm_(input, l.weight.t()).add_(l.bias);
+    Kernels::add_product(x, input, l.weight);
+    x.add_(l.bias);
+  };
+  const auto linear_out = [](at::Tensor& out, const at::Tensor& input, const LinearWeights& l) {
+    Kernels::linear_out(out, input, l.weight, l.bias);
   };
 
   for (int64_t step = 0; step < steps; ++step) {
@@ -88,9 +92,8 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
       for (int64_t l = 0; l < layers; ++l) {
         const TransformerLayerWeights& layer = w.layers[l];
         at::Tensor normed = norm(x, layer.self_norm);
-        at::addmm_out(query, layer.self_query.bias, normed, layer.self_query.weight.t());
-        at::addmm_out(key_value, layer.self_key_value.bias, normed,
-                      layer.self_key_value.weight.t());
+        linear_out(query, normed, layer.self_query);
+        linear_out(key_value, normed, layer.self_key_value);
         own_keys[l].index_copy_(0, own_at, key_value.narrow(1, 0, model_size));
         own_values[l].index_copy_(0, own_at, key_value.narrow(1, model_size, model_size));
         Kernels::dot_attention(query, in.prefix_keys.select(1, l), in.prefix_values.select(1, l),
@@ -98,18 +101,17 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
                                own_starts.narrow(0, begin, size), step + 1, in.heads, mixed);
         add_linear(x, mixed, layer.self_output);
         normed = norm(x, layer.cross_norm);
-        at::addmm_out(query, layer.cross_query.bias, normed, layer.cross_query.weight.t());
+        linear_out(query, normed, layer.cross_query);
         Kernels::dot_attention(query, in.memory_keys.select(1, l), in.memory_values.select(1, l),
                                batch, row_source.narrow(0, begin, size), own_keys[l],
                                own_values[l], own_starts.narrow(0, begin, size), 0, in.heads,
                                mixed);
         add_linear(x, mixed, layer.cross_output);
-        at::addmm_out(ffn, layer.ffn_input.bias, norm(x, layer.ffn_norm),
-                      layer.ffn_input.weight.t());
+        linear_out(ffn, norm(x, layer.ffn_norm), layer.ffn_input);
         add_linear(x, ffn.relu_(), layer.ffn_output);
       }
       at::Tensor logits = logits_buffer.narrow(0, scratch, size);
-      at::addmm_out(logits, w.output.bias, norm(x, w.final_norm), w.output.weight.t());
+      linear_out(logits, norm(x, w.final_norm), w.output);
       picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
     });
     if (picks.all_ended<Kernels>(in.eos_id, step, n)) {

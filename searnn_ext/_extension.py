@@ -40,8 +40,10 @@ def build_info() -> dict:
     ``compiled_torch_version``, ``cuda_compiled``, ``cuda_archs`` (list of ``sm_XX`` names),
     ``openmp``, ``num_threads`` (intra-op threads the CPU kernels use) and
     ``cpu_decoder_kernels`` (per dtype, the CPU roll-outs' element-wise kernels on this CPU:
-    "avx512", "avx2", "portable" or "aten"; ATEN_CPU_CAPABILITY caps them) and
-    ``compiled_cells`` (the recurrent cells the compiled roll-outs decode, by name).
+    "avx512", "avx2", "portable" or "aten"; ATEN_CPU_CAPABILITY caps them), ``cpu_gemms``
+    (per dtype, their matrix products: "onednn", oneDNN's float32 matmul, or "aten", ATen's
+    GEMM; SEARNN_CPU_GEMM=aten or =onednn chooses) and ``compiled_cells`` (the recurrent
+    cells the compiled roll-outs decode, by name).
     """
     info: dict = {"torch_version": torch.__version__, "extension_loaded": _C is not None}
     if _C is None:

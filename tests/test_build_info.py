@@ -66,3 +66,58 @@ def test_cpu_decoder_kernels_follow_aten_cpu_capability():
     if widest["float32"] == "avx512":
         capped = decoder_kernels("avx2")
         assert capped == {"float32": "avx2", "bfloat16": "portable", "float64": "aten"}
+
+
+def in_fresh_process(code: str, cpu_gemm: str | None) -> subprocess.CompletedProcess:
+    """`code` run by a new interpreter with SEARNN_CPU_GEMM set to `cpu_gemm` (None: unset)."""
+    environment = {k: v for k, v in os.environ.items() if k != "SEARNN_CPU_GEMM"}
+    if cpu_gemm is not None:
+        environment["SEARNN_CPU_GEMM"] = cpu_gemm
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+    )
+
+
+def cpu_gemms(cpu_gemm: str | None) -> dict:
+    code = "import searnn_ext; print(searnn_ext.build_info()['cpu_gemms'])"
+    return ast.literal_eval(in_fresh_process(code, cpu_gemm).stdout)
+
+
+def test_cpu_gemms_follow_searnn_cpu_gemm():
+    """float32 takes oneDNN's GEMM where torch has it (the x86 wheels do), unless
+    SEARNN_CPU_GEMM=aten; bfloat16 and float64 always ATen's."""
+    aten = {"float32": "aten", "bfloat16": "aten", "float64": "aten"}
+    expected_float32 = "onednn" if torch.backends.mkldnn.is_available() else "aten"
+    assert cpu_gemms(None) == {**aten, "float32": expected_float32}
+    assert cpu_gemms("aten") == aten
+    if torch.backends.mkldnn.is_available():
+        assert cpu_gemms("onednn") == {**aten, "float32": "onednn"}
+
+
+def test_a_wrong_searnn_cpu_gemm_is_an_error_naming_it():
+    code = "import searnn_ext; searnn_ext.build_info()"
+    failed = in_fresh_process(code, "mkl")
+    assert failed.returncode != 0
+    assert "SEARNN_CPU_GEMM must be 'onednn', 'aten' or unset, got 'mkl'" in failed.stderr
+
+
+ROLLOUT_COSTS = """
+import dataclasses, torch, searnn_ext
+from searnn_ext.bench.rollout import SHAPES, make_problem
+torch.set_num_threads(1)
+for name in ("OCR", "OCR-Transformer"):
+    shape = dataclasses.replace(next(s for s in SHAPES if s.name == name), batch=8)
+    model, rollin, candidates, target, lengths = make_problem(shape, torch.device("cpu"))
+    costs = searnn_ext.rollout_costs(
+        model, rollin, candidates, target, lengths, rollout="learned", cost=shape.cost
+    )
+    print(costs.flatten().tolist())
+"""
+
+
+def test_roll_outs_are_the_same_with_either_cpu_gemm():
+    """The float32 roll-outs' costs through oneDNN's GEMMs are those through ATen's (the oracle
+    tests check the default choice; this checks that the other one decodes the same)."""
+    default, aten = (in_fresh_process(ROLLOUT_COSTS, gemm) for gemm in (None, "aten"))
+    assert default.returncode == 0 and aten.returncode == 0, default.stderr + aten.stderr
+    assert default.stdout == aten.stdout

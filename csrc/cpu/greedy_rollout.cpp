@@ -13,6 +13,7 @@
 #include "../transformer_rollout_loop.h"
 #include "avx2_decoder_math.h"
 #include "avx512_decoder_math.h"
+#include "cpu_gemm.h"
 #include "kernel_choice.h"
 #include "searnn_ext/decoder_math.h"
 
@@ -104,6 +105,16 @@ struct CpuKernels {
         decode(block, std::min(kDecodeRowsPerBlock, end - block), scratch);
       }
     });
+  }
+
+  // The GEMMs: cpu_gemm.h (oneDNN's float32 matmul where it runs, else ATen's).
+  static void linear_out(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
+                         const at::Tensor& bias) {
+    cpu_linear_out(out, input, weight, bias);
+  }
+
+  static void add_product(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight) {
+    cpu_add_product(out, input, weight);
   }
 
   template <typename Cell>

@@ -7,6 +7,7 @@
 
 #include <ATen/Dispatch.h>
 
+#include "../aten_linear.h"
 #include "../decoder_functors.h"
 #include "../greedy_rollout_loop.h"
 #include "../transformer_rollout_loop.h"
@@ -16,7 +17,7 @@
 namespace searnn {
 
 template <typename Launcher>
-struct GpuKernels {
+struct GpuKernels : AtenLinear {
   // Reading `alive` on the host synchronises with the device: the loop checks for "every row
   // has ended" once per this many steps, not at every step.
   static constexpr int64_t kStepsBetweenEndChecks = 8;

@@ -22,6 +22,7 @@ import multiprocessing
 import torch
 
 import searnn_ext
+from searnn_ext import _extension
 from searnn_ext.bench.precision import agreement
 from searnn_ext.bench.timing import (
     add_timing_options,
@@ -167,22 +168,27 @@ def gemm_shapes(model) -> list[tuple[int, int]]:
     return shapes + [(hidden, model.target_vocab)]
 
 
-def gemm_floor(shapes, rows: int, device: torch.device, dtype) -> tuple[callable, float]:
-    """The same products as one large torch.mm each, over `rows` rows in blocks of 64k rows,
-    into preallocated outputs: a function running one block, and the number of blocks."""
+def gemm_floor(shapes, rows: int, device: torch.device, dtype, loops_gemm: bool = False):
+    """The same products as one large torch.mm each (`loops_gemm`: through the CPU decode
+    loops' own GEMM, searnn_ext._C.cpu_linear_out, with their [out, in] weights), over `rows`
+    rows in blocks of 64k rows, into preallocated outputs: a function running one block, and the
+    number of blocks."""
     block = min(rows, 65536)
     operands = [
         (
             torch.rand(block, n_in, device=device, dtype=dtype),
-            torch.rand(n_in, n_out, device=device, dtype=dtype),
+            torch.rand(n_out, n_in, device=device, dtype=dtype),
             torch.empty(block, n_out, device=device, dtype=dtype),
         )
         for n_in, n_out in shapes
     ]
 
     def run():
-        for left, right, out in operands:
-            torch.mm(left, right, out=out)
+        for left, weight, out in operands:
+            if loops_gemm:
+                _extension._C.cpu_linear_out(out, left, weight)
+            else:
+                torch.mm(left, weight.t(), out=out)
 
     return run, rows / block
 
@@ -229,6 +235,15 @@ def measure(shape: Shape, repeats: int, slow_repeats: int, device, dtypes) -> li
         labels[f"ext {name}"] = f"searnn_ext, {name}{autocast}"
         bound = "" if model.eos_id is None else ", upper bound: full budgets"
         labels[f"floor {name}"] = f"GEMM floor, {name}, {row_steps:,} row-steps{bound}"
+        # Where the CPU loops' GEMM is not ATen's (oneDNN's float32 matmul), its floor too.
+        gemm = searnn_ext.build_info().get("cpu_gemms", {}).get(name, "aten")
+        if device.type == "cpu" and gemm != "aten":
+            key = f"{gemm} floor {name}"
+            runs[key], scales[key] = gemm_floor(
+                gemm_shapes(model), row_steps, device, dtype, loops_gemm=True
+            )
+            repeats_of[key] = repeats
+            labels[key] = f"{labels[f'floor {name}']}, the loops' GEMM ({gemm})"
     runs["torch"] = lambda: costs("torch")
     repeats_of["torch"] = slow_repeats
     labels["torch"] = "pure PyTorch, float32"

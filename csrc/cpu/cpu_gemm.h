@@ -1,0 +1,29 @@
+// The CPU decode loops' linear layers. float32 runs through oneDNN, which torch links: on some
+// CPUs it is much faster than ATen's float32 GEMM (MKL). On an AMD Zen 4, about 2x at the loops'
+// shapes (256 rows x 128..512), where MKL does not take its AVX-512 code. bfloat16 and float64
+// keep ATen's GEMMs: ATen already runs bfloat16 through oneDNN, and float64 keeps torch's own
+// rounding.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace searnn {
+
+// Whether the float32 products run through oneDNN: SEARNN_CPU_GEMM=onednn or =aten chooses;
+// unset, oneDNN where torch was built with it and a first small product through it runs and
+// agrees with ATen's. Another value, or "onednn" where it does not run, is an error.
+bool onednn_float_gemm();
+
+// "onednn" or "aten", as build_info() reports the choice for a dtype.
+const char* cpu_gemm_name(at::ScalarType dtype);
+
+// out <- input @ weight^T + bias (an undefined bias: none), as AtenLinear::linear_out
+// (aten_linear.h). Through oneDNN, the bias is copied into out first and the product added to
+// it, as ATen's CPU addmm does.
+void cpu_linear_out(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
+                    const at::Tensor& bias);
+
+// out += input @ weight^T
+void cpu_add_product(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight);
+
+}  // namespace searnn
