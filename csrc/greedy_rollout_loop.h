@@ -72,7 +72,8 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
   std::optional<at::Tensor> feed_weight;
   at::Tensor feed;
   if (in.cell_feed) {
-    feed_weight = w.layers[0].input_weight.narrow(1, embedding_size, hidden_size);
+    // Contiguous: a GEMM may copy a strided weight at every call.
+    feed_weight = w.layers[0].input_weight.narrow(1, embedding_size, hidden_size).contiguous();
     feed = in.cell_feed->index_select(0, in.row_cell);
   }
 

@@ -84,14 +84,30 @@ def cpu_gemms(cpu_gemm: str | None) -> dict:
 
 
 def test_cpu_gemms_follow_searnn_cpu_gemm():
-    """float32 takes oneDNN's GEMM where torch has it (the x86 wheels do), unless
-    SEARNN_CPU_GEMM=aten; bfloat16 and float64 always ATen's."""
+    """float32 takes oneDNN's GEMM where it runs (torch's x86 wheels, on CPUs with AVX-512),
+    unless SEARNN_CPU_GEMM=aten; where it does not, SEARNN_CPU_GEMM=onednn is an error.
+    bfloat16 and float64 always take ATen's."""
     aten = {"float32": "aten", "bfloat16": "aten", "float64": "aten"}
-    expected_float32 = "onednn" if torch.backends.mkldnn.is_available() else "aten"
-    assert cpu_gemms(None) == {**aten, "float32": expected_float32}
+    default = cpu_gemms(None)
+    assert default in (aten, {**aten, "float32": "onednn"})
+    if torch.backends.mkldnn.is_available() and torch.backends.cpu.get_cpu_capability() == "AVX512":
+        assert default["float32"] == "onednn"
     assert cpu_gemms("aten") == aten
-    if torch.backends.mkldnn.is_available():
-        assert cpu_gemms("onednn") == {**aten, "float32": "onednn"}
+    code = "import searnn_ext; print(searnn_ext.build_info()['cpu_gemms'])"
+    insisted = in_fresh_process(code, "onednn")
+    if default["float32"] == "onednn":
+        assert ast.literal_eval(insisted.stdout) == default
+    else:
+        assert insisted.returncode != 0
+        assert "SEARNN_CPU_GEMM=onednn, but this torch's oneDNN matmul" in insisted.stderr
+
+
+def test_cpu_gemms_follow_torch_backends_mkldnn():
+    code = (
+        "import torch, searnn_ext; torch.backends.mkldnn.enabled = False; "
+        "print(searnn_ext.build_info()['cpu_gemms'])"
+    )
+    assert ast.literal_eval(in_fresh_process(code, None).stdout)["float32"] == "aten"
 
 
 def test_a_wrong_searnn_cpu_gemm_is_an_error_naming_it():
@@ -104,20 +120,25 @@ def test_a_wrong_searnn_cpu_gemm_is_an_error_naming_it():
 ROLLOUT_COSTS = """
 import dataclasses, torch, searnn_ext
 from searnn_ext.bench.rollout import SHAPES, make_problem
-torch.set_num_threads(1)
-for name in ("OCR", "OCR-Transformer"):
+torch.set_num_threads(2)  # the GEMMs run inside the decode loop's parallel region
+costs = []
+for name in ("OCR", "Spelling-LSTM", "OCR-Transformer"):
     shape = dataclasses.replace(next(s for s in SHAPES if s.name == name), batch=8)
     model, rollin, candidates, target, lengths = make_problem(shape, torch.device("cpu"))
-    costs = searnn_ext.rollout_costs(
+    costs += searnn_ext.rollout_costs(
         model, rollin, candidates, target, lengths, rollout="learned", cost=shape.cost
-    )
-    print(costs.flatten().tolist())
+    ).flatten().tolist()
+print(costs)
 """
 
 
 def test_roll_outs_are_the_same_with_either_cpu_gemm():
-    """The float32 roll-outs' costs through oneDNN's GEMMs are those through ATen's (the oracle
-    tests check the default choice; this checks that the other one decodes the same)."""
+    """The float32 roll-outs' costs through oneDNN's GEMMs are those through ATen's, on a GRU,
+    an LSTM with attention (strided state columns as GEMM inputs) and a transformer: the oracle
+    tests check the default choice; this checks that the other decodes the same. The two GEMMs
+    round differently, which may flip a near-tie between two tokens: nearly all must agree."""
     default, aten = (in_fresh_process(ROLLOUT_COSTS, gemm) for gemm in (None, "aten"))
     assert default.returncode == 0 and aten.returncode == 0, default.stderr + aten.stderr
-    assert default.stdout == aten.stdout
+    ours, theirs = (ast.literal_eval(run.stdout) for run in (default, aten))
+    assert len(ours) == len(theirs) > 1000
+    assert sum(a == b for a, b in zip(ours, theirs, strict=True)) >= 0.99 * len(ours)

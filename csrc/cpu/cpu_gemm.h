@@ -1,8 +1,8 @@
-// The CPU decode loops' linear layers. float32 runs through oneDNN, which torch links: on some
-// CPUs it is much faster than ATen's float32 GEMM (MKL). On an AMD Zen 4, about 2x at the loops'
-// shapes (256 rows x 128..512), where MKL does not take its AVX-512 code. bfloat16 and float64
-// keep ATen's GEMMs: ATen already runs bfloat16 through oneDNN, and float64 keeps torch's own
-// rounding.
+// The CPU decode loops' linear layers. float32 runs through oneDNN's matmul, which torch links,
+// where it takes float32 (x86 CPUs with AVX-512): on some CPUs it is much faster than ATen's
+// float32 GEMM (MKL). On an AMD Zen 4, about 2x at the loops' shapes (256 rows x 128..512),
+// where MKL does not take its AVX-512 code. bfloat16 and float64 keep ATen's GEMMs: ATen
+// chooses its own bfloat16 GEMM (oneDNN or MKL), and float64 keeps torch's own rounding.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -11,7 +11,9 @@ namespace searnn {
 
 // Whether the float32 products run through oneDNN: SEARNN_CPU_GEMM=onednn or =aten chooses;
 // unset, oneDNN where torch was built with it and a first small product through it runs and
-// agrees with ATen's. Another value, or "onednn" where it does not run, is an error.
+// gives the right answer (it refuses float32 on CPUs without AVX-512). Another value, or
+// "onednn" where it does not run, is an error. torch.backends.mkldnn.enabled = False turns it
+// off as it turns off ATen's own use of oneDNN.
 bool onednn_float_gemm();
 
 // "onednn" or "aten", as build_info() reports the choice for a dtype.
