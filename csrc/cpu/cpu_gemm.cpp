@@ -93,24 +93,40 @@ const char* cpu_gemm_name(at::ScalarType dtype) {
              : "aten";
 }
 
+// oneDNN compiles and caches a kernel per problem size, about 0.7 MiB each: the decode loops'
+// row counts, which vary from block to block and step to step, would fill the cache with
+// hundreds. It takes the first multiple of kOnednnRows rows instead, and ATen the rest.
+constexpr int64_t kOnednnRows = 64;
+
+int64_t onednn_rows(const at::Tensor& out, const at::Tensor& input) {
+  return uses_onednn(out, input) ? input.size(0) / kOnednnRows * kOnednnRows : 0;
+}
+
 void cpu_linear_out(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
                     const at::Tensor& bias) {
-  if (!uses_onednn(out, input)) {
-    AtenLinear::linear_out(out, input, weight, bias);
-    return;
+  const int64_t head = onednn_rows(out, input), rows = input.size(0);
+  if (head > 0) {
+    at::Tensor head_out = out.narrow(0, 0, head);
+    if (bias.defined()) {
+      head_out.copy_(bias.expand_as(head_out));
+    }
+    onednn_matmul(input.narrow(0, 0, head), weight, head_out, bias.defined() ? 1.0f : 0.0f);
   }
-  if (bias.defined()) {
-    out.copy_(bias.expand_as(out));
+  if (head < rows) {
+    at::Tensor tail_out = out.narrow(0, head, rows - head);
+    AtenLinear::linear_out(tail_out, input.narrow(0, head, rows - head), weight, bias);
   }
-  onednn_matmul(input, weight, out, bias.defined() ? 1.0f : 0.0f);
 }
 
 void cpu_add_product(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight) {
-  if (!uses_onednn(out, input)) {
-    AtenLinear::add_product(out, input, weight);
-    return;
+  const int64_t head = onednn_rows(out, input), rows = input.size(0);
+  if (head > 0) {
+    onednn_matmul(input.narrow(0, 0, head), weight, out.narrow(0, 0, head), 1.0f);
   }
-  onednn_matmul(input, weight, out, 1.0f);
+  if (head < rows) {
+    at::Tensor tail_out = out.narrow(0, head, rows - head);
+    AtenLinear::add_product(tail_out, input.narrow(0, head, rows - head), weight);
+  }
 }
 
 }  // namespace searnn
