@@ -93,10 +93,11 @@ const char* cpu_gemm_name(at::ScalarType dtype) {
              : "aten";
 }
 
-// oneDNN compiles and caches a kernel per problem size, about 0.7 MiB each: the decode loops'
-// row counts, which vary from block to block and step to step, would fill the cache with
-// hundreds. It takes the first multiple of kOnednnRows rows instead, and ATen the rest.
-constexpr int64_t kOnednnRows = 64;
+// oneDNN builds and caches a kernel per problem size, with buffers (up to about 8 MiB for 256 x
+// 128 x 512): the decode loops' row counts, which vary from block to block and step to step,
+// would fill its cache with hundreds. It takes the first multiple of kOnednnRows rows (the CPU
+// loops' block of rows) instead, one size per weight, and ATen the rest.
+constexpr int64_t kOnednnRows = 256;
 
 int64_t onednn_rows(const at::Tensor& out, const at::Tensor& input) {
   return uses_onednn(out, input) ? input.size(0) / kOnednnRows * kOnednnRows : 0;
