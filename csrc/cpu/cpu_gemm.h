@@ -1,8 +1,8 @@
 // The CPU decode loops' linear layers. float32 runs through oneDNN's matmul, which torch links,
-// where it takes float32 (x86 CPUs with AVX-512): on some CPUs it is much faster than ATen's
-// float32 GEMM (MKL). On an AMD Zen 4, about 2x at the loops' shapes (256 rows x 128..512),
-// where MKL does not take its AVX-512 code. bfloat16 and float64 keep ATen's GEMMs: ATen
-// chooses its own bfloat16 GEMM (oneDNN or MKL), and float64 keeps torch's own rounding.
+// where it takes float32 (x86 CPUs with AVX-512). On some CPUs it is much faster than ATen's
+// float32 GEMM (MKL): on an AMD Zen 4, about 2x at the loops' shapes (256 rows x 128..512).
+// bfloat16 and float64 keep ATen's GEMMs: ATen chooses its own bfloat16 GEMM (oneDNN or MKL),
+// and float64 keeps torch's own rounding.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -144,10 +144,12 @@ def machine_description() -> str:
     info = searnn_ext.build_info()
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     kernels = ", ".join(f"{k} {v}" for k, v in info.get("cpu_decoder_kernels", {}).items())
+    gemms = ", ".join(f"{k} {v}" for k, v in info.get("cpu_gemms", {}).items())
     return (
         f"{cpu_model()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with "
         f"{torch.get_num_threads()} threads, {gpu}; searnn_ext CUDA kernels compiled: "
-        f"{info['cuda_compiled']} {info['cuda_archs']}; CPU decoder kernels: {kernels}"
+        f"{info['cuda_compiled']} {info['cuda_archs']}; CPU decoder kernels: {kernels}; "
+        f"CPU GEMMs: {gemms}"
     )
 
 
