@@ -1,6 +1,6 @@
 // searnn_ext._C.cpu_linear_out: the CPU decode loops' GEMM (cpu/cpu_gemm.h) for Python, so that
-// the benchmark's GEMM floor times the products the loops run, and the tests check them. In its own file: torch's pybind
-// tensor casters make a file slow to compile.
+// the benchmark's GEMM floor times the products the loops run, and the tests check them. In its
+// own file: torch's pybind tensor casters make a file slow to compile.
 #include <ATen/MemoryOverlap.h>
 #include <torch/csrc/utils/pybind.h>
 

@@ -1,10 +1,10 @@
 // The learned roll-out decode loop of transformer_rollout (searnn_ext.TransformerSeq2Seq), written
 // once over ATen for every device, as greedy_rollout_loop.h is for the recurrent cells. The
 // projections, the feed-forward networks and the output layer are GEMMs over all live rows
-// (Kernels::linear_out and add_product: oneDNN or ATen on CPUs, cuBLAS); the attention is Kernels::dot_attention (the functor of
-// searnn_ext/dot_attention.h), which reads the roll-in's cache in place: K roll-outs of a cell
-// share their prefix's keys and values, and each row stores only the keys and values of the
-// tokens it decodes itself.
+// (Kernels::linear_out and add_product: oneDNN or ATen on CPUs, cuBLAS); the attention is
+// Kernels::dot_attention (the functor of searnn_ext/dot_attention.h), which reads the roll-in's
+// cache in place: K roll-outs of a cell share their prefix's keys and values, and each row
+// stores only the keys and values of the tokens it decodes itself.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -43,16 +43,31 @@ def test_module_prints_build_info():
     assert "cuda_compiled:" in output and "torch_version:" in output
 
 
+def in_fresh_process(code: str, **variables: str | None) -> subprocess.CompletedProcess:
+    """`code` run by a new interpreter with the environment `variables` set (None: unset)."""
+    environment = {k: v for k, v in os.environ.items() if k not in variables}
+    environment.update({k: v for k, v in variables.items() if v is not None})
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+    )
+
+
+def printed_build_info(key: str, **variables: str | None) -> subprocess.CompletedProcess:
+    """A fresh process (see in_fresh_process) that prints build_info()[key]."""
+    return in_fresh_process(
+        f"import searnn_ext; print(searnn_ext.build_info()[{key!r}])", **variables
+    )
+
+
+def build_info_entry(key: str, **variables: str | None):
+    printed = printed_build_info(key, **variables)
+    assert printed.returncode == 0, printed.stderr
+    return ast.literal_eval(printed.stdout)
+
+
 def decoder_kernels(capability: str | None) -> dict:
     """build_info()'s CPU decoder kernels in a fresh process capped at `capability`."""
-    environment = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
-    if capability:
-        environment["ATEN_CPU_CAPABILITY"] = capability
-    code = "import searnn_ext; print(searnn_ext.build_info()['cpu_decoder_kernels'])"
-    output = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=environment
-    ).stdout
-    return ast.literal_eval(output)
+    return build_info_entry("cpu_decoder_kernels", ATEN_CPU_CAPABILITY=capability or None)
 
 
 def test_cpu_decoder_kernels_follow_aten_cpu_capability():
@@ -68,19 +83,8 @@ def test_cpu_decoder_kernels_follow_aten_cpu_capability():
         assert capped == {"float32": "avx2", "bfloat16": "portable", "float64": "aten"}
 
 
-def in_fresh_process(code: str, cpu_gemm: str | None) -> subprocess.CompletedProcess:
-    """`code` run by a new interpreter with SEARNN_CPU_GEMM set to `cpu_gemm` (None: unset)."""
-    environment = {k: v for k, v in os.environ.items() if k != "SEARNN_CPU_GEMM"}
-    if cpu_gemm is not None:
-        environment["SEARNN_CPU_GEMM"] = cpu_gemm
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
-    )
-
-
 def cpu_gemms(cpu_gemm: str | None) -> dict:
-    code = "import searnn_ext; print(searnn_ext.build_info()['cpu_gemms'])"
-    return ast.literal_eval(in_fresh_process(code, cpu_gemm).stdout)
+    return build_info_entry("cpu_gemms", SEARNN_CPU_GEMM=cpu_gemm)
 
 
 def test_cpu_gemms_follow_searnn_cpu_gemm():
@@ -93,8 +97,7 @@ def test_cpu_gemms_follow_searnn_cpu_gemm():
     if torch.backends.mkldnn.is_available() and torch.backends.cpu.get_cpu_capability() == "AVX512":
         assert default["float32"] == "onednn"
     assert cpu_gemms("aten") == aten
-    code = "import searnn_ext; print(searnn_ext.build_info()['cpu_gemms'])"
-    insisted = in_fresh_process(code, "onednn")
+    insisted = printed_build_info("cpu_gemms", SEARNN_CPU_GEMM="onednn")
     if default["float32"] == "onednn":
         assert ast.literal_eval(insisted.stdout) == default
     else:
@@ -107,12 +110,12 @@ def test_cpu_gemms_follow_torch_backends_mkldnn():
         "import torch, searnn_ext; torch.backends.mkldnn.enabled = False; "
         "print(searnn_ext.build_info()['cpu_gemms'])"
     )
-    assert ast.literal_eval(in_fresh_process(code, None).stdout)["float32"] == "aten"
+    assert ast.literal_eval(in_fresh_process(code).stdout)["float32"] == "aten"
 
 
 def test_a_wrong_searnn_cpu_gemm_is_an_error_naming_it():
     code = "import searnn_ext; searnn_ext.build_info()"
-    failed = in_fresh_process(code, "mkl")
+    failed = in_fresh_process(code, SEARNN_CPU_GEMM="mkl")
     assert failed.returncode != 0
     assert "SEARNN_CPU_GEMM must be 'onednn', 'aten' or unset, got 'mkl'" in failed.stderr
 
@@ -137,7 +140,9 @@ def test_roll_outs_are_the_same_with_either_cpu_gemm():
     an LSTM with attention (strided state columns as GEMM inputs) and a transformer: the oracle
     tests check the default choice; this checks that the other decodes the same. The two GEMMs
     round differently, which may flip a near-tie between two tokens: nearly all must agree."""
-    default, aten = (in_fresh_process(ROLLOUT_COSTS, gemm) for gemm in (None, "aten"))
+    default, aten = (
+        in_fresh_process(ROLLOUT_COSTS, SEARNN_CPU_GEMM=gemm) for gemm in (None, "aten")
+    )
     assert default.returncode == 0 and aten.returncode == 0, default.stderr + aten.stderr
     ours, theirs = (ast.literal_eval(run.stdout) for run in (default, aten))
     assert len(ours) == len(theirs) > 1000

@@ -62,10 +62,14 @@ bool onednn_runs_and_agrees() {
 #endif
 }
 
+// Whether a dtype's products go to oneDNN now: torch.backends.mkldnn.enabled is read at each call.
+bool onednn_takes(at::ScalarType dtype) {
+  return dtype == at::kFloat && at::globalContext().userEnabledMkldnn() && onednn_float_gemm();
+}
+
 // Empty products stay with ATen, which writes zeros where a sum has no terms.
 bool uses_onednn(const at::Tensor& out, const at::Tensor& input) {
-  return out.scalar_type() == at::kFloat && input.numel() > 0 && out.numel() > 0 &&
-         at::globalContext().userEnabledMkldnn() && onednn_float_gemm();
+  return input.numel() > 0 && out.numel() > 0 && onednn_takes(out.scalar_type());
 }
 
 }  // namespace
@@ -87,11 +91,9 @@ bool onednn_float_gemm() {
   return chosen;
 }
 
-const char* cpu_gemm_name(at::ScalarType dtype) {
-  return dtype == at::kFloat && at::globalContext().userEnabledMkldnn() && onednn_float_gemm()
-             ? "onednn"
-             : "aten";
-}
+const char* cpu_gemm_name(at::ScalarType dtype) { return onednn_takes(dtype) ? "onednn" : "aten"; }
+
+namespace {
 
 // oneDNN builds and caches a kernel per problem size, with buffers (up to about 8 MiB for 256 x
 // 128 x 512): the decode loops' row counts, which vary from block to block and step to step,
@@ -102,6 +104,8 @@ constexpr int64_t kOnednnRows = 256;
 int64_t onednn_rows(const at::Tensor& out, const at::Tensor& input) {
   return uses_onednn(out, input) ? input.size(0) / kOnednnRows * kOnednnRows : 0;
 }
+
+}  // namespace
 
 void cpu_linear_out(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
                     const at::Tensor& bias) {
