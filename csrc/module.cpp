@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "cpu/cpu_gemm.h"
+#include "cpu/decode_blocks.h"
 #include "cpu/kernel_choice.h"
 #include "searnn_ext/cells.h"
 
@@ -45,6 +46,7 @@ pybind11::dict build_info() {
   }
   info["cpu_decoder_kernels"] = kernels;
   info["cpu_gemms"] = gemms;
+  info["cpu_rows_per_block"] = searnn::kDecodeRowsPerBlock;
   // The recurrent cells greedy_rollout decodes (searnn_ext/cells.h), by name.
   pybind11::list cells;
   for (const std::string_view name : searnn::kCellNames) {

@@ -42,8 +42,10 @@ def build_info() -> dict:
     ``cpu_decoder_kernels`` (per dtype, the CPU roll-outs' element-wise kernels on this CPU:
     "avx512", "avx2", "portable" or "aten"; ATEN_CPU_CAPABILITY caps them), ``cpu_gemms``
     (per dtype, their matrix products: "onednn", oneDNN's float32 matmul, or "aten", ATen's
-    GEMM; SEARNN_CPU_GEMM=aten or =onednn chooses) and ``compiled_cells`` (the recurrent
-    cells the compiled roll-outs decode, by name).
+    GEMM; SEARNN_CPU_GEMM=aten or =onednn chooses; oneDNN takes whole blocks of rows),
+    ``cpu_rows_per_block`` (the rows of one such block: the CPU decode loops run each step on
+    blocks of this many rows) and ``compiled_cells`` (the recurrent cells the compiled roll-outs
+    decode, by name).
     """
     info: dict = {"torch_version": torch.__version__, "extension_loaded": _C is not None}
     if _C is None:

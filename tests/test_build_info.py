@@ -20,6 +20,7 @@ def test_build_info_describes_the_build():
     assert all(arch.startswith(("sm_", "compute_")) for arch in info["cuda_archs"])
     assert info["num_threads"] == torch.get_num_threads()
     assert info["openmp"] is True, "the CPU kernels must be compiled with OpenMP"
+    assert isinstance(info["cpu_rows_per_block"], int) and info["cpu_rows_per_block"] > 0
 
 
 def test_the_compiled_cells_are_the_python_records():

@@ -215,9 +215,10 @@ def test_a_weight_of_the_wrong_shape_is_named(namespace):
 
 @pytest.mark.parametrize("target", KERNELS)
 @pytest.mark.parametrize("limit", [1, 3000], ids=["a-row-per-call", "a-few-rows-per-call"])
-def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, monkeypatch):
-    """The op's calls each hold at most OWN_CACHE_BYTES of the rows' own keys and values; how
-    the rows are split changes no cost."""
+@pytest.mark.parametrize("block", [1, 4], ids=["rows", "blocks-of-4"])
+def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, block, monkeypatch):
+    """The op's calls each hold at most OWN_CACHE_BYTES of the rows' own keys and values, in
+    whole blocks of rows where they fit; how the rows are split changes no cost."""
     model, data = case("small", eos=True, seed=3)
     whole = costs_of(model, data, target.backend, target.device)
     calls = []
@@ -229,6 +230,7 @@ def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, m
         return runs
 
     monkeypatch.setattr(rollout_transformer, "_runs", counted)
+    monkeypatch.setattr(rollout_transformer, "_rows_per_block", lambda device: block)
     monkeypatch.setitem(
         rollout_transformer.OWN_CACHE_BYTES, torch.device(target.device).type, limit
     )
@@ -236,17 +238,39 @@ def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, m
     assert calls and calls[0] > 1
 
 
-@given(budgets=st.lists(st.integers(0, 40), max_size=60), limit=st.integers(1, 20_000))
-def test_runs_cover_the_rows_in_order_within_the_limit(budgets, limit):
+@given(
+    budgets=st.lists(st.integers(0, 40), max_size=80),
+    limit=st.integers(1, 600),
+    block=st.integers(1, 9),
+)
+def test_runs_take_as_many_whole_blocks_as_fit(budgets, limit, block):
+    budgets = sorted(budgets, reverse=True)
+    runs = rollout_transformer.runs_within(budgets, limit, block)
+    assert [r.start for r in runs] == [0, *[r.stop for r in runs[:-1]]][: len(runs)]
+    assert (runs[-1].stop if runs else 0) == len(budgets)
+
+    def fits(start, stop):
+        return sum(budgets[start:stop]) <= limit
+
+    for run in runs:
+        rows, last = run.stop - run.start, run.stop == len(budgets)
+        assert fits(run.start, run.stop) or rows == 1
+        if run.start + block <= len(budgets) and fits(run.start, run.start + block):
+            assert rows % block == 0 or last
+            assert last or not fits(run.start, min(run.stop + block, len(budgets)))
+        else:
+            assert last or not fits(run.start, run.stop + 1)
+
+
+def test_runs_on_the_cpu_hold_whole_blocks_for_every_thread():
+    """The positions limit from OWN_CACHE_BYTES and the model's size, the block from the CPU
+    loop's rows per block and its threads."""
     model, _ = case("small", eos=True)
-    budgets = torch.tensor(sorted(budgets, reverse=True), dtype=torch.long)
+    block = searnn_ext.build_info()["cpu_rows_per_block"] * torch.get_num_threads()
+    budgets = torch.full((3 * block + 5,), 2)
     like = torch.zeros(1, dtype=torch.float64)
     per_position = 2 * model.layers * model.d_model * 8
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(rollout_transformer.OWN_CACHE_BYTES, "cpu", limit)
+        patch.setitem(rollout_transformer.OWN_CACHE_BYTES, "cpu", 5 * block * per_position)
         runs = rollout_transformer._runs(budgets, model, like)
-    assert [r.start for r in runs] == [0, *[r.stop for r in runs[:-1]]][: len(runs)]
-    assert (runs[-1].stop if runs else 0) == len(budgets)
-    for run in runs:
-        fits = int(budgets[run].sum()) <= max(limit // per_position, 1)
-        assert fits or run.stop - run.start == 1
+    assert [(r.start, r.stop) for r in runs] == [(0, 2 * block), (2 * block, 3 * block + 5)]

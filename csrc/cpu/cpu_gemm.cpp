@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../aten_linear.h"
+#include "decode_blocks.h"
 
 #if AT_MKLDNN_ENABLED()
 // torch's oneDNN matmul (aten/src/ATen/native/mkldnn/Matmul.cpp): result <- beta * result +
@@ -97,12 +98,10 @@ namespace {
 
 // oneDNN builds and caches a kernel per problem size, with buffers (up to about 8 MiB for 256 x
 // 128 x 512): the decode loops' row counts, which vary from block to block and step to step,
-// would fill its cache with hundreds. It takes the first multiple of kOnednnRows rows (the CPU
-// loops' block of rows) instead, one size per weight, and ATen the rest.
-constexpr int64_t kOnednnRows = 256;
-
+// would fill its cache with hundreds. It takes the first multiple of kDecodeRowsPerBlock rows
+// instead, one size per weight, and ATen the rest.
 int64_t onednn_rows(const at::Tensor& out, const at::Tensor& input) {
-  return uses_onednn(out, input) ? input.size(0) / kOnednnRows * kOnednnRows : 0;
+  return uses_onednn(out, input) ? input.size(0) / kDecodeRowsPerBlock * kDecodeRowsPerBlock : 0;
 }
 
 }  // namespace

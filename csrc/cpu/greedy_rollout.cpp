@@ -14,16 +14,15 @@
 #include "avx2_decoder_math.h"
 #include "avx512_decoder_math.h"
 #include "cpu_gemm.h"
+#include "decode_blocks.h"
 #include "kernel_choice.h"
 #include "searnn_ext/decoder_math.h"
 
 namespace searnn {
 namespace {
 
-// Rows per block of a decode step (for_row_blocks); the kernels below run on one block, on the
-// calling thread. Rows per piece of the ATen attention, whose [rows, S, H] energies stay in
-// cache-sized pieces.
-constexpr int64_t kDecodeRowsPerBlock = 256;
+// Rows per piece of the ATen attention, whose [rows, S, H] energies stay in cache-sized pieces.
+// The kernels below run on one block of kDecodeRowsPerBlock rows, on the calling thread.
 constexpr int64_t kAttentionRowsPerBlock = 64;
 
 // A block's rows of a cell's step as the fused kernels read them.
