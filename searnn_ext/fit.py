@@ -4,6 +4,9 @@ output folder:
 - metrics.jsonl: one line per step and one per epoch (searnn_ext.metrics_log);
 - checkpoint.pt: after every epoch, written then renamed (searnn_ext.checkpoint), never with
   weights that are not finite, so an interruption or a divergence loses at most an epoch;
+- best.pt: the same, after each epoch whose validation error is the lowest so far (the first
+  of equals): a run that overfits or comes apart late keeps its best model, which `searnn
+  evaluate` and `searnn predict` take as they take checkpoint.pt;
 - curves.png: the training loss and the validation error, when matplotlib is installed.
 
 With resume=True it continues the run its output folder holds, exactly, or refuses. Under
@@ -16,6 +19,7 @@ import dataclasses
 import functools
 import importlib.util
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +45,8 @@ logger = logging.getLogger("searnn")
 ON_NONFINITE = ("stop", "skip")
 CURVES_EVERY_SECONDS = 60  # redrawing curves.png takes about a second
 CHECKPOINT, METRICS, CURVES = "checkpoint.pt", "metrics.jsonl", "curves.png"
+BEST = "best.pt"
+RUN_FILES = (CHECKPOINT, BEST, METRICS, CURVES)  # what --overwrite sets aside, checkpoint first
 
 
 class Diverged(RuntimeError):
@@ -196,9 +202,10 @@ class _Fit:
         # a resumed run (its checkpoint is the overwriting run's); a fresh start may not.
         self.replaces_set_aside = overwrite or resume
         if not resume:
-            if path.exists() and not overwrite:
+            held = [name for name in (CHECKPOINT, BEST) if (self.output / name).exists()]
+            if held and not overwrite:
                 raise ValueError(
-                    f"{self.output} already holds a run ({CHECKPOINT}): resume it, or choose "
+                    f"{self.output} already holds a run ({held[0]}): resume it, or choose "
                     "another output folder (or overwrite it)"
                 )
             self._refuse_a_set_aside_run(overwrite)
@@ -259,6 +266,7 @@ class _EpochLoop:
     on_nonfinite: str
     progress: bool
     report: Callable[[str], None]
+    best_valid_error: float = math.inf  # of the model in best.pt
 
     def run(self, first_epoch: int, epochs: int, step: int, skipped: int) -> dict:
         fit, group = self.fit, self.fit.group
@@ -266,8 +274,10 @@ class _EpochLoop:
         if group.leader and fit.replaces_set_aside and first_epoch == 0:
             # Only now, with the data, model and trainer built: a run that fails to start
             # leaves the old run where it was.
-            run_folder.set_aside(output, (CHECKPOINT, METRICS, CURVES))
+            run_folder.set_aside(output, RUN_FILES)
         log = MetricsLog(output / METRICS, after_epoch=first_epoch) if group.leader else None
+        if group.leader:
+            self.best_valid_error = _best_valid_error(output, first_epoch)
         draws_curves = group.leader and importlib.util.find_spec("matplotlib") is not None
         if group.leader and not draws_curves:
             _say_no_curves()
@@ -347,11 +357,31 @@ class _EpochLoop:
             log.write(summary)
             log.flush()
             checkpoint.save(state, fit.output / CHECKPOINT)
+            if valid < self.best_valid_error:
+                checkpoint.save(state, fit.output / BEST)
+                self.best_valid_error = valid
             if fit.replaces_set_aside:
                 run_folder.drop_set_aside(fit.output)
         skips = f" ({skipped} steps skipped: non-finite)" if skipped else ""
         self.report(f"epoch {epoch}: validation error {valid:.2f}%{skips}")
         return summary
+
+
+def _best_valid_error(output: Path, epochs_done: int) -> float:
+    """The validation error the log records for the epoch of the model in best.pt, where a
+    resumed run has one from its first `epochs_done` epochs; else infinity, so that the next
+    epoch writes best.pt. A run begun before best.pt was written keeps the best of the epochs
+    trained since."""
+    path = output / BEST
+    if epochs_done == 0 or not path.exists():
+        return math.inf
+    best_epoch = checkpoint.load(path)["epoch"]
+    errors = {
+        record["epoch"]: record["valid_error"]
+        for record in metrics_log.read_records(output / METRICS)
+        if "valid_error" in record and record["epoch"] <= epochs_done
+    }
+    return errors.get(best_epoch, math.inf)
 
 
 def _refuse_changes(path: Path, differences: list[str]) -> None:

@@ -2,6 +2,7 @@
 run exactly or refuses, a diverging run stops without losing its last checkpoint, evaluate
 reports the number an independent decode gives, and every user error is one line."""
 
+import importlib
 import json
 import os
 import re
@@ -180,6 +181,57 @@ def test_evaluate_prints_the_error_an_independent_decode_gives(tmp_path, capsys)
     distance = sum(hamming(plain_greedy(model, e, len(e.source)), e.target.tolist()) for e in test)
     expected = 100 * distance / sum(len(e.target) for e in test)
     assert error == round(expected, 2) == round(summary["test_error"], 2)
+
+
+def scripted_validation(monkeypatch, errors: list[float]) -> None:
+    """fit's validation errors, epoch by epoch, are `errors`; the final test error is 0."""
+    left = iter(errors)
+    fit = importlib.import_module("searnn_ext.fit")  # searnn_ext.fit is also the function
+    monkeypatch.setattr(fit, "error_rate", lambda *arguments, **options: next(left, 0.0))
+
+
+def test_best_holds_the_first_epoch_with_the_lowest_validation_error(tmp_path, monkeypatch):
+    straight = run(tmp_path, "two", "--epochs=2")
+    scripted_validation(monkeypatch, [50.0, 30.0, 40.0, 30.0, 35.0])
+    output = run(tmp_path, "run", "--epochs=5")
+    best = checkpoint.load(output / "best.pt")
+    assert best["epoch"] == 2
+    assert same_weights(best["model"], weights(straight))
+    assert checkpoint.load(output / "checkpoint.pt")["epoch"] == 5
+
+
+@pytest.mark.parametrize(
+    "later, best_epoch", [([35.0, 25.0], 5), ([35.0, 45.0], 2)], ids=["improves", "does-not"]
+)
+def test_a_resumed_run_replaces_best_only_with_a_better_epoch(
+    tmp_path, monkeypatch, later, best_epoch
+):
+    scripted_validation(monkeypatch, [50.0, 30.0, 40.0])
+    output = run(tmp_path, "run", "--epochs=3")
+    scripted_validation(monkeypatch, later)
+    run(tmp_path, "run", "--epochs=5", "--resume")
+    assert checkpoint.load(output / "best.pt")["epoch"] == best_epoch
+
+
+def test_a_best_model_alone_is_not_trained_over(tmp_path, capsys):
+    output = run(tmp_path, "run", "--epochs=1")
+    (output / "checkpoint.pt").unlink()
+    (output / "metrics.jsonl").unlink()
+    best = (output / "best.pt").read_bytes()
+    assert main([*TINY, f"--output={output}", "--epochs=1"]) == 2
+    assert "already holds a run (best.pt)" in one_error_line(capsys)
+    assert (output / "best.pt").read_bytes() == best
+
+
+def test_evaluate_takes_the_best_model(tmp_path, capsys):
+    output = run(tmp_path, "run", "--epochs=2")
+    capsys.readouterr()
+    assert main(["evaluate", str(output / "best.pt"), "--split=valid"]) == 0
+    printed = capsys.readouterr().out
+    error = float(re.fullmatch(r"synthetic valid error: (\d+\.\d\d)%\n", printed).group(1))
+    records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    errors = {r["epoch"]: r["valid_error"] for r in records if "valid_error" in r}
+    assert error == round(errors[checkpoint.load(output / "best.pt")["epoch"]], 2)
 
 
 def test_training_draws_learning_curves(tmp_path):

@@ -16,6 +16,7 @@ from checkpoint_files import forged
 from searnn_ext import checkpoint, run_folder
 from searnn_ext.cli import main
 from searnn_ext.config import RunConfig, SearnnConfig
+from searnn_ext.fit import RUN_FILES
 
 TINY = ["train", "--task=synthetic", "--limit=64", "--batch-size=16", "--hidden-size=12", "--quiet"]
 
@@ -76,7 +77,7 @@ def test_two_processes_on_one_folder_one_is_refused(tmp_path):
 def test_an_interrupted_overwrite_keeps_the_old_run(trained, capsys):
     old = (trained / "checkpoint.pt").read_bytes()
     # As if stopped after the new run's log started, before its first checkpoint.
-    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    run_folder.set_aside(trained, RUN_FILES)
     (trained / "metrics.jsonl").write_text("")
     kept = trained / run_folder.OVERWRITTEN / "checkpoint.pt"
     assert kept.read_bytes() == old
@@ -84,7 +85,7 @@ def test_an_interrupted_overwrite_keeps_the_old_run(trained, capsys):
     err = one_error_line(capsys)
     assert "no checkpoint.pt to resume from" in err and str(kept.parent) in err
     # A second overwrite keeps the run it would replace until it has a checkpoint of its own.
-    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    run_folder.set_aside(trained, RUN_FILES)
     assert kept.read_bytes() == old and not (trained / "metrics.jsonl").exists()
     assert run(trained, "--epochs=1", "--overwrite") == 0
     assert not (trained / run_folder.OVERWRITTEN).exists()
@@ -390,19 +391,19 @@ def test_an_overwrite_that_fails_to_start_leaves_the_old_run_in_place(trained, c
 
 
 def test_a_fresh_start_beside_a_set_aside_run_is_refused(trained, capsys):
-    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    run_folder.set_aside(trained, RUN_FILES)
     assert run(trained, "--epochs=1") == 2
     assert "an interrupted --overwrite replaced" in one_error_line(capsys)
     assert (trained / run_folder.OVERWRITTEN / "checkpoint.pt").exists()
 
 
 def test_a_set_aside_keeps_the_newest_complete_run(trained):
-    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    run_folder.set_aside(trained, RUN_FILES)
     assert run(trained, "--epochs=1", "--overwrite") == 0
     newest = (trained / "checkpoint.pt").read_bytes()
     # As if killed between the new run's checkpoint and the deletion of the old one.
     (trained / run_folder.OVERWRITTEN).mkdir()
-    run_folder.set_aside(trained, ("checkpoint.pt", "metrics.jsonl", "curves.png"))
+    run_folder.set_aside(trained, RUN_FILES)
     assert (trained / run_folder.OVERWRITTEN / "checkpoint.pt").read_bytes() == newest
 
 
