@@ -81,14 +81,15 @@ def _resumable_state(output: Path) -> dict | None:
     start afresh and lose the log."""
     if (output / CHECKPOINT).exists():
         return checkpoint.load(output / CHECKPOINT)
-    if (output / METRICS).exists():
+    held = [name for name in (METRICS, BEST) if (output / name).exists()]
+    if held:
         kept = ""
         if (output / run_folder.OVERWRITTEN).exists():
             kept = f"; the run it replaced is kept in {output / run_folder.OVERWRITTEN}"
         raise ValueError(
-            f"{output}: {METRICS} but no {CHECKPOINT} to resume from (the run stopped before "
-            "its first epoch ended, or the checkpoint was removed); start afresh with another "
-            f"output folder, or remove the log{kept}"
+            f"{output}: {' and '.join(held)} but no {CHECKPOINT} to resume from (the run "
+            "stopped before its first epoch ended, or the checkpoint was removed); start afresh "
+            f"with another output folder, or remove {' and '.join(held)}{kept}"
         )
     return None
 
@@ -368,20 +369,24 @@ class _EpochLoop:
 
 
 def _best_valid_error(output: Path, epochs_done: int) -> float:
-    """The validation error the log records for the epoch of the model in best.pt, where a
-    resumed run has one from its first `epochs_done` epochs; else infinity, so that the next
-    epoch writes best.pt. A run begun before best.pt was written keeps the best of the epochs
-    trained since."""
-    path = output / BEST
-    if epochs_done == 0 or not path.exists():
+    """The validation error of the model in best.pt, for a run resumed after `epochs_done`
+    epochs (infinity for a new run: its first epoch writes best.pt). Where the log's best epoch
+    (the first of equals) is the checkpoint's and best.pt does not hold it, the run stopped
+    between writing the two: best.pt is written from checkpoint.pt first. A run begun before
+    best.pt existed keeps the best of the epochs trained since."""
+    if epochs_done == 0:
         return math.inf
-    best_epoch = checkpoint.load(path)["epoch"]
     errors = {
         record["epoch"]: record["valid_error"]
         for record in metrics_log.read_records(output / METRICS)
         if "valid_error" in record and record["epoch"] <= epochs_done
     }
-    return errors.get(best_epoch, math.inf)
+    held = checkpoint.load(output / BEST)["epoch"] if (output / BEST).exists() else None
+    best = min(errors, key=lambda epoch: (errors[epoch], epoch), default=None)
+    if best == epochs_done and held != best:
+        checkpoint.save(checkpoint.load(output / CHECKPOINT), output / BEST)
+        held = best
+    return errors.get(held, math.inf)
 
 
 def _refuse_changes(path: Path, differences: list[str]) -> None:

@@ -167,35 +167,40 @@ def greedy_rollout(
 
 def _runs(budgets: Tensor, model: TransformerSeq2Seq, like: Tensor) -> list[slice]:
     """Consecutive slices of the rows, each of whose budgets sum to at most the positions
-    OWN_CACHE_BYTES holds (a row alone may exceed it), cut after whole blocks of
-    _rows_per_block(like.device) rows where at least one block fits."""
+    OWN_CACHE_BYTES holds (a row alone may exceed it), cut after whole blocks of rows
+    (_blocks(like.device)) where at least one block fits."""
     # Keys and values; the CPU decodes float16 in float32.
     element = (
         4 if like.device.type == "cpu" and like.dtype == torch.float16 else like.element_size()
     )
     per_position = 2 * model.layers * model.d_model * element
     limit = max(OWN_CACHE_BYTES.get(like.device.type, OWN_CACHE_BYTES["cuda"]) // per_position, 1)
-    return runs_within(budgets.tolist(), limit, _rows_per_block(like.device))
+    return runs_within(budgets.tolist(), limit, _blocks(like.device))
 
 
-def runs_within(budgets: list[int], limit: int, block: int) -> list[slice]:
-    """Consecutive slices covering the rows: each takes as many whole blocks of `block` rows as
-    fit in `limit` positions (budgets summed), or all the rows left where they fit, or, where
-    not even one block fits, as many rows as fit (at least one)."""
+def runs_within(budgets: list[int], limit: int, blocks: tuple[int, ...]) -> list[slice]:
+    """Consecutive slices covering the rows: each takes all the rows left where they fit in
+    `limit` positions (budgets summed), else as many whole blocks as fit of the first size in
+    `blocks` of which one fits, else as many rows as fit (at least one)."""
     ends = list(itertools.accumulate(budgets, initial=0))
     runs, start = [], 0
     while start < len(budgets):
         most = max(bisect.bisect_right(ends, ends[start] + limit) - 1, start + 1)
-        whole_blocks = (most - start) // block * block
-        stop = start + whole_blocks if whole_blocks and most < len(budgets) else most
+        stop = most
+        if most < len(budgets):
+            whole = [(most - start) // block * block for block in blocks]
+            stop = start + next((rows for rows in whole if rows), most - start)
         runs.append(slice(start, stop))
         start = stop
     return runs
 
 
-def _rows_per_block(device: torch.device) -> int:
-    """The rows that keep the CPU loop's threads on whole blocks (where its float32 GEMMs run
-    through oneDNN, about twice ATen's speed on AVX-512 CPUs); 1 elsewhere."""
+def _blocks(device: torch.device) -> tuple[int, ...]:
+    """Row counts that give each of the CPU loop's threads whole blocks of its step (where its
+    float32 GEMMs run through oneDNN, about twice ATen's speed on AVX-512 CPUs), largest first.
+    at::parallel_for gives each thread an equal share: a multiple of a block per thread, or at
+    most a block each. (1,) elsewhere."""
     if device.type != "cpu":
-        return 1
-    return _extension.build_info()["cpu_rows_per_block"] * torch.get_num_threads()
+        return (1,)
+    block, threads = _extension.build_info()["cpu_rows_per_block"], torch.get_num_threads()
+    return (block * threads, block) if threads > 1 else (block,)

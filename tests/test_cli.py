@@ -213,13 +213,29 @@ def test_a_resumed_run_replaces_best_only_with_a_better_epoch(
     assert checkpoint.load(output / "best.pt")["epoch"] == best_epoch
 
 
-def test_a_best_model_alone_is_not_trained_over(tmp_path, capsys):
+def test_a_run_stopped_between_its_checkpoint_and_best_resumes_with_the_right_best(
+    tmp_path, monkeypatch
+):
+    one = run(tmp_path, "one", "--epochs=1")
+    scripted_validation(monkeypatch, [50.0, 30.0])
+    output = run(tmp_path, "run", "--epochs=2")
+    second = weights(output)
+    # As if stopped after epoch 2's checkpoint.pt, before its best.pt.
+    (output / "best.pt").write_bytes((one / "checkpoint.pt").read_bytes())
+    scripted_validation(monkeypatch, [40.0])
+    run(tmp_path, "run", "--epochs=3", "--resume")
+    best = checkpoint.load(output / "best.pt")
+    assert best["epoch"] == 2 and same_weights(best["model"], second)
+
+
+@pytest.mark.parametrize("resume", [[], ["--resume"]], ids=["fresh", "resume"])
+def test_a_best_model_alone_is_not_trained_over(tmp_path, capsys, resume):
     output = run(tmp_path, "run", "--epochs=1")
     (output / "checkpoint.pt").unlink()
     (output / "metrics.jsonl").unlink()
     best = (output / "best.pt").read_bytes()
-    assert main([*TINY, f"--output={output}", "--epochs=1"]) == 2
-    assert "already holds a run (best.pt)" in one_error_line(capsys)
+    assert main([*TINY, f"--output={output}", "--epochs=1", *resume]) == 2
+    assert "best.pt" in one_error_line(capsys)
     assert (output / "best.pt").read_bytes() == best
 
 

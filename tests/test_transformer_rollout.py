@@ -230,7 +230,7 @@ def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, b
         return runs
 
     monkeypatch.setattr(rollout_transformer, "_runs", counted)
-    monkeypatch.setattr(rollout_transformer, "_rows_per_block", lambda device: block)
+    monkeypatch.setattr(rollout_transformer, "_blocks", lambda device: (block,))
     monkeypatch.setitem(
         rollout_transformer.OWN_CACHE_BYTES, torch.device(target.device).type, limit
     )
@@ -241,36 +241,51 @@ def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, b
 @given(
     budgets=st.lists(st.integers(0, 40), max_size=80),
     limit=st.integers(1, 600),
-    block=st.integers(1, 9),
+    block=st.integers(1, 5),
+    threads=st.integers(1, 3),
 )
-def test_runs_take_as_many_whole_blocks_as_fit(budgets, limit, block):
+def test_runs_take_as_many_whole_blocks_as_fit(budgets, limit, block, threads):
     budgets = sorted(budgets, reverse=True)
-    runs = rollout_transformer.runs_within(budgets, limit, block)
+    blocks = (block * threads, block)
+    runs = rollout_transformer.runs_within(budgets, limit, blocks)
     assert [r.start for r in runs] == [0, *[r.stop for r in runs[:-1]]][: len(runs)]
     assert (runs[-1].stop if runs else 0) == len(budgets)
 
     def fits(start, stop):
-        return sum(budgets[start:stop]) <= limit
+        return stop <= len(budgets) and sum(budgets[start:stop]) <= limit
 
     for run in runs:
-        rows, last = run.stop - run.start, run.stop == len(budgets)
+        rows = run.stop - run.start
         assert fits(run.start, run.stop) or rows == 1
-        if run.start + block <= len(budgets) and fits(run.start, run.start + block):
-            assert rows % block == 0 or last
-            assert last or not fits(run.start, min(run.stop + block, len(budgets)))
-        else:
-            assert last or not fits(run.start, run.stop + 1)
+        if run.stop == len(budgets) and fits(run.start, run.stop):
+            continue  # all the rows left
+        assert not fits(run.start, len(budgets))
+        size = next((size for size in blocks if fits(run.start, run.start + size)), 1)
+        assert rows % size == 0 and not fits(run.start, run.stop + size)
 
 
-def test_runs_on_the_cpu_hold_whole_blocks_for_every_thread():
-    """The positions limit from OWN_CACHE_BYTES and the model's size, the block from the CPU
-    loop's rows per block and its threads."""
+@pytest.mark.parametrize(
+    "rows_that_fit, sizes",
+    [(640, [512, 512, 517]), (350, [256] * 5 + [261]), (100, [100] * 15 + [41])],
+    ids=["x2", "x1", "rows"],
+)
+def test_runs_on_the_cpu_hold_whole_blocks_for_every_thread(rows_that_fit, sizes):
+    """Two threads: runs of whole blocks for both where they fit, else of a block (one thread
+    each), else of as many rows as fit. The positions limit comes from OWN_CACHE_BYTES and the
+    model's size."""
     model, _ = case("small", eos=True)
-    block = searnn_ext.build_info()["cpu_rows_per_block"] * torch.get_num_threads()
-    budgets = torch.full((3 * block + 5,), 2)
+    block = searnn_ext.build_info()["cpu_rows_per_block"]
+    assert block == 256, "this test counts rows in blocks of 256"
+    budgets = torch.full((3 * 512 + 5,), 2)
     like = torch.zeros(1, dtype=torch.float64)
     per_position = 2 * model.layers * model.d_model * 8
+    threads = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(rollout_transformer.OWN_CACHE_BYTES, "cpu", 5 * block * per_position)
-        runs = rollout_transformer._runs(budgets, model, like)
-    assert [(r.start, r.stop) for r in runs] == [(0, 2 * block), (2 * block, 3 * block + 5)]
+        limit = 2 * rows_that_fit * per_position  # budgets of 2 positions
+        patch.setitem(rollout_transformer.OWN_CACHE_BYTES, "cpu", limit)
+        torch.set_num_threads(2)
+        try:
+            runs = rollout_transformer._runs(budgets, model, like)
+        finally:
+            torch.set_num_threads(threads)
+    assert [r.stop - r.start for r in runs] == sizes
