@@ -117,11 +117,11 @@ def decoder_weights(model: TransformerSeq2Seq) -> list[Tensor]:
     return [w.detach() for w in weights]
 
 
-# The most memory the rows' own keys and values may take in one call of the op, by device:
-# all rows at once would hold O(rows x budget) of them (gigabytes on the Spelling shape). The
-# CPU's loop runs each step on blocks of build_info()["cpu_rows_per_block"] rows whatever the
-# call's size, so small calls cost it nothing as long as they hold whole blocks; a GPU needs
-# many rows in flight.
+# The most memory the rows' own keys and values may take in one call of the op, by device (on
+# the CPU, per thread): all rows at once would hold O(rows x budget) of them (gigabytes on the
+# Spelling shape). The CPU's loop runs each step on blocks of build_info()["cpu_rows_per_block"]
+# rows whatever the call's size, so small calls cost it nothing as long as they give every
+# thread whole blocks; a GPU needs many rows in flight.
 OWN_CACHE_BYTES = {"cpu": 16 << 20, "cuda": 1 << 30}
 
 
@@ -167,40 +167,38 @@ def greedy_rollout(
 
 def _runs(budgets: Tensor, model: TransformerSeq2Seq, like: Tensor) -> list[slice]:
     """Consecutive slices of the rows, each of whose budgets sum to at most the positions
-    OWN_CACHE_BYTES holds (a row alone may exceed it), cut after whole blocks of rows
-    (_blocks(like.device)) where at least one block fits."""
+    OWN_CACHE_BYTES holds (a row alone may exceed it), cut after whole blocks of
+    _rows_per_block(like.device) rows where at least one block fits."""
+    device = like.device.type
     # Keys and values; the CPU decodes float16 in float32.
-    element = (
-        4 if like.device.type == "cpu" and like.dtype == torch.float16 else like.element_size()
-    )
+    element = 4 if device == "cpu" and like.dtype == torch.float16 else like.element_size()
     per_position = 2 * model.layers * model.d_model * element
-    limit = max(OWN_CACHE_BYTES.get(like.device.type, OWN_CACHE_BYTES["cuda"]) // per_position, 1)
-    return runs_within(budgets.tolist(), limit, _blocks(like.device))
+    cap = OWN_CACHE_BYTES.get(device, OWN_CACHE_BYTES["cuda"])
+    if device == "cpu":
+        cap *= torch.get_num_threads()
+    limit = max(cap // per_position, 1)
+    return runs_within(budgets.tolist(), limit, _rows_per_block(like.device))
 
 
-def runs_within(budgets: list[int], limit: int, blocks: tuple[int, ...]) -> list[slice]:
+def runs_within(budgets: list[int], limit: int, block: int) -> list[slice]:
     """Consecutive slices covering the rows: each takes all the rows left where they fit in
-    `limit` positions (budgets summed), else as many whole blocks as fit of the first size in
-    `blocks` of which one fits, else as many rows as fit (at least one)."""
+    `limit` positions (budgets summed), else as many whole blocks of `block` rows as fit, else
+    (not even one block fits) as many rows as fit, at least one."""
     ends = list(itertools.accumulate(budgets, initial=0))
     runs, start = [], 0
     while start < len(budgets):
         most = max(bisect.bisect_right(ends, ends[start] + limit) - 1, start + 1)
-        stop = most
-        if most < len(budgets):
-            whole = [(most - start) // block * block for block in blocks]
-            stop = start + next((rows for rows in whole if rows), most - start)
+        whole_blocks = (most - start) // block * block
+        stop = start + whole_blocks if whole_blocks and most < len(budgets) else most
         runs.append(slice(start, stop))
         start = stop
     return runs
 
 
-def _blocks(device: torch.device) -> tuple[int, ...]:
-    """Row counts that give each of the CPU loop's threads whole blocks of its step (where its
-    float32 GEMMs run through oneDNN, about twice ATen's speed on AVX-512 CPUs), largest first.
-    at::parallel_for gives each thread an equal share: a multiple of a block per thread, or at
-    most a block each. (1,) elsewhere."""
+def _rows_per_block(device: torch.device) -> int:
+    """The rows that give each of the CPU loop's threads a whole block of its step (where its
+    float32 GEMMs run through oneDNN, about twice ATen's speed on AVX-512 CPUs): at::parallel_for
+    gives each thread an equal share. 1 elsewhere."""
     if device.type != "cpu":
-        return (1,)
-    block, threads = _extension.build_info()["cpu_rows_per_block"], torch.get_num_threads()
-    return (block * threads, block) if threads > 1 else (block,)
+        return 1
+    return _extension.build_info()["cpu_rows_per_block"] * torch.get_num_threads()

@@ -230,7 +230,7 @@ def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, b
         return runs
 
     monkeypatch.setattr(rollout_transformer, "_runs", counted)
-    monkeypatch.setattr(rollout_transformer, "_blocks", lambda device: (block,))
+    monkeypatch.setattr(rollout_transformer, "_rows_per_block", lambda device: block)
     monkeypatch.setitem(
         rollout_transformer.OWN_CACHE_BYTES, torch.device(target.device).type, limit
     )
@@ -241,13 +241,11 @@ def test_rows_split_by_the_own_cache_limit_give_identical_costs(target, limit, b
 @given(
     budgets=st.lists(st.integers(0, 40), max_size=80),
     limit=st.integers(1, 600),
-    block=st.integers(1, 5),
-    threads=st.integers(1, 3),
+    block=st.integers(1, 9),
 )
-def test_runs_take_as_many_whole_blocks_as_fit(budgets, limit, block, threads):
+def test_runs_take_as_many_whole_blocks_as_fit(budgets, limit, block):
     budgets = sorted(budgets, reverse=True)
-    blocks = (block * threads, block)
-    runs = rollout_transformer.runs_within(budgets, limit, blocks)
+    runs = rollout_transformer.runs_within(budgets, limit, block)
     assert [r.start for r in runs] == [0, *[r.stop for r in runs[:-1]]][: len(runs)]
     assert (runs[-1].stop if runs else 0) == len(budgets)
 
@@ -260,32 +258,33 @@ def test_runs_take_as_many_whole_blocks_as_fit(budgets, limit, block, threads):
         if run.stop == len(budgets) and fits(run.start, run.stop):
             continue  # all the rows left
         assert not fits(run.start, len(budgets))
-        size = next((size for size in blocks if fits(run.start, run.start + size)), 1)
+        size = block if fits(run.start, run.start + block) else 1
         assert rows % size == 0 and not fits(run.start, run.stop + size)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
-    "rows_that_fit, sizes",
-    [(640, [512, 512, 517]), (350, [256] * 5 + [261]), (100, [100] * 15 + [41])],
-    ids=["x2", "x1", "rows"],
+    "blocks_that_fit, runs_of_blocks", [(2.5, 2), (1.5, 1), (0.5, 0)], ids=["2", "1", "0"]
 )
-def test_runs_on_the_cpu_hold_whole_blocks_for_every_thread(rows_that_fit, sizes):
-    """Two threads: runs of whole blocks for both where they fit, else of a block (one thread
-    each), else of as many rows as fit. The positions limit comes from OWN_CACHE_BYTES and the
-    model's size."""
+def test_runs_on_the_cpu_give_every_thread_whole_blocks(threads, blocks_that_fit, runs_of_blocks):
+    """Runs of whole blocks for every thread, as many as fit OWN_CACHE_BYTES per thread (its
+    positions from the model's size), else of as many rows as fit."""
     model, _ = case("small", eos=True)
-    block = searnn_ext.build_info()["cpu_rows_per_block"]
-    assert block == 256, "this test counts rows in blocks of 256"
-    budgets = torch.full((3 * 512 + 5,), 2)
+    block = searnn_ext.build_info()["cpu_rows_per_block"] * threads
+    budgets = torch.full((5 * block + 3,), 2)
     like = torch.zeros(1, dtype=torch.float64)
     per_position = 2 * model.layers * model.d_model * 8
-    threads = torch.get_num_threads()
+    rows_that_fit = int(blocks_that_fit * block)
+    before = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as patch:
-        limit = 2 * rows_that_fit * per_position  # budgets of 2 positions
-        patch.setitem(rollout_transformer.OWN_CACHE_BYTES, "cpu", limit)
-        torch.set_num_threads(2)
+        per_thread = 2 * rows_that_fit * per_position // threads  # budgets of 2 positions
+        patch.setitem(rollout_transformer.OWN_CACHE_BYTES, "cpu", per_thread)
+        torch.set_num_threads(threads)
         try:
             runs = rollout_transformer._runs(budgets, model, like)
         finally:
-            torch.set_num_threads(threads)
-    assert [r.stop - r.start for r in runs] == sizes
+            torch.set_num_threads(before)
+    rows = [r.stop - r.start for r in runs]
+    expected = runs_of_blocks * block or rows_that_fit
+    assert rows[:-1] == [expected] * (len(rows) - 1)
+    assert sum(rows) == len(budgets) and rows[-1] <= rows_that_fit
