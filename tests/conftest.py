@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 
 import pytest
@@ -16,7 +17,10 @@ class Target:
     device: str
 
     def put(self, value):
-        """A tensor or module (None passes) on this target's device."""
+        """A tensor, or a copy of a module, on this target's device (None passes). Modules are
+        copied since Module.to moves in place: the caller's model stays where its oracle runs."""
+        if isinstance(value, torch.nn.Module):
+            value = copy.deepcopy(value)
         return None if value is None else value.to(self.device)
 
 

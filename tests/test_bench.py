@@ -77,7 +77,12 @@ def test_agreement_counts_cells():
 def test_transformer_rows_report_peak_memory(device, capsys):
     rollout.main(["--quick", "--shapes", "Long-Transformer", "--threads", "1", "--device", device])
     out = capsys.readouterr().out
-    assert "Long-Transformer: float32 costs of the two backends equal on 100.0%" in out
+    # On a GPU the backends' float32 sums run in other orders (cuBLAS, the attention's warp
+    # sums), so near-ties may flip: the share the other float32 comparisons ask for.
+    share = re.search(
+        r"Long-Transformer: float32 costs of the two backends equal on ([0-9.]+)%", out
+    )
+    assert share and float(share.group(1)) >= (100 if device == "cpu" else 97)
     rows = {
         line.split("|")[3].strip(): line.split("|")[6].strip()
         for line in out.splitlines()
