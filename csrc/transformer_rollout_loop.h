@@ -24,6 +24,9 @@ constexpr double kLayerNormEps = 1e-5;
 
 // Kernels provides, besides greedy_pick, for_row_blocks, kStepsBetweenEndChecks, linear_out and
 // add_product (see greedy_rollout_loop.h):
+//   layer_norm(x, weight, bias, eps, out): torch.nn.LayerNorm of the rows of x [n, D], either
+//     written into out [n, D] or in a new tensor: the returned tensor holds it;
+//   copy_rows(destination, index, source): destination[index[r]] <- source[r] (index_copy_);
 //   dot_attention(query, shared_keys, shared_values, row_batch, shared_lengths, own_keys,
 //                 own_values, own_starts, own_length, heads, output): output [n, D] <- the
 //     multi-head attention of query [n, D] over row r's sequence's first shared_lengths[r]
@@ -60,9 +63,7 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
   at::Tensor mixed_buffer = at::empty({scratch_rows, model_size}, options);
   at::Tensor ffn_buffer = at::empty({scratch_rows, ffn_size}, options);
   at::Tensor logits_buffer = at::empty({scratch_rows, w.output.weight.size(0)}, options);
-  const auto norm = [model_size](const at::Tensor& x, const LayerNormWeights& n) {
-    return at::layer_norm(x, {model_size}, n.weight, n.bias, kLayerNormEps);
-  };
+  at::Tensor normed_buffer = at::empty({scratch_rows, model_size}, options);
   // x += linear(input), as the model's residual connections add: the GEMM accumulates into x
   // (no temporary), then the bias.
   const auto add_linear = [](at::Tensor& x, const at::Tensor& input, const LinearWeights& l) {
@@ -89,13 +90,19 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
       at::Tensor key_value = key_value_buffer.narrow(0, scratch, size);
       at::Tensor mixed = mixed_buffer.narrow(0, scratch, size);
       at::Tensor ffn = ffn_buffer.narrow(0, scratch, size);
+      // Each layer norm's result is read before the next one is computed.
+      at::Tensor normed_out = normed_buffer.narrow(0, scratch, size);
+      const auto norm = [&normed_out](const at::Tensor& x, const LayerNormWeights& n) {
+        return Kernels::layer_norm(x, n.weight, n.bias, kLayerNormEps, normed_out);
+      };
       for (int64_t l = 0; l < layers; ++l) {
         const TransformerLayerWeights& layer = w.layers[l];
         at::Tensor normed = norm(x, layer.self_norm);
         linear_out(query, normed, layer.self_query);
         linear_out(key_value, normed, layer.self_key_value);
-        own_keys[l].index_copy_(0, own_at, key_value.narrow(1, 0, model_size));
-        own_values[l].index_copy_(0, own_at, key_value.narrow(1, model_size, model_size));
+        Kernels::copy_rows(own_keys[l], own_at, key_value.narrow(1, 0, model_size));
+        Kernels::copy_rows(own_values[l], own_at,
+                           key_value.narrow(1, model_size, model_size));
         Kernels::dot_attention(query, in.prefix_keys.select(1, l), in.prefix_values.select(1, l),
                                batch, prefix, own_keys[l], own_values[l],
                                own_starts.narrow(0, begin, size), step + 1, in.heads, mixed);

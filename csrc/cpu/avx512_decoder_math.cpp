@@ -293,6 +293,35 @@ SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, float
   }
 }
 
+// Two passes over each row, as the mean and then the variance about it: no cancellation.
+template <typename T>
+SEARNN_AVX512 void layer_norm_rows_avx512(const T* x, const T* weight, const T* bias,
+                                          int64_t rows, int64_t size, float eps, T* out) {
+  const float inverse_size = 1.0f / static_cast<float>(size);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = x + r * size;
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < size; j += kLanes) {
+      sum = _mm512_add_ps(sum, load(row + j, std::min(kLanes, size - j)));
+    }
+    const __m512 mean = splat(_mm512_reduce_add_ps(sum) * inverse_size);
+    __m512 squares = _mm512_setzero_ps();
+    for (int64_t j = 0; j < size; j += kLanes) {
+      const int64_t count = std::min(kLanes, size - j);
+      const __m512 centred = _mm512_maskz_sub_ps(lane_mask(count), load(row + j, count), mean);
+      squares = _mm512_fmadd_ps(centred, centred, squares);
+    }
+    const float variance = _mm512_reduce_add_ps(squares) * inverse_size;
+    const __m512 scale = splat(1.0f / std::sqrt(variance + eps));
+    for (int64_t j = 0; j < size; j += kLanes) {
+      const int64_t count = std::min(kLanes, size - j);
+      const __m512 normed = _mm512_mul_ps(_mm512_sub_ps(load(row + j, count), mean), scale);
+      store(out + r * size + j,
+            _mm512_fmadd_ps(normed, load(weight + j, count), load(bias + j, count)), count);
+    }
+  }
+}
+
 template <typename T>
 SEARNN_AVX512 void tanh_in_place_avx512(T* values, int64_t count) {
   for (int64_t j = 0; j < count; j += kLanes) {
@@ -334,6 +363,12 @@ void dot_attention_row(const DotAttentionRow<T>& row, float* scores) {
 }
 
 template <typename T>
+void layer_norm_rows(const T* x, const T* weight, const T* bias, int64_t rows, int64_t size,
+                     float eps, T* out) {
+  layer_norm_rows_avx512(x, weight, bias, rows, size, eps, out);
+}
+
+template <typename T>
 void tanh_in_place(T* values, int64_t count) {
   tanh_in_place_avx512(values, count);
 }
@@ -347,6 +382,10 @@ template void additive_attention_row(const c10::BFloat16*, const c10::BFloat16*,
                                      int64_t, float*, float*, c10::BFloat16*);
 template void dot_attention_row(const DotAttentionRow<float>&, float*);
 template void dot_attention_row(const DotAttentionRow<c10::BFloat16>&, float*);
+template void layer_norm_rows(const float*, const float*, const float*, int64_t, int64_t, float,
+                              float*);
+template void layer_norm_rows(const c10::BFloat16*, const c10::BFloat16*, const c10::BFloat16*,
+                              int64_t, int64_t, float, c10::BFloat16*);
 template void tanh_in_place(float*, int64_t);
 template void tanh_in_place(c10::BFloat16*, int64_t);
 

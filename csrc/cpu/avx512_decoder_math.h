@@ -41,6 +41,12 @@ void additive_attention_row(const T* query, const T* keys, const T* values, int6
 template <typename T>
 void dot_attention_row(const DotAttentionRow<T>& row, float* scores);
 
+// out[r] <- (x[r] - mean) / sqrt(variance + eps) * weight + bias for each of `rows` rows of
+// `size` values (x and out [rows, size]), as torch.nn.LayerNorm, in float32.
+template <typename T>
+void layer_norm_rows(const T* x, const T* weight, const T* bias, int64_t rows, int64_t size,
+                     float eps, T* out);
+
 // values[0, count) <- tanh(values[0, count)).
 template <typename T>
 void tanh_in_place(T* values, int64_t count);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "../decoder_functors.h"
@@ -114,6 +115,46 @@ struct CpuKernels {
 
   static void add_product(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight) {
     cpu_add_product(out, input, weight);
+  }
+
+  // float32 and bfloat16 with AVX-512 (weights of x's dtype) write the loop's buffer: ATen's
+  // layer norm allocates its output, mean and rstd at each call, and outputs of 128 KiB and up
+  // (a block of 256 rows) make malloc consolidate its heap at every free. The rest: ATen's.
+  static at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight,
+                               const at::Tensor& bias, double eps, at::Tensor& out) {
+    const at::ScalarType dtype = x.scalar_type();
+#ifdef SEARNN_HAS_AVX512_KERNELS
+    if (decoder_kernels(dtype) == DecoderKernels::kAvx512 && weight.scalar_type() == dtype &&
+        bias.scalar_type() == dtype) {
+      TORCH_INTERNAL_ASSERT(x.is_contiguous() && out.is_contiguous() &&
+                            weight.is_contiguous() && bias.is_contiguous());
+      const auto rows = [&](auto type) {
+        using T = decltype(type);
+        avx512::layer_norm_rows<T>(x.const_data_ptr<T>(), weight.const_data_ptr<T>(),
+                                   bias.const_data_ptr<T>(), x.size(0), x.size(1),
+                                   static_cast<float>(eps), out.data_ptr<T>());
+      };
+      dtype == at::kFloat ? rows(float{}) : rows(c10::BFloat16{});
+      return out;
+    }
+#endif
+    return at::layer_norm(x, {x.size(1)}, weight, bias, eps);
+  }
+
+  // A row copy each: index_copy_'s element-wise loop cost more than the copies.
+  static void copy_rows(const at::Tensor& destination, const at::Tensor& index,
+                        const at::Tensor& source) {
+    TORCH_INTERNAL_ASSERT(destination.is_contiguous() && source.stride(1) == 1 &&
+                          index.is_contiguous() &&
+                          source.scalar_type() == destination.scalar_type());
+    const int64_t width = source.size(1), bytes = width * source.element_size();
+    const auto* from = static_cast<const char*>(source.const_data_ptr());
+    auto* to = static_cast<char*>(destination.data_ptr());
+    const int64_t* at_row = index.const_data_ptr<int64_t>();
+    const int64_t from_stride = source.stride(0) * source.element_size();
+    for (int64_t r = 0; r < source.size(0); ++r) {
+      std::memcpy(to + at_row[r] * bytes, from + r * from_stride, static_cast<size_t>(bytes));
+    }
   }
 
   template <typename Cell>

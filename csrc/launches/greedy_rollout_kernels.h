@@ -46,6 +46,17 @@ struct GpuKernels : AtenLinear {
 
   static void tanh_(at::Tensor& values) { values.tanh_(); }
 
+  // ATen's layer norm and index_copy_, a launch each; `out` is not needed.
+  static at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight,
+                               const at::Tensor& bias, double eps, at::Tensor& /*out*/) {
+    return at::layer_norm(x, {x.size(1)}, weight, bias, eps);
+  }
+
+  static void copy_rows(const at::Tensor& destination, const at::Tensor& index,
+                        const at::Tensor& source) {
+    destination.index_copy_(0, index, source);
+  }
+
   static void additive_attention(const at::Tensor& query, const at::Tensor& keys,
                                  const at::Tensor& values, const at::Tensor& lengths,
                                  const at::Tensor& row_batch, const at::Tensor& score_weight,
