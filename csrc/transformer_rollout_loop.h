@@ -90,10 +90,12 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
       at::Tensor key_value = key_value_buffer.narrow(0, scratch, size);
       at::Tensor mixed = mixed_buffer.narrow(0, scratch, size);
       at::Tensor ffn = ffn_buffer.narrow(0, scratch, size);
-      // Each layer norm's result is read before the next one is computed.
+      // One buffer serves every layer norm of the block: each result is read before the next
+      // one is computed.
       at::Tensor normed_out = normed_buffer.narrow(0, scratch, size);
-      const auto norm = [&normed_out](const at::Tensor& x, const LayerNormWeights& n) {
-        return Kernels::layer_norm(x, n.weight, n.bias, kLayerNormEps, normed_out);
+      const auto norm = [&normed_out](const at::Tensor& input, const LayerNormWeights& weights) {
+        return Kernels::layer_norm(input, weights.weight, weights.bias, kLayerNormEps,
+                                   normed_out);
       };
       for (int64_t l = 0; l < layers; ++l) {
         const TransformerLayerWeights& layer = w.layers[l];

@@ -122,8 +122,8 @@ struct CpuKernels {
   // (a block of 256 rows) make malloc consolidate its heap at every free. The rest: ATen's.
   static at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight,
                                const at::Tensor& bias, double eps, at::Tensor& out) {
-    const at::ScalarType dtype = x.scalar_type();
 #ifdef SEARNN_HAS_AVX512_KERNELS
+    const at::ScalarType dtype = x.scalar_type();
     if (decoder_kernels(dtype) == DecoderKernels::kAvx512 && weight.scalar_type() == dtype &&
         bias.scalar_type() == dtype) {
       TORCH_INTERNAL_ASSERT(x.is_contiguous() && out.is_contiguous() &&
@@ -145,7 +145,7 @@ struct CpuKernels {
   static void copy_rows(const at::Tensor& destination, const at::Tensor& index,
                         const at::Tensor& source) {
     TORCH_INTERNAL_ASSERT(destination.is_contiguous() && source.stride(1) == 1 &&
-                          index.is_contiguous() &&
+                          index.is_contiguous() && destination.size(1) == source.size(1) &&
                           source.scalar_type() == destination.scalar_type());
     const int64_t width = source.size(1), bytes = width * source.element_size();
     const auto* from = static_cast<const char*>(source.const_data_ptr());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu/avx2_decoder_math.h"
@@ -493,18 +494,20 @@ void test_avx512_tanh() {
 }
 
 // avx512::layer_norm_rows against torch's layer norm in float64, on row sizes below, at and past
-// the 16 lanes and on rows far from zero (a one-pass variance would cancel there).
+// the 16 lanes, on rows far from zero (a one-pass variance would cancel there) and on rows whose
+// variance is below eps (eps left out would be off by 3x there).
 void test_avx512_layer_norm() {
   if (!searnn::avx512::available()) {
     return;
   }
+  const std::pair<double, double> offsets_and_spreads[] = {{0.0, 1.0}, {1000.0, 1.0}, {0.0, 1e-3}};
   for (const int64_t size : {1, 5, 16, 17, 100, 128, 130}) {
-    for (const double offset : {0.0, 1000.0}) {
-      const at::Tensor x = at::randn({7, size}, at::kDouble) + offset;
+    for (const auto& [offset, spread] : offsets_and_spreads) {
+      const at::Tensor x = at::randn({7, size}, at::kDouble) * spread + offset;
       const at::Tensor weight = at::randn({size}, at::kDouble);
       const at::Tensor bias = at::randn({size}, at::kDouble);
       const std::string where = " of " + std::to_string(size) + " values, offset " +
-                                std::to_string(offset);
+                                std::to_string(offset) + ", spread " + std::to_string(spread);
       // The largest difference from torch's layer norm of the rows as type T holds them.
       const auto difference = [&](auto type, at::ScalarType dtype) {
         using T = decltype(type);
