@@ -32,12 +32,12 @@ struct GreedyPicks {
                          lengths.narrow(0, begin, size));
   }
 
-  // Whether the first `rows` roll-outs have all emitted EOS after `step`. Asked only every
+  // Whether roll-outs [begin, begin + size) have all emitted EOS after `step`. Asked only every
   // Kernels::kStepsBetweenEndChecks steps: it is a host read, a device synchronisation on GPUs.
   template <typename Kernels>
-  bool all_ended(int64_t eos_id, int64_t step, int64_t rows) const {
+  bool all_ended(int64_t eos_id, int64_t step, int64_t begin, int64_t size) const {
     const bool checks = (step + 1) % Kernels::kStepsBetweenEndChecks == 0;
-    return eos_id >= 0 && checks && !alive.narrow(0, 0, rows).any().item<bool>();
+    return eos_id >= 0 && checks && !alive.narrow(0, begin, size).any().item<bool>();
   }
 };
 

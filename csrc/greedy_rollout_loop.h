@@ -165,7 +165,7 @@ std::tuple<at::Tensor, at::Tensor> greedy_rollout_loop(const RolloutInputs& in) 
       Kernels::linear_out(logits, output, w.output_weight, w.output_bias);
       picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
     });
-    if (picks.all_ended<Kernels>(in.eos_id, step, n)) {
+    if (picks.all_ended<Kernels>(in.eos_id, step, 0, n)) {
       break;
     }
   }

@@ -74,9 +74,14 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
     Kernels::linear_out(out, input, l.weight, l.bias);
   };
 
-  for (int64_t step = 0; step < steps; ++step) {
-    const int64_t n = active[step];
-    Kernels::for_row_blocks(n, [&](int64_t begin, int64_t size, int64_t scratch) {
+  // Each block of rows decodes all its steps before the next block starts: its own keys and
+  // values, written at one step and read at every later one, stay in cache.
+  Kernels::for_row_blocks(active[0], [&](int64_t begin, int64_t block_rows, int64_t scratch) {
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t size = std::min(block_rows, active[step] - begin);
+      if (size <= 0) {
+        break;
+      }
       const at::Tensor inputs = picks.next_input.narrow(0, begin, size);
       const at::Tensor batch = in.row_batch.narrow(0, begin, size);
       const at::Tensor prefix = in.row_prefix.narrow(0, begin, size);
@@ -122,11 +127,11 @@ std::tuple<at::Tensor, at::Tensor> transformer_rollout_loop(const TransformerRol
       at::Tensor logits = logits_buffer.narrow(0, scratch, size);
       linear_out(logits, norm(x, w.final_norm), w.output);
       picks.pick<Kernels>(logits, in.eos_id, step, begin, size);
-    });
-    if (picks.all_ended<Kernels>(in.eos_id, step, n)) {
-      break;
+      if (picks.all_ended<Kernels>(in.eos_id, step, begin, size)) {
+        break;
+      }
     }
-  }
+  });
   return {picks.tokens, picks.lengths};
 }
 

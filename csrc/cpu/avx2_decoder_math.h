@@ -31,7 +31,8 @@ void additive_attention_row(const float* query, const float* keys, const float* 
                             int64_t value_size, float* scores, float* context);
 
 // Multi-head scaled dot-product attention of one row, as DotAttention of
-// searnn_ext/dot_attention.h; scores: [row.length()] float scratch.
+// searnn_ext/dot_attention.h; scores: dot_attention_scratch_floats(row.heads, row.length())
+// floats (dot_attention_row.h).
 void dot_attention_row(const DotAttentionRow<float>& row, float* scores);
 
 }  // namespace searnn::avx2

@@ -241,20 +241,26 @@ SEARNN_AVX512 inline __m512 lane_sums16(const __m512* v) {
   return paired_lanes(paired_lanes(quads[0], quads[1]), paired_lanes(quads[2], quads[3]));
 }
 
-// scores[s] <- the query's and key(s)'s dot product over the head at `offset`, times scale, for
-// every position: sixteen positions per lane_sums16.
+// dot_attention_row keeps each head's scores in whole registers of sixteen positions (lanes past
+// the row's length hold 0): this many per head.
+SEARNN_AVX512 inline int64_t register_chunks(int64_t length) {
+  return (length + kLanes - 1) / kLanes;
+}
+
+// scores[c] <- the query's and key(s)'s dot product over the head at `offset`, times scale, for
+// the sixteen positions s of chunk c (0 past the row's length): one lane_sums16 per chunk.
 template <typename T>
 SEARNN_AVX512 inline void head_scores(const DotAttentionRow<T>& row, int64_t offset,
-                                      int64_t size, float scale, float* scores) {
+                                      int64_t size, float scale, __m512* scores) {
   const T* query = row.query + offset;
   const int64_t length = row.length();
-  for (int64_t first = 0; first < length; first += kLanes) {
-    const int64_t block = std::min(kLanes, length - first);
+  for (int64_t c = 0; c < register_chunks(length); ++c) {
+    const int64_t block = std::min(kLanes, length - c * kLanes);
     __m512 sums[kLanes];
     for (int64_t i = 0; i < kLanes; ++i) {
       __m512 sum = _mm512_setzero_ps();
       if (i < block) {
-        const T* key = row.key(first + i) + offset;
+        const T* key = row.key(c * kLanes + i) + offset;
         for (int64_t j = 0; j < size; j += kLanes) {
           const int64_t count = std::min(kLanes, size - j);
           sum = _mm512_fmadd_ps(load(query + j, count), load(key + j, count), sum);
@@ -262,31 +268,71 @@ SEARNN_AVX512 inline void head_scores(const DotAttentionRow<T>& row, int64_t off
       }
       sums[i] = sum;
     }
-    store(scores + first, _mm512_mul_ps(lane_sums16(sums), splat(scale)), block);
+    scores[c] = _mm512_mul_ps(lane_sums16(sums), splat(scale));
   }
 }
 
+// scores[0, length) <- their softmax, as softmax16, on whole registers (lanes past the length
+// end as 0).
+SEARNN_AVX512 inline void softmax_chunks(__m512* scores, int64_t length) {
+  const int64_t chunks = register_chunks(length);
+  __m512 best = splat(-INFINITY);
+  for (int64_t c = 0; c < chunks; ++c) {
+    best = _mm512_mask_max_ps(best, lane_mask(length - c * kLanes), best, scores[c]);
+  }
+  const __m512 top = splat(_mm512_reduce_max_ps(best));
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t c = 0; c < chunks; ++c) {
+    scores[c] = _mm512_maskz_mov_ps(lane_mask(length - c * kLanes),
+                                    exp16(_mm512_sub_ps(scores[c], top)));
+    total = _mm512_add_ps(total, scores[c]);
+  }
+  const __m512 sum = splat(_mm512_reduce_add_ps(total));
+  for (int64_t c = 0; c < chunks; ++c) {
+    scores[c] = _mm512_div_ps(scores[c], sum);
+  }
+}
+
+// sum + weights[lane] * value[0, count): one weight broadcast from its register by a permute.
 template <typename T>
-SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, float* scores) {
+SEARNN_AVX512 inline __m512 add_weighted(__m512 sum, __m512 weights, int64_t lane,
+                                         const T* value, int64_t count) {
+  const __m512 weight = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(lane)), weights);
+  return _mm512_fmadd_ps(weight, load(value, count), sum);
+}
+
+// Each phase (scores, softmax, weighted values) runs for every head before the next phase: the
+// heads' chains of dependent instructions are independent, and side by side the core overlaps
+// them. scores: register_chunks(length) registers per head.
+template <typename T>
+SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, __m512* scores) {
   const int64_t size = row.model_size / row.heads, length = row.length();
+  const int64_t chunks = register_chunks(length);
   const float scale = 1.0f / std::sqrt(static_cast<float>(size));
-  for (int64_t offset = 0; offset < row.model_size; offset += size) {
-    head_scores(row, offset, size, scale, scores);
-    softmax16(scores, length);
+  for (int64_t h = 0; h < row.heads; ++h) {
+    head_scores(row, h * size, size, scale, scores + h * chunks);
+  }
+  for (int64_t h = 0; h < row.heads; ++h) {
+    softmax_chunks(scores + h * chunks, length);
+  }
+  for (int64_t h = 0; h < row.heads; ++h) {
+    const int64_t offset = h * size;
+    const __m512* weights = scores + h * chunks;
     // Even and odd positions in separate sums: independent chains of FMAs.
     for (int64_t d = 0; d < size; d += kLanes) {
       const int64_t count = std::min(kLanes, size - d);
       __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
-      int64_t s = 0;
-      for (; s + 1 < length; s += 2) {
-        even = _mm512_fmadd_ps(_mm512_set1_ps(scores[s]), load(row.value(s) + offset + d, count),
-                               even);
-        odd = _mm512_fmadd_ps(_mm512_set1_ps(scores[s + 1]),
-                              load(row.value(s + 1) + offset + d, count), odd);
-      }
-      if (s < length) {
-        even = _mm512_fmadd_ps(_mm512_set1_ps(scores[s]), load(row.value(s) + offset + d, count),
-                               even);
+      for (int64_t c = 0; c < chunks; ++c) {
+        const int64_t first = c * kLanes, block = std::min(kLanes, length - first);
+        int64_t i = 0;
+        for (; i + 1 < block; i += 2) {
+          even = add_weighted(even, weights[c], i, row.value(first + i) + offset + d, count);
+          odd = add_weighted(odd, weights[c], i + 1, row.value(first + i + 1) + offset + d,
+                             count);
+        }
+        if (i < block) {
+          even = add_weighted(even, weights[c], i, row.value(first + i) + offset + d, count);
+        }
       }
       store(row.output + offset + d, _mm512_add_ps(even, odd), count);
     }
@@ -359,7 +405,7 @@ void additive_attention_row(const T* query, const T* keys, const T* values, int6
 
 template <typename T>
 void dot_attention_row(const DotAttentionRow<T>& row, float* scores) {
-  dot_attention_row_avx512(row, scores);
+  dot_attention_row_avx512(row, reinterpret_cast<__m512*>(scores));
 }
 
 template <typename T>

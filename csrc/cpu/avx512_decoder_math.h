@@ -37,7 +37,8 @@ void additive_attention_row(const T* query, const T* keys, const T* values, int6
                             float* scores, float* unit_scratch, T* context);
 
 // Multi-head scaled dot-product attention of one row, as DotAttention of
-// searnn_ext/dot_attention.h; scores: [row.length()] float scratch.
+// searnn_ext/dot_attention.h; scores: dot_attention_scratch_floats(row.heads, row.length())
+// floats (dot_attention_row.h).
 template <typename T>
 void dot_attention_row(const DotAttentionRow<T>& row, float* scores);
 

@@ -30,4 +30,11 @@ struct DotAttentionRow {
   }
 };
 
+// The float scratch of the vectorised kernels for rows of at most `longest` positions: each
+// head's scores in whole vectors of 16 (the AVX-512 kernel's registers). It must be 64-byte
+// aligned, as ATen aligns its CPU tensors.
+inline int64_t dot_attention_scratch_floats(int64_t heads, int64_t longest) {
+  return heads * ((longest + 15) / 16 * 16);
+}
+
 }  // namespace searnn

@@ -369,7 +369,9 @@ struct CpuKernels {
     const int64_t* batch = row_batch.const_data_ptr<int64_t>();
     const int64_t* shared_length = shared_lengths.const_data_ptr<int64_t>();
     const int64_t* own_start = own_starts.const_data_ptr<int64_t>();
-    std::vector<float> scores(static_cast<size_t>(shared_keys.size(1) + own_length));
+    const at::Tensor scores =
+        at::empty({dot_attention_scratch_floats(heads, shared_keys.size(1) + own_length)},
+                  query.options().dtype(at::kFloat));
     for (int64_t r = 0; r < query.size(0); ++r) {
       const int64_t shared_at = batch[r] * batch_stride;
       const int64_t own_at = own_length > 0 ? own_start[r] * model_size : 0;
@@ -383,7 +385,7 @@ struct CpuKernels {
                                    heads,
                                    model_size,
                                    output.data_ptr<T>() + r * model_size};
-      attend_row(row, scores.data());
+      attend_row(row, scores.data_ptr<float>());
     }
   }
 

@@ -406,7 +406,8 @@ void test_dot_attention(at::ScalarType dtype) {
         // The CPU's fused kernels, a row at a time.
         const auto fused = [&](const auto& attend_row) {
           at::Tensor output = at::full({rows, model_size}, NAN, query.options());
-          std::vector<float> scores(cached + own_length);
+          at::Tensor scores = at::empty(
+              {searnn::dot_attention_scratch_floats(heads, cached + own_length)}, at::kFloat);
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = row_batch[r].item<int64_t>();
             const int64_t own_at = own_starts[r].item<int64_t>() * model_size;
@@ -420,7 +421,7 @@ void test_dot_attention(at::ScalarType dtype) {
                                                  heads,
                                                  model_size,
                                                  output[r].data_ptr<T>()};
-            attend_row(row, scores.data());
+            attend_row(row, scores.data_ptr<float>());
           }
           return output;
         };
