@@ -119,9 +119,9 @@ def decoder_weights(model: TransformerSeq2Seq) -> list[Tensor]:
 
 # The most memory the rows' own keys and values may take in one call of the op, by device (on
 # the CPU, per thread): all rows at once would hold O(rows x budget) of them (gigabytes on the
-# Spelling shape). The CPU's loop runs each step on blocks of build_info()["cpu_rows_per_block"]
-# rows whatever the call's size, so small calls cost it nothing as long as they give every
-# thread whole blocks; a GPU needs many rows in flight.
+# Spelling shape). The CPU's loop runs each block of build_info()["cpu_rows_per_block"] rows
+# through all its steps whatever the call's size, so small calls cost it nothing as long as they
+# give every thread whole blocks; a GPU needs many rows in flight.
 OWN_CACHE_BYTES = {"cpu": 16 << 20, "cuda": 1 << 30}
 
 

@@ -4,10 +4,12 @@
 #include "avx512_decoder_math.h"
 
 #ifdef SEARNN_HAS_AVX512_KERNELS
+#include <c10/util/Exception.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #include "searnn_ext/cells.h"
@@ -405,6 +407,8 @@ void additive_attention_row(const T* query, const T* keys, const T* values, int6
 
 template <typename T>
 void dot_attention_row(const DotAttentionRow<T>& row, float* scores) {
+  TORCH_INTERNAL_ASSERT(reinterpret_cast<std::uintptr_t>(scores) % alignof(__m512) == 0,
+                        "dot_attention_row: the scores' scratch must be 64-byte aligned");
   dot_attention_row_avx512(row, reinterpret_cast<__m512*>(scores));
 }
 

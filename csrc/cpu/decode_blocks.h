@@ -1,7 +1,7 @@
-// The CPU decode loops run each step on blocks of rows (CpuKernels::for_row_blocks in
-// greedy_rollout.cpp). The float32 GEMMs go to oneDNN on whole blocks only (cpu_gemm.cpp), and
-// build_info() reports the size, so that callers can hand the loops whole blocks
-// (searnn_ext/rollout_transformer.py).
+// The CPU decode loops run on blocks of rows (CpuKernels::for_row_blocks, greedy_rollout.cpp):
+// the recurrent loop a step at a time, the transformer's all of a block's steps at once. The
+// float32 GEMMs go to oneDNN on whole blocks only (cpu_gemm.cpp), and build_info() reports the
+// size, so that callers can hand the loops whole blocks (searnn_ext/rollout_transformer.py).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// CPU kernels of the roll-out decode loop: threads share a step's rows in blocks, and each
-// kernel loops over the rows of one block.
+// CPU kernels of the roll-out decode loops: threads share the rows in blocks (a step's, or, in
+// the transformer's loop, all of a block's steps), and each kernel loops over one block's rows.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -86,13 +86,13 @@ struct CpuKernels {
   static constexpr int64_t kStepsBetweenEndChecks = 1;  // a host read costs nothing here
 
   // Each thread's blocks share its block of the step buffers, which stays in cache from one
-  // block to the next (buffers as large as every row are touched once per step, and their pages
-  // are faulted in on every call).
+  // block to the next (buffers as large as every row would be touched once per block and step,
+  // and their pages faulted in on every call).
   static int64_t scratch_rows(int64_t rows) {
     return std::min(rows, kDecodeRowsPerBlock) * at::get_num_threads();
   }
 
-  // Each thread takes a share of the rows and runs the step on blocks of kDecodeRowsPerBlock:
+  // Each thread takes a share of the rows and runs `decode` on blocks of kDecodeRowsPerBlock:
   // a block's gates, logits and attention stay in cache from the GEMM that writes them to the
   // kernel that reads them. ATen ops inside run on the calling thread (ATen does not nest
   // parallel regions), so the GEMMs are per-thread too.
