@@ -243,11 +243,9 @@ SEARNN_AVX512 inline __m512 lane_sums16(const __m512* v) {
   return paired_lanes(paired_lanes(quads[0], quads[1]), paired_lanes(quads[2], quads[3]));
 }
 
-// dot_attention_row keeps each head's scores in whole registers of sixteen positions (lanes past
-// the row's length hold 0): this many per head.
-SEARNN_AVX512 inline int64_t register_chunks(int64_t length) {
-  return (length + kLanes - 1) / kLanes;
-}
+// dot_attention_row keeps each head's scores in dot_attention_score_vectors(length) registers of
+// sixteen positions (dot_attention_row.h); lanes past the row's length hold 0.
+static_assert(kLanes == 16, "dot_attention_row.h sizes the scores in vectors of 16");
 
 // scores[c] <- the query's and key(s)'s dot product over the head at `offset`, times scale, for
 // the sixteen positions s of chunk c (0 past the row's length): one lane_sums16 per chunk.
@@ -256,7 +254,7 @@ SEARNN_AVX512 inline void head_scores(const DotAttentionRow<T>& row, int64_t off
                                       int64_t size, float scale, __m512* scores) {
   const T* query = row.query + offset;
   const int64_t length = row.length();
-  for (int64_t c = 0; c < register_chunks(length); ++c) {
+  for (int64_t c = 0; c < dot_attention_score_vectors(length); ++c) {
     const int64_t block = std::min(kLanes, length - c * kLanes);
     __m512 sums[kLanes];
     for (int64_t i = 0; i < kLanes; ++i) {
@@ -277,7 +275,7 @@ SEARNN_AVX512 inline void head_scores(const DotAttentionRow<T>& row, int64_t off
 // scores[0, length) <- their softmax, as softmax16, on whole registers (lanes past the length
 // end as 0).
 SEARNN_AVX512 inline void softmax_chunks(__m512* scores, int64_t length) {
-  const int64_t chunks = register_chunks(length);
+  const int64_t chunks = dot_attention_score_vectors(length);
   __m512 best = splat(-INFINITY);
   for (int64_t c = 0; c < chunks; ++c) {
     best = _mm512_mask_max_ps(best, lane_mask(length - c * kLanes), best, scores[c]);
@@ -305,11 +303,11 @@ SEARNN_AVX512 inline __m512 add_weighted(__m512 sum, __m512 weights, int64_t lan
 
 // Each phase (scores, softmax, weighted values) runs for every head before the next phase: the
 // heads' chains of dependent instructions are independent, and side by side the core overlaps
-// them. scores: register_chunks(length) registers per head.
+// them. scores: dot_attention_score_vectors(length) registers per head.
 template <typename T>
 SEARNN_AVX512 void dot_attention_row_avx512(const DotAttentionRow<T>& row, __m512* scores) {
   const int64_t size = row.model_size / row.heads, length = row.length();
-  const int64_t chunks = register_chunks(length);
+  const int64_t chunks = dot_attention_score_vectors(length);
   const float scale = 1.0f / std::sqrt(static_cast<float>(size));
   for (int64_t h = 0; h < row.heads; ++h) {
     head_scores(row, h * size, size, scale, scores + h * chunks);

@@ -30,11 +30,14 @@ struct DotAttentionRow {
   }
 };
 
-// The float scratch of the vectorised kernels for rows of at most `longest` positions: each
-// head's scores in whole vectors of 16 (the AVX-512 kernel's registers). It must be 64-byte
-// aligned, as ATen aligns its CPU tensors.
+// The vectorised kernels keep each head's scores in whole vectors of 16 positions (the AVX-512
+// kernel's registers): this many for a row of `length` positions.
+inline int64_t dot_attention_score_vectors(int64_t length) { return (length + 15) / 16; }
+
+// Their float scratch for rows of at most `longest` positions. It must be 64-byte aligned, as
+// ATen aligns its CPU tensors.
 inline int64_t dot_attention_scratch_floats(int64_t heads, int64_t longest) {
-  return heads * ((longest + 15) / 16 * 16);
+  return heads * dot_attention_score_vectors(longest) * 16;
 }
 
 }  // namespace searnn
