@@ -4,10 +4,12 @@
 #include "avx2_decoder_math.h"
 
 #ifdef SEARNN_HAS_AVX2_KERNELS
+#include <c10/util/Exception.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "searnn_ext/cells.h"
 #include "softmax_scores.h"
@@ -146,31 +148,105 @@ SEARNN_AVX2 void additive_attention_row_avx2(const float* query, const float* ke
   }
 }
 
-SEARNN_AVX2 void dot_attention_row_avx2(const DotAttentionRow<float>& row, float* scores) {
-  const int64_t size = row.model_size / row.heads, length = row.length();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(size));
-  for (int64_t offset = 0; offset < row.model_size; offset += size) {
-    const float* query = row.query + offset;
-    float best = -INFINITY;
-    for (int64_t s = 0; s < length; ++s) {
-      const float* key = row.key(s) + offset;
-      __m256 dot = _mm256_setzero_ps();
-      for (int64_t j = 0; j < size; j += kLanes) {
-        const int64_t count = std::min(kLanes, size - j);
-        dot = _mm256_fmadd_ps(load(query + j, count), load(key + j, count), dot);
+// Lane i of the result: the sum of v[i]'s lanes, for 8 vectors at once. Two rounds of hadds give
+// each 128-bit half's sums of four vectors side by side; one add joins the halves.
+SEARNN_AVX2 inline __m256 lane_sums8(const __m256* v) {
+  const __m256 first = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 second = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(first, second, 0x20),
+                       _mm256_permute2f128_ps(first, second, 0x31));
+}
+
+SEARNN_AVX2 inline float horizontal_max(__m256 x) {
+  __m128 best = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  best = _mm_max_ps(best, _mm_movehl_ps(best, best));
+  best = _mm_max_ss(best, _mm_movehdup_ps(best));
+  return _mm_cvtss_f32(best);
+}
+
+// The scores of a row of `length` positions: 2 * dot_attention_score_vectors(length) registers of
+// eight per head, in the scratch's vectors of sixteen (dot_attention_row.h).
+inline int64_t score_registers(int64_t length) { return 2 * dot_attention_score_vectors(length); }
+
+// scores[c] <- the query's and key(s)'s dot product over the head at `offset`, times scale, for
+// the eight positions s of chunk c (0 past the row's length): one lane_sums8 per chunk.
+SEARNN_AVX2 inline void head_scores(const DotAttentionRow<float>& row, int64_t offset,
+                                    int64_t size, float scale, __m256* scores) {
+  const float* query = row.query + offset;
+  const int64_t length = row.length();
+  for (int64_t c = 0; c * kLanes < length; ++c) {
+    const int64_t block = std::min(kLanes, length - c * kLanes);
+    __m256 sums[kLanes];
+    for (int64_t i = 0; i < kLanes; ++i) {
+      __m256 sum = _mm256_setzero_ps();
+      if (i < block) {
+        const float* key = row.key(c * kLanes + i) + offset;
+        for (int64_t j = 0; j < size; j += kLanes) {
+          const int64_t count = std::min(kLanes, size - j);
+          sum = _mm256_fmadd_ps(load(query + j, count), load(key + j, count), sum);
+        }
       }
-      scores[s] = horizontal_sum(dot) * scale;
-      best = std::max(best, scores[s]);
+      sums[i] = sum;
     }
-    softmax_scores(scores, length, best);
+    scores[c] = _mm256_mul_ps(lane_sums8(sums), _mm256_set1_ps(scale));
+  }
+}
+
+// scores[0, length) <- their softmax, eight at a time (lanes past the length end as 0).
+SEARNN_AVX2 inline void softmax_chunks(__m256* scores, int64_t length) {
+  const int64_t chunks = (length + kLanes - 1) / kLanes;
+  const __m256 lowest = _mm256_set1_ps(-INFINITY);
+  __m256 best = lowest;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const __m256 in_row = _mm256_castsi256_ps(lane_mask(std::min(kLanes, length - c * kLanes)));
+    best = _mm256_max_ps(best, _mm256_blendv_ps(lowest, scores[c], in_row));
+  }
+  const __m256 top = _mm256_set1_ps(horizontal_max(best));
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t c = 0; c < chunks; ++c) {
+    const __m256 in_row = _mm256_castsi256_ps(lane_mask(std::min(kLanes, length - c * kLanes)));
+    scores[c] = _mm256_and_ps(Sleef_expf8_u10avx2(_mm256_sub_ps(scores[c], top)), in_row);
+    total = _mm256_add_ps(total, scores[c]);
+  }
+  const __m256 sum = _mm256_set1_ps(horizontal_sum(total));
+  for (int64_t c = 0; c < chunks; ++c) {
+    scores[c] = _mm256_div_ps(scores[c], sum);
+  }
+}
+
+// Each phase (scores, softmax, weighted values) runs for every head before the next phase, as in
+// the AVX-512 kernel: the heads' chains of dependent instructions overlap. Each weight is
+// broadcast from the scratch by a load.
+SEARNN_AVX2 void dot_attention_row_avx2(const DotAttentionRow<float>& row, float* scratch) {
+  const int64_t size = row.model_size / row.heads, length = row.length();
+  const int64_t registers = score_registers(length);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(size));
+  __m256* scores = reinterpret_cast<__m256*>(scratch);
+  for (int64_t h = 0; h < row.heads; ++h) {
+    head_scores(row, h * size, size, scale, scores + h * registers);
+  }
+  for (int64_t h = 0; h < row.heads; ++h) {
+    softmax_chunks(scores + h * registers, length);
+  }
+  for (int64_t h = 0; h < row.heads; ++h) {
+    const int64_t offset = h * size;
+    const float* weights = scratch + h * registers * kLanes;
+    // Even and odd positions in separate sums: independent chains of FMAs.
     for (int64_t d = 0; d < size; d += kLanes) {
       const int64_t count = std::min(kLanes, size - d);
-      __m256 sum = _mm256_setzero_ps();
-      for (int64_t s = 0; s < length; ++s) {
-        sum = _mm256_fmadd_ps(_mm256_set1_ps(scores[s]), load(row.value(s) + offset + d, count),
-                              sum);
+      __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+      int64_t s = 0;
+      for (; s + 1 < length; s += 2) {
+        even = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + s),
+                               load(row.value(s) + offset + d, count), even);
+        odd = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + s + 1),
+                              load(row.value(s + 1) + offset + d, count), odd);
       }
-      store(row.output + offset + d, sum, count);
+      if (s < length) {
+        even = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + s),
+                               load(row.value(s) + offset + d, count), even);
+      }
+      store(row.output + offset + d, _mm256_add_ps(even, odd), count);
     }
   }
 }
@@ -194,6 +270,8 @@ void additive_attention_row(const float* query, const float* keys, const float* 
 }
 
 void dot_attention_row(const DotAttentionRow<float>& row, float* scores) {
+  TORCH_INTERNAL_ASSERT(reinterpret_cast<std::uintptr_t>(scores) % alignof(__m256) == 0,
+                        "dot_attention_row: the scores' scratch must be 32-byte aligned");
   dot_attention_row_avx2(row, scores);
 }
 

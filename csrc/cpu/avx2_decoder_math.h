@@ -32,7 +32,7 @@ void additive_attention_row(const float* query, const float* keys, const float* 
 
 // Multi-head scaled dot-product attention of one row, as DotAttention of
 // searnn_ext/dot_attention.h; scores: dot_attention_scratch_floats(row.heads, row.length())
-// floats (dot_attention_row.h).
+// floats (dot_attention_row.h), 32-byte aligned.
 void dot_attention_row(const DotAttentionRow<float>& row, float* scores);
 
 }  // namespace searnn::avx2

@@ -1,4 +1,4 @@
-// The softmax step of the AVX2 attention kernels: one row's scores turned into weights in place,
+// The softmax step of the AVX2 additive attention: one row's scores turned into weights in place,
 // in scalar code (std::exp).
 #pragma once
 
