@@ -251,35 +251,6 @@ SEARNN_AVX2 void dot_attention_row_avx2(const DotAttentionRow<float>& row, float
   }
 }
 
-// Two passes over each row, as the mean and then the variance about it: no cancellation.
-SEARNN_AVX2 void layer_norm_rows_avx2(const float* x, const float* weight, const float* bias,
-                                      int64_t rows, int64_t size, float eps, float* out) {
-  const float inverse_size = 1.0f / static_cast<float>(size);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = x + r * size;
-    __m256 sum = _mm256_setzero_ps();
-    for (int64_t j = 0; j < size; j += kLanes) {
-      sum = _mm256_add_ps(sum, load(row + j, std::min(kLanes, size - j)));
-    }
-    const __m256 mean = _mm256_set1_ps(horizontal_sum(sum) * inverse_size);
-    __m256 squares = _mm256_setzero_ps();
-    for (int64_t j = 0; j < size; j += kLanes) {
-      const int64_t count = std::min(kLanes, size - j);
-      const __m256 centred = _mm256_and_ps(_mm256_sub_ps(load(row + j, count), mean),
-                                           _mm256_castsi256_ps(lane_mask(count)));
-      squares = _mm256_fmadd_ps(centred, centred, squares);
-    }
-    const float variance = horizontal_sum(squares) * inverse_size;
-    const __m256 scale = _mm256_set1_ps(1.0f / std::sqrt(variance + eps));
-    for (int64_t j = 0; j < size; j += kLanes) {
-      const int64_t count = std::min(kLanes, size - j);
-      const __m256 normed = _mm256_mul_ps(_mm256_sub_ps(load(row + j, count), mean), scale);
-      store(out + r * size + j,
-            _mm256_fmadd_ps(normed, load(weight + j, count), load(bias + j, count)), count);
-    }
-  }
-}
-
 }  // namespace
 
 bool available() {
@@ -302,11 +273,6 @@ void dot_attention_row(const DotAttentionRow<float>& row, float* scores) {
   TORCH_INTERNAL_ASSERT(reinterpret_cast<std::uintptr_t>(scores) % alignof(__m256) == 0,
                         "dot_attention_row: the scores' scratch must be 32-byte aligned");
   dot_attention_row_avx2(row, scores);
-}
-
-void layer_norm_rows(const float* x, const float* weight, const float* bias, int64_t rows,
-                     int64_t size, float eps, float* out) {
-  layer_norm_rows_avx2(x, weight, bias, rows, size, eps, out);
 }
 
 }  // namespace searnn::avx2

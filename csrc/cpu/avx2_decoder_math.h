@@ -35,11 +35,6 @@ void additive_attention_row(const float* query, const float* keys, const float* 
 // floats (dot_attention_row.h), 32-byte aligned.
 void dot_attention_row(const DotAttentionRow<float>& row, float* scores);
 
-// out[r] <- (x[r] - mean) / sqrt(variance + eps) * weight + bias for each of `rows` rows of
-// `size` values (x and out [rows, size]), as torch.nn.LayerNorm.
-void layer_norm_rows(const float* x, const float* weight, const float* bias, int64_t rows,
-                     int64_t size, float eps, float* out);
-
 }  // namespace searnn::avx2
 
 #endif

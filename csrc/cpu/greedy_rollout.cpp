@@ -117,38 +117,28 @@ struct CpuKernels {
     cpu_add_product(out, input, weight);
   }
 
-  // float32 with AVX2 or AVX-512, and bfloat16 with AVX-512 (weights of x's dtype), write the
-  // loop's buffer: ATen's layer norm allocates its output, mean and rstd at each call, and outputs
-  // of 128 KiB and up (a block of 256 rows) make malloc consolidate its heap at every free. The
-  // rest: ATen's.
+  // float32 and bfloat16 with AVX-512 (weights of x's dtype) write the loop's buffer: ATen's
+  // layer norm allocates its output, mean and rstd at each call, and outputs of 128 KiB and up
+  // (a block of 256 rows) make malloc consolidate its heap at every free. The rest: ATen's.
   static at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight,
                                const at::Tensor& bias, double eps, at::Tensor& out) {
+#ifdef SEARNN_HAS_AVX512_KERNELS
     const at::ScalarType dtype = x.scalar_type();
-    if (weight.scalar_type() != dtype || bias.scalar_type() != dtype) {
-      return at::layer_norm(x, {x.size(1)}, weight, bias, eps);
-    }
-    const auto rows_with = [&](auto normalize_rows, auto type) {
-      using T = decltype(type);
+    if (decoder_kernels(dtype) == DecoderKernels::kAvx512 && weight.scalar_type() == dtype &&
+        bias.scalar_type() == dtype) {
       TORCH_INTERNAL_ASSERT(x.is_contiguous() && out.is_contiguous() &&
                             weight.is_contiguous() && bias.is_contiguous());
-      normalize_rows(x.const_data_ptr<T>(), weight.const_data_ptr<T>(), bias.const_data_ptr<T>(),
-                     x.size(0), x.size(1), static_cast<float>(eps), out.data_ptr<T>());
+      const auto rows = [&](auto type) {
+        using T = decltype(type);
+        avx512::layer_norm_rows<T>(x.const_data_ptr<T>(), weight.const_data_ptr<T>(),
+                                   bias.const_data_ptr<T>(), x.size(0), x.size(1),
+                                   static_cast<float>(eps), out.data_ptr<T>());
+      };
+      dtype == at::kFloat ? rows(float{}) : rows(c10::BFloat16{});
       return out;
-    };
-    switch (decoder_kernels(dtype)) {
-#ifdef SEARNN_HAS_AVX512_KERNELS
-      case DecoderKernels::kAvx512:
-        return dtype == at::kFloat
-                   ? rows_with(avx512::layer_norm_rows<float>, float{})
-                   : rows_with(avx512::layer_norm_rows<c10::BFloat16>, c10::BFloat16{});
-#endif
-#ifdef SEARNN_HAS_AVX2_KERNELS
-      case DecoderKernels::kAvx2:
-        return rows_with(avx2::layer_norm_rows, float{});
-#endif
-      default:
-        return at::layer_norm(x, {x.size(1)}, weight, bias, eps);
     }
+#endif
+    return at::layer_norm(x, {x.size(1)}, weight, bias, eps);
   }
 
   // A row copy each: index_copy_'s element-wise loop cost more than the copies.
