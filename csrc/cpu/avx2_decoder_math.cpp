@@ -165,28 +165,48 @@ SEARNN_AVX2 inline float horizontal_max(__m256 x) {
 }
 
 // The scores of a row of `length` positions: 2 * dot_attention_score_vectors(length) registers of
-// eight per head, in the scratch's vectors of sixteen (dot_attention_row.h).
+// eight per head, in the scratch's vectors of sixteen (dot_attention_row.h); chunks(length) of
+// them hold positions.
 inline int64_t score_registers(int64_t length) { return 2 * dot_attention_score_vectors(length); }
+inline int64_t chunks(int64_t length) { return (length + kLanes - 1) / kLanes; }
+
+// One head's features as registers of eight. kSize, a multiple of eight known when compiling,
+// unrolls the loops over them (and keeps the query in registers); kSize 0 takes any size, the
+// last register partial.
+template <int64_t kSize>
+struct HeadWidth {
+  static_assert(kSize % kLanes == 0, "a fixed head size is whole registers");
+  int64_t size;
+
+  SEARNN_AVX2 int64_t registers() const { return kSize ? kSize / kLanes : chunks(size); }
+  SEARNN_AVX2 int64_t count(int64_t i) const {
+    return kSize ? kLanes : std::min(kLanes, size - i * kLanes);
+  }
+  SEARNN_AVX2 __m256 load(const float* p, int64_t i) const {
+    return avx2::load(p + i * kLanes, count(i));
+  }
+  SEARNN_AVX2 void store(float* p, int64_t i, __m256 value) const {
+    avx2::store(p + i * kLanes, value, count(i));
+  }
+};
 
 // scores[c] <- the query's and key(s)'s dot product over the head at `offset`, times scale, for
-// the eight positions s of chunk c (0 past the row's length): one lane_sums8 per chunk.
-SEARNN_AVX2 inline void head_scores(const DotAttentionRow<float>& row, int64_t offset,
-                                    int64_t size, float scale, __m256* scores) {
+// the eight positions s of chunk c: one lane_sums8 per chunk. The last chunk's lanes past the
+// row's length read its last key again, so that no position needs a branch; the softmax masks
+// them.
+template <int64_t kSize>
+SEARNN_AVX2 inline void head_scores(const DotAttentionRow<float>& row, HeadWidth<kSize> head,
+                                    int64_t offset, float scale, __m256* scores) {
   const float* query = row.query + offset;
   const int64_t length = row.length();
-  for (int64_t c = 0; c * kLanes < length; ++c) {
-    const int64_t block = std::min(kLanes, length - c * kLanes);
+  for (int64_t c = 0; c < chunks(length); ++c) {
     __m256 sums[kLanes];
     for (int64_t i = 0; i < kLanes; ++i) {
-      __m256 sum = _mm256_setzero_ps();
-      if (i < block) {
-        const float* key = row.key(c * kLanes + i) + offset;
-        for (int64_t j = 0; j < size; j += kLanes) {
-          const int64_t count = std::min(kLanes, size - j);
-          sum = _mm256_fmadd_ps(load(query + j, count), load(key + j, count), sum);
-        }
+      const float* key = row.key(std::min(c * kLanes + i, length - 1)) + offset;
+      sums[i] = _mm256_setzero_ps();
+      for (int64_t v = 0; v < head.registers(); ++v) {
+        sums[i] = _mm256_fmadd_ps(head.load(query, v), head.load(key, v), sums[i]);
       }
-      sums[i] = sum;
     }
     scores[c] = _mm256_mul_ps(lane_sums8(sums), _mm256_set1_ps(scale));
   }
@@ -194,60 +214,109 @@ SEARNN_AVX2 inline void head_scores(const DotAttentionRow<float>& row, int64_t o
 
 // scores[0, length) <- their softmax, eight at a time (lanes past the length end as 0).
 SEARNN_AVX2 inline void softmax_chunks(__m256* scores, int64_t length) {
-  const int64_t chunks = (length + kLanes - 1) / kLanes;
   const __m256 lowest = _mm256_set1_ps(-INFINITY);
   __m256 best = lowest;
-  for (int64_t c = 0; c < chunks; ++c) {
+  for (int64_t c = 0; c < chunks(length); ++c) {
     const __m256 in_row = _mm256_castsi256_ps(lane_mask(std::min(kLanes, length - c * kLanes)));
     best = _mm256_max_ps(best, _mm256_blendv_ps(lowest, scores[c], in_row));
   }
   const __m256 top = _mm256_set1_ps(horizontal_max(best));
   __m256 total = _mm256_setzero_ps();
-  for (int64_t c = 0; c < chunks; ++c) {
+  for (int64_t c = 0; c < chunks(length); ++c) {
     const __m256 in_row = _mm256_castsi256_ps(lane_mask(std::min(kLanes, length - c * kLanes)));
     scores[c] = _mm256_and_ps(Sleef_expf8_u10avx2(_mm256_sub_ps(scores[c], top)), in_row);
     total = _mm256_add_ps(total, scores[c]);
   }
   const __m256 sum = _mm256_set1_ps(horizontal_sum(total));
-  for (int64_t c = 0; c < chunks; ++c) {
+  for (int64_t c = 0; c < chunks(length); ++c) {
     scores[c] = _mm256_div_ps(scores[c], sum);
   }
 }
 
+// A head's output, kGroup registers of it at a time: even and odd positions in separate sums,
+// eight independent chains of FMAs.
+constexpr int64_t kGroup = 4;
+struct WeightedSums {
+  __m256 even[kGroup], odd[kGroup];
+};
+
+// sums += the `positions` values from `values` on (`stride` apart), at registers g.. of the head,
+// weighted by weights[0, positions).
+template <int64_t kSize>
+SEARNN_AVX2 inline void add_weighted(WeightedSums& sums, HeadWidth<kSize> head, int64_t g,
+                                     int64_t group, const float* values, int64_t positions,
+                                     int64_t stride, const float* weights) {
+  int64_t s = 0;
+  for (; s + 1 < positions; s += 2) {
+    const float* value = values + s * stride;
+    const __m256 even = _mm256_broadcast_ss(weights + s);
+    const __m256 odd = _mm256_broadcast_ss(weights + s + 1);
+    for (int64_t i = 0; i < group; ++i) {
+      sums.even[i] = _mm256_fmadd_ps(even, head.load(value, g + i), sums.even[i]);
+      sums.odd[i] = _mm256_fmadd_ps(odd, head.load(value + stride, g + i), sums.odd[i]);
+    }
+  }
+  if (s < positions) {
+    const __m256 even = _mm256_broadcast_ss(weights + s);
+    for (int64_t i = 0; i < group; ++i) {
+      sums.even[i] = _mm256_fmadd_ps(even, head.load(values + s * stride, g + i), sums.even[i]);
+    }
+  }
+}
+
+// The head's output at `offset` <- the row's values weighted by `weights` [length]: its shared
+// positions, then its own.
+template <int64_t kSize>
+SEARNN_AVX2 inline void head_values(const DotAttentionRow<float>& row, HeadWidth<kSize> head,
+                                    int64_t offset, const float* weights) {
+  for (int64_t g = 0; g < head.registers(); g += kGroup) {
+    const int64_t group = std::min(kGroup, head.registers() - g);
+    WeightedSums sums;
+    for (int64_t i = 0; i < kGroup; ++i) {
+      sums.even[i] = sums.odd[i] = _mm256_setzero_ps();
+    }
+    add_weighted(sums, head, g, group, row.shared_values + offset, row.shared_length,
+                 row.model_size, weights);
+    add_weighted(sums, head, g, group, row.own_values + offset, row.own_length, row.model_size,
+                 weights + row.shared_length);
+    for (int64_t i = 0; i < group; ++i) {
+      head.store(row.output + offset, g + i, _mm256_add_ps(sums.even[i], sums.odd[i]));
+    }
+  }
+}
+
 // Each phase (scores, softmax, weighted values) runs for every head before the next phase, as in
-// the AVX-512 kernel: the heads' chains of dependent instructions overlap. Each weight is
-// broadcast from the scratch by a load.
-SEARNN_AVX2 void dot_attention_row_avx2(const DotAttentionRow<float>& row, float* scratch) {
+// the AVX-512 kernel: the heads' chains of dependent instructions overlap.
+template <int64_t kSize>
+SEARNN_AVX2 void attend_by_phases(const DotAttentionRow<float>& row, HeadWidth<kSize> head,
+                                  float* scratch) {
   const int64_t size = row.model_size / row.heads, length = row.length();
   const int64_t registers = score_registers(length);
   const float scale = 1.0f / std::sqrt(static_cast<float>(size));
   __m256* scores = reinterpret_cast<__m256*>(scratch);
   for (int64_t h = 0; h < row.heads; ++h) {
-    head_scores(row, h * size, size, scale, scores + h * registers);
+    head_scores(row, head, h * size, scale, scores + h * registers);
   }
   for (int64_t h = 0; h < row.heads; ++h) {
     softmax_chunks(scores + h * registers, length);
   }
   for (int64_t h = 0; h < row.heads; ++h) {
-    const int64_t offset = h * size;
-    const float* weights = scratch + h * registers * kLanes;
-    // Even and odd positions in separate sums: independent chains of FMAs.
-    for (int64_t d = 0; d < size; d += kLanes) {
-      const int64_t count = std::min(kLanes, size - d);
-      __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
-      int64_t s = 0;
-      for (; s + 1 < length; s += 2) {
-        even = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + s),
-                               load(row.value(s) + offset + d, count), even);
-        odd = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + s + 1),
-                              load(row.value(s + 1) + offset + d, count), odd);
-      }
-      if (s < length) {
-        even = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + s),
-                               load(row.value(s) + offset + d, count), even);
-      }
-      store(row.output + offset + d, _mm256_add_ps(even, odd), count);
-    }
+    head_values(row, head, h * size, scratch + h * registers * kLanes);
+  }
+}
+
+// The head sizes of common models (d_model 128 or 256 over 4 to 8 heads) get unrolled kernels.
+SEARNN_AVX2 void dot_attention_row_avx2(const DotAttentionRow<float>& row, float* scratch) {
+  const int64_t size = row.model_size / row.heads;
+  switch (size) {
+    case 16:
+      return attend_by_phases(row, HeadWidth<16>{size}, scratch);
+    case 32:
+      return attend_by_phases(row, HeadWidth<32>{size}, scratch);
+    case 64:
+      return attend_by_phases(row, HeadWidth<64>{size}, scratch);
+    default:
+      return attend_by_phases(row, HeadWidth<0>{size}, scratch);
   }
 }
 

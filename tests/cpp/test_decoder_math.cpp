@@ -352,7 +352,9 @@ void test_dot_attention(at::ScalarType dtype) {
   using Acc = searnn::accumulate_t<T>;
   const auto acc = at::TensorOptions().dtype(c10::CppTypeToScalarType<Acc>());
   for (int64_t heads : {1, 2, 4}) {
-    for (int64_t size : {4, 40, 64}) {  // 40 and 64: each lane takes two features or more
+    // 40 and 64: each lane takes two features or more; 16, 32 and 64: the AVX2 kernel's unrolled
+    // head sizes; 4 and 40 its others.
+    for (int64_t size : {4, 16, 32, 40, 64}) {
       for (int64_t own_length : {0, 1, 3}) {
         // Up to 40 + 3 positions: the AVX-512 row scores sixteen positions at a time.
         const int64_t model_size = heads * size, batch = 3, cached = 40;
