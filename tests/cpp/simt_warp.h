@@ -25,7 +25,7 @@ class SimtSchedule {
 
   void start(int lane) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return broken_ || order_[turn_] == lane; });
+    turn_of_[lane].wait(lock, [&] { return broken_ || order_[turn_] == lane; });
   }
 
   // The lane's operand joins the others; the last lane of the segment combines them as the
@@ -40,10 +40,12 @@ class SimtSchedule {
     std::memcpy(slots_[lane].data(), &value, sizeof(V));
     const int64_t generation = generation_;
     if (end_turn()) {
-      broken_ = exited_ > 0;  // a full-warp collective after some lanes returned
+      if (exited_ > 0) {
+        set_broken();  // a full-warp collective after some lanes returned
+      }
       butterfly<V>(combine);
     }
-    changed_.wait(lock, [&] {
+    turn_of_[lane].wait(lock, [&] {
       return broken_ || (generation_ != generation && order_[turn_] == lane);
     });
     V result;
@@ -55,7 +57,7 @@ class SimtSchedule {
     std::unique_lock<std::mutex> lock(mutex_);
     ++exited_;
     if (end_turn() && exited_ < kWarpSize) {
-      broken_ = true;  // lanes wait in a collective that the others never reach
+      set_broken();  // lanes wait in a collective that the others never reach
     }
   }
 
@@ -64,15 +66,24 @@ class SimtSchedule {
  private:
   using Slot = std::array<unsigned char, 16>;
 
-  // Passes the turn on; true when every lane has had its turn in this segment.
+  // Passes the turn on and wakes the lane whose turn it is (only that one: waking all 32 at each
+  // turn made the tests' threads spend most of their time in the kernel); true when every lane
+  // has had its turn in this segment.
   bool end_turn() {
     const bool last = ++turn_ == kWarpSize;
     if (last) {
       turn_ = 0;
       ++generation_;
     }
-    changed_.notify_all();
+    turn_of_[order_[turn_]].notify_one();
     return last;
+  }
+
+  void set_broken() {
+    broken_ = true;
+    for (std::condition_variable& turn : turn_of_) {
+      turn.notify_one();
+    }
   }
 
   template <typename V, typename Combine>
@@ -94,7 +105,7 @@ class SimtSchedule {
   const std::array<int, kWarpSize> order_;
   std::array<Slot, kWarpSize> slots_{};
   std::mutex mutex_;
-  std::condition_variable changed_;
+  std::array<std::condition_variable, kWarpSize> turn_of_;  // lane i waits on turn_of_[i]
   int turn_ = 0, exited_ = 0;
   int64_t generation_ = 0;
   bool broken_ = false;
