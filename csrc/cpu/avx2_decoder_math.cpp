@@ -290,18 +290,17 @@ SEARNN_AVX2 inline void head_values(const DotAttentionRow<float>& row, HeadWidth
 template <int64_t kSize>
 SEARNN_AVX2 void attend_by_phases(const DotAttentionRow<float>& row, HeadWidth<kSize> head,
                                   float* scratch) {
-  const int64_t size = row.model_size / row.heads, length = row.length();
-  const int64_t registers = score_registers(length);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(size));
+  const int64_t length = row.length(), registers = score_registers(length);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head.size));
   __m256* scores = reinterpret_cast<__m256*>(scratch);
   for (int64_t h = 0; h < row.heads; ++h) {
-    head_scores(row, head, h * size, scale, scores + h * registers);
+    head_scores(row, head, h * head.size, scale, scores + h * registers);
   }
   for (int64_t h = 0; h < row.heads; ++h) {
     softmax_chunks(scores + h * registers, length);
   }
   for (int64_t h = 0; h < row.heads; ++h) {
-    head_values(row, head, h * size, scratch + h * registers * kLanes);
+    head_values(row, head, h * head.size, scratch + h * registers * kLanes);
   }
 }
 
